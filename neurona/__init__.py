@@ -1,0 +1,41 @@
+"""neurona: neural networks from first principles on NumPy.
+
+>>> import neurona
+>>> x = neurona.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.])
+"""
+import numpy as _np
+
+from .backend import get_default_dtype, set_default_dtype
+from .creation import (arange, as_tensor, default_generator, empty, eye, from_numpy, full, full_like, get_rng_state,
+                       linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                       set_rng_state, tensor, zeros, zeros_like)
+from .functional import (abs, add, argmax, argmin, broadcast_to, cat, chunk, clamp, clip, concatenate, div, exp,
+                         expand, flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
+                         mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack,
+                         std, sub, sum, tanh, transpose, unsqueeze, var, view, where)
+from .gradcheck import GradcheckError, gradcheck
+from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+float32 = _np.float32
+float64 = _np.float64
+float16 = _np.float16
+int64 = _np.int64
+int32 = _np.int32
+int8 = _np.int8
+uint8 = _np.uint8
+bool_ = _np.bool_
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli"}
+
+
+def __getattr__(name):
+    # subpackages load on first use: `import neurona; neurona.nn.Linear(...)` works without importing them all
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'neurona' has no attribute {name!r}")

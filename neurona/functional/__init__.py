@@ -1,0 +1,11 @@
+"""Differentiable ops by family (``neurona.functional``).
+
+The same functions are available at the top level (``neurona.exp``) and as
+Tensor methods (``x.exp()``).
+"""
+from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .math import (abs, add, as_tensor, cast, clamp, clip, div, exp, log, log1p, matmul, maximum, minimum, mul,
+                   neg, pow, sign, sqrt, sub, unbroadcast, where)
+from .reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, getitem, pad, permute, reshape, split,
+                    squeeze, stack, transpose, unsqueeze, view)

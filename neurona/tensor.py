@@ -1,0 +1,519 @@
+"""The engine: ``Tensor``, ``Function``, reverse-mode ``backward`` and grad mode.
+
+A ``Tensor`` wraps an ndarray. Each differentiable op is a ``Function``
+subclass whose ``forward`` works on raw arrays and whose ``backward`` maps the
+gradient of its output to the gradients of its inputs (the chain rule,
+∂L/∂x = ∂L/∂y · ∂y/∂x). When gradients are enabled and some input requires a
+gradient, calling a ``Function`` records it as the output's creator; the
+recorded creators form the computational graph that ``backward`` walks from
+the output back to the leaves.
+
+Backward is iterative: creators are visited by decreasing *generation* (one
+more than the largest generation of the creators of their inputs), so a node
+runs only after every consumer of its output has contributed its gradient.
+Gradients of a tensor used several times are summed; leaves accumulate into
+``.grad`` across calls until zeroed, like PyTorch.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import weakref
+
+import numpy as np
+
+from . import backend
+
+# --- grad mode -----------------------------------------------------------------
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops called now record a graph."""
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _mode.enabled
+        _mode.enabled = self.mode  # like torch: takes effect when constructed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.prev
+        return False
+
+
+class no_grad:
+    """Run ops without recording a graph: no creators, no saved arrays.
+
+    Use as ``with neurona.no_grad(): ...`` or as a decorator ``@neurona.no_grad()``.
+    """
+
+    _enabled = False
+
+    def __enter__(self):
+        self.prev = _mode.enabled
+        _mode.enabled = self._enabled
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        mode = self._enabled
+
+        def wrapper(*args, **kwargs):
+            prev = _mode.enabled
+            _mode.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        wrapper.__wrapped__ = fn
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    _enabled = True
+
+
+# --- Function --------------------------------------------------------------------
+
+_seq = itertools.count()
+
+
+class Function:
+    """Base class of every differentiable primitive.
+
+    Subclasses implement ``forward(*arrays) -> array`` and
+    ``backward(gy) -> grad or tuple of grads`` (one per input, ``None`` where
+    no gradient is needed; ``self.needs`` says which are). Whatever backward
+    needs is stored on ``self`` in forward, by name; after backward the engine
+    clears it (unless ``retain_graph=True``), so nothing is kept by accident.
+    Hyperparameters (axis, shape, ...) are passed to ``__init__``.
+    """
+
+    __slots__ = ("parents", "needs", "gen", "seq", "freed", "retained", "__dict__")
+
+    def __call__(self, *inputs: "Tensor") -> "Tensor":
+        try:
+            data = self.forward(*[t.data for t in inputs])
+        except ValueError as e:
+            raise ValueError(self._describe_failure(inputs, e)) from None
+        out = Tensor.__new__(Tensor)
+        out.data = data
+        out.grad = None
+        out._ctx = None
+        out.name = None
+        out.requires_grad = False
+        if _mode.enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:
+                gen = 0
+                parents = []
+                for t in inputs:
+                    c = t._ctx
+                    if c is not None:
+                        parents.append(c)
+                        if c.gen >= gen:
+                            gen = c.gen + 1
+                    else:
+                        parents.append(t if t.requires_grad else None)
+                self.parents = parents
+                self.needs = needs
+                self.gen = gen
+                self.seq = next(_seq)
+                self.freed = False
+                self.retained = None
+                out._ctx = self
+                out.requires_grad = True
+        return out
+
+    def forward(self, *xs):  # pragma: no cover - every op overrides it
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def backward(self, gy):  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    def _describe_failure(self, inputs, err) -> str:
+        shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
+        return f"{type(self).__name__.lower()}: cannot apply to inputs of shapes {shapes}: {err}"
+
+    def release(self) -> None:
+        """Drop what forward kept for backward."""
+        d = self.__dict__
+        if d:
+            d.clear()
+            self.freed = True
+
+
+# --- Tensor ----------------------------------------------------------------------
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it.
+
+    Create tensors with :func:`neurona.tensor` and the factories
+    (``zeros``, ``randn``, ...). ``.data`` is the ndarray; ``.grad`` is ``None``
+    or a Tensor holding ∂L/∂self after ``L.backward()``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        from .creation import _as_array
+
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # --- basic attributes ---
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu" if backend.get_array_module(self.data) is np else "cuda"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    def size(self, dim: int | None = None):
+        """The shape (PyTorch's ``size()``), or its length along ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor converts to a Python number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+        return bool(self.data.item())
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4, threshold=200)
+        extra = ""
+        if self.data.dtype != backend.get_default_dtype() and not (
+            self.data.dtype.kind in "ib" and self.data.dtype.itemsize == 8 or self.data.dtype == np.bool_
+        ):
+            extra += f", dtype={self.data.dtype.name}"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{type(self._ctx).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # --- autograd ---
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, this one is {self.data.dtype}"
+            )
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False): this tensor is the output of an op; use .detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing the same data, cut from the graph."""
+        t = Tensor.__new__(Tensor)
+        t.data, t.grad, t._ctx, t.name, t.requires_grad = self.data, None, None, None, False
+        return t
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` of this non-leaf tensor after backward."""
+        if self._ctx is not None:
+            self._ctx.retained = weakref.ref(self)
+        elif not self.requires_grad:
+            raise RuntimeError("retain_grad(): this tensor does not require grad")
+
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Compute ∂self/∂leaf for every leaf that requires grad, into ``leaf.grad``.
+
+        ``grad`` is ∂L/∂self; it may be omitted only for a one-element tensor
+        (it is then 1). Gradients accumulate into ``.grad`` across calls.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no graph; create the inputs with "
+                "requires_grad=True (and not under no_grad()) to differentiate through them"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): this tensor has shape {self.shape}; only a one-element tensor can be the start "
+                    f"of backward without a gradient. Reduce it first (y.sum().backward()) or pass "
+                    f"grad= an array of shape {self.shape} (e.g. y.backward(neurona.ones_like(y)))"
+                )
+            g = np.ones_like(self.data)
+        else:
+            g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            if g.shape != self.data.shape:
+                raise ValueError(f"backward(): grad has shape {g.shape}, expected the tensor's shape {self.shape}")
+            if g.dtype != self.data.dtype:
+                g = g.astype(self.data.dtype)
+        run_backward(self, g, retain_graph)
+
+    # --- in-place helpers (not recorded in the graph) ---
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and _mode.enabled:
+            raise RuntimeError(
+                f"{op}: in-place change of a tensor that requires grad; wrap it in neurona.no_grad() "
+                f"or change .data directly"
+            )
+
+    def zero_(self) -> "Tensor":
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src) -> "Tensor":
+        self._check_inplace("copy_")
+        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        if np.broadcast_shapes(src.shape, self.shape) != self.shape:
+            raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}")
+        self.data[...] = src
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        self._check_inplace("__setitem__")
+        if isinstance(value, Tensor):
+            value = value.data
+        self.data[_index_arrays(index)] = value
+
+    # --- ops: thin methods over neurona.functional (visible to IDEs) ---
+    def __add__(self, other): return _m.add(self, other)
+    def __radd__(self, other): return _m.add(self, other)
+    def __sub__(self, other): return _m.sub(self, other)
+    def __rsub__(self, other): return _m.rsub(self, other)
+    def __mul__(self, other): return _m.mul(self, other)
+    def __rmul__(self, other): return _m.mul(self, other)
+    def __truediv__(self, other): return _m.div(self, other)
+    def __rtruediv__(self, other): return _m.rdiv(self, other)
+    def __neg__(self): return _m.neg(self)
+    def __pos__(self): return self
+    def __pow__(self, other): return _m.pow(self, other)
+    def __rpow__(self, other): return _m.rpow(self, other)
+    def __matmul__(self, other): return _m.matmul(self, other)
+    def __rmatmul__(self, other): return _m.matmul(_m.as_tensor(other, like=self), self)
+    def __abs__(self): return _m.abs(self)
+    def __getitem__(self, index): return _s.getitem(self, index)
+
+    def __lt__(self, other): return _m.compare(np.less, self, other)
+    def __le__(self, other): return _m.compare(np.less_equal, self, other)
+    def __gt__(self, other): return _m.compare(np.greater, self, other)
+    def __ge__(self, other): return _m.compare(np.greater_equal, self, other)
+    def __eq__(self, other): return _m.compare(np.equal, self, other)
+    def __ne__(self, other): return _m.compare(np.not_equal, self, other)
+    def __invert__(self): return Tensor(~self.data)
+    def __and__(self, other): return _m.compare(np.logical_and, self, other)
+    def __or__(self, other): return _m.compare(np.logical_or, self, other)
+
+    def add(self, other): return _m.add(self, other)
+    def sub(self, other): return _m.sub(self, other)
+    def mul(self, other): return _m.mul(self, other)
+    def div(self, other): return _m.div(self, other)
+    def pow(self, exponent): return _m.pow(self, exponent)
+    def matmul(self, other): return _m.matmul(self, other)
+    def neg(self): return _m.neg(self)
+    def exp(self): return _m.exp(self)
+    def log(self): return _m.log(self)
+    def log1p(self): return _m.log1p(self)
+    def sqrt(self): return _m.sqrt(self)
+    def abs(self): return _m.abs(self)
+    def sign(self): return _m.sign(self)
+    def clip(self, min=None, max=None): return _m.clip(self, min, max)
+    clamp = clip
+    def maximum(self, other): return _m.maximum(self, other)
+    def minimum(self, other): return _m.minimum(self, other)
+    def tanh(self): return _a.tanh(self)
+    def sigmoid(self): return _a.sigmoid(self)
+    def relu(self): return _a.relu(self)
+    def softmax(self, dim=-1): return _a.softmax(self, dim)
+    def log_softmax(self, dim=-1): return _a.log_softmax(self, dim)
+
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None): return _r.var(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+    def std(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None): return _r.std(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def any(self, axis=None): return Tensor(self.data.any(axis=axis))
+    def all(self, axis=None): return Tensor(self.data.all(axis=axis))
+
+    def reshape(self, *shape): return _s.reshape(self, *shape)
+    def view(self, *shape): return _s.reshape(self, *shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _s.flatten(self, start_dim, end_dim)
+    def transpose(self, *dims): return _s.transpose(self, *dims)
+    def permute(self, *dims): return _s.permute(self, *dims)
+    def squeeze(self, dim=None): return _s.squeeze(self, dim)
+    def unsqueeze(self, dim): return _s.unsqueeze(self, dim)
+    def expand(self, *shape): return _s.expand(self, *shape)
+    def broadcast_to(self, shape): return _s.broadcast_to(self, shape)
+    def split(self, split_size_or_sections, dim=0): return _s.split(self, split_size_or_sections, dim)
+
+    @property
+    def T(self): return _s.transpose(self)
+
+    def astype(self, dtype): return _m.cast(self, dtype)
+    def to(self, dtype): return _m.cast(self, dtype)
+    def float(self): return _m.cast(self, np.float32)
+    def double(self): return _m.cast(self, np.float64)
+    def long(self): return Tensor(self.data.astype(np.int64))
+    def int(self): return Tensor(self.data.astype(np.int32))
+    def bool(self): return Tensor(self.data.astype(np.bool_))
+    def clone(self): return _m.mul(self, 1)
+
+
+def _index_arrays(index):
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+# --- backward --------------------------------------------------------------------
+
+
+def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
+    """Propagate ``g`` = ∂L/∂root back through the graph into the leaves' ``.grad``."""
+    handed = {id(g)}  # arrays already stored somewhere: copy before making them a .grad
+    ctx = root._ctx
+    if ctx is None:
+        _accumulate_leaf(root, g, handed)
+        return
+    pending = {ctx: g}
+    heap = [(-ctx.gen, -ctx.seq, ctx)]
+    while heap:
+        fn = heapq.heappop(heap)[2]
+        gy = pending.pop(fn)
+        if fn.freed:
+            raise RuntimeError(
+                f"backward(): the graph through {type(fn).__name__} was already freed by an earlier backward; "
+                f"pass retain_graph=True to the first backward() to differentiate through it twice"
+            )
+        if fn.retained is not None:
+            t = fn.retained()
+            if t is not None:
+                _accumulate_leaf(t, gy, handed)
+        gxs = fn.backward(gy)
+        if type(gxs) is not tuple:
+            gxs = (gxs,)
+        for p, gx in zip(fn.parents, gxs):
+            if p is None or gx is None:
+                continue
+            if type(p) is Tensor:  # a leaf that requires grad
+                _accumulate_leaf(p, gx, handed)
+            elif p in pending:
+                pending[p] = pending[p] + gx  # never in place: gx may be shared
+            else:
+                pending[p] = gx
+                heapq.heappush(heap, (-p.gen, -p.seq, p))
+        if not retain_graph:
+            fn.release()
+
+
+def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
+    if gx.dtype != t.data.dtype:
+        gx = gx.astype(t.data.dtype)
+    elif gx.base is not None or id(gx) in handed or not gx.flags.writeable:
+        gx = gx.copy()
+    if gx.shape != t.data.shape:  # a broadcast scalar gradient, e.g. from a 0-d constant
+        gx = np.broadcast_to(gx, t.data.shape).copy()
+    if t.grad is None:
+        handed.add(id(gx))
+        g = Tensor.__new__(Tensor)
+        g.data, g.grad, g._ctx, g.name, g.requires_grad = gx, None, None, None, False
+        t.grad = g
+    else:
+        # not in place: the stored array may also be travelling through the graph
+        t.grad.data = t.grad.data + gx
+
+from .functional import activation as _a  # noqa: E402  (methods above resolve these at call time)
+from .functional import math as _m  # noqa: E402
+from .functional import reduce as _r  # noqa: E402
+from .functional import shape as _s  # noqa: E402
