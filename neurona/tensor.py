@@ -17,7 +17,6 @@ Gradients of a tensor used several times are summed; leaves accumulate into
 from __future__ import annotations
 
 import heapq
-import itertools
 import threading
 import weakref
 
@@ -98,7 +97,7 @@ class enable_grad(no_grad):
 
 # --- Function --------------------------------------------------------------------
 
-_seq = itertools.count()
+_NEEDS1 = (True,)
 
 
 class Function:
@@ -112,19 +111,37 @@ class Function:
     Hyperparameters (axis, shape, ...) are passed to ``__init__``.
     """
 
-    __slots__ = ("parents", "needs", "gen", "seq", "freed", "retained", "__dict__")
+    __slots__ = ("parents", "needs", "gen", "__dict__")
+    freed = False  # set once release() dropped what backward needs
+    retained = None  # weakref to the output when retain_grad() was called on it
 
     def __call__(self, *inputs: "Tensor") -> "Tensor":
+        if len(inputs) == 1:  # the common case, kept short: it runs for every elementwise op
+            x = inputs[0]
+            try:
+                data = self.forward(x.data)
+            except ValueError as e:
+                raise ValueError(self._describe_failure(inputs, e)) from None
+            out = Tensor.__new__(Tensor)
+            out.data, out.grad, out.name = data, None, None
+            if x.requires_grad and _mode.enabled:
+                c = x._ctx
+                if c is None:
+                    self.parents, self.gen = (x,), 0
+                else:
+                    self.parents, self.gen = (c,), c.gen + 1
+                self.needs = _NEEDS1
+                out._ctx, out.requires_grad = self, True
+            else:
+                out._ctx, out.requires_grad = None, False
+            return out
         try:
             data = self.forward(*[t.data for t in inputs])
         except ValueError as e:
             raise ValueError(self._describe_failure(inputs, e)) from None
         out = Tensor.__new__(Tensor)
-        out.data = data
-        out.grad = None
-        out._ctx = None
-        out.name = None
-        out.requires_grad = False
+        out.data, out.grad, out.name = data, None, None
+        out._ctx, out.requires_grad = None, False
         if _mode.enabled:
             needs = tuple([t.requires_grad for t in inputs])
             if True in needs:
@@ -141,11 +158,7 @@ class Function:
                 self.parents = parents
                 self.needs = needs
                 self.gen = gen
-                self.seq = next(_seq)
-                self.freed = False
-                self.retained = None
-                out._ctx = self
-                out.requires_grad = True
+                out._ctx, out.requires_grad = self, True
         return out
 
     def forward(self, *xs):  # pragma: no cover - every op overrides it
@@ -467,7 +480,7 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
         _accumulate_leaf(root, g, handed)
         return
     pending = {ctx: g}
-    heap = [(-ctx.gen, -ctx.seq, ctx)]
+    heap = [(-ctx.gen, id(ctx), ctx)]
     while heap:
         fn = heapq.heappop(heap)[2]
         gy = pending.pop(fn)
@@ -486,13 +499,13 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
         for p, gx in zip(fn.parents, gxs):
             if p is None or gx is None:
                 continue
-            if type(p) is Tensor:  # a leaf that requires grad
+            if isinstance(p, Tensor):  # a leaf that requires grad (Parameter included)
                 _accumulate_leaf(p, gx, handed)
             elif p in pending:
                 pending[p] = pending[p] + gx  # never in place: gx may be shared
             else:
                 pending[p] = gx
-                heapq.heappush(heap, (-p.gen, -p.seq, p))
+                heapq.heappush(heap, (-p.gen, id(p), p))
         if not retain_graph:
             fn.release()
 

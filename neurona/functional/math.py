@@ -23,14 +23,21 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
 
 
 def _const(c, like: Tensor):
-    """A Python/NumPy scalar as a scalar of ``like``'s dtype (no float64 leak)."""
+    """A Python/NumPy scalar as a scalar of ``like``'s dtype (no float64 leak).
+
+    Python ints and floats are "weak" in NumPy 2 and keep the array's dtype;
+    NumPy scalars (np.float64(2.0), results of np.sqrt(n)) are not.
+    """
+    if type(c) is float or type(c) is int:
+        return c
     if like.data.dtype.kind == "f":
         return like.data.dtype.type(c)
     return c
 
 
 def _is_scalar(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    t = type(x)
+    return t is float or t is int or isinstance(x, (np.integer, np.floating))
 
 
 def unbroadcast(g, shape: tuple):
