@@ -1,0 +1,30 @@
+"""Data for training: datasets, the DataLoader, preprocessing and augmentation.
+
+>>> from neurona.data import DataLoader, fashion_mnist, Standardizer
+>>> x, y = fashion_mnist("train", as_float=True, layout="flat")
+>>> sc = Standardizer().fit(x)
+>>> loader = DataLoader((sc.transform(x), y), batch_size=64, shuffle=True, seed=0)
+>>> for xb, yb in loader: ...     # xb float32 Tensor (64, 784), yb int64 Tensor (64,)
+"""
+from . import transforms
+from .dataset import ArrayDataset, Dataset, Subset, TensorDataset, collate, random_split
+from .fashion import (CLASSES, DatasetNotFoundError, EmbeddedSubsetWarning, FashionMNIST, fashion_mnist,
+                            fashion_mnist_small)
+from .files import load_csv, load_npz
+from .idx import IDXError, read_idx
+from .loader import DataLoader
+from .preprocessing import MinMaxScaler, Standardizer, one_hot, train_val_split
+from .sklearn_sets import load_sklearn
+from .toy import make_circle, make_gaussians, make_spiral, make_xor
+from .transforms import (Compose, GaussianNoise, RandomCrop, RandomHorizontalFlip, RandomRotation, RandomTranslate,
+                         RandomVerticalFlip)
+
+__all__ = [
+    "Dataset", "TensorDataset", "ArrayDataset", "Subset", "random_split", "collate", "DataLoader",
+    "fashion_mnist", "fashion_mnist_small", "FashionMNIST", "CLASSES", "DatasetNotFoundError",
+    "EmbeddedSubsetWarning", "read_idx", "IDXError",
+    "make_circle", "make_xor", "make_gaussians", "make_spiral", "load_sklearn", "load_csv", "load_npz",
+    "Standardizer", "MinMaxScaler", "one_hot", "train_val_split",
+    "transforms", "Compose", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "RandomCrop",
+    "RandomTranslate", "GaussianNoise",
+]

@@ -1,0 +1,184 @@
+"""The user's own data: CSV and NPZ files into (X, y) arrays.
+
+Errors point at the spot to fix: the file, the row (the line of the file,
+the header being row 1) and the column.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+_MAX_LISTED = 10
+
+
+def _cell_problems(cells: list[list[str]], rows: list[int], names: list[str], cols: list[int]):
+    """(first non-numeric cell as (row, column, text) or None, [(row, column) of missing cells])."""
+    bad, missing = None, []
+    for r, line in zip(cells, rows):
+        for text, c in zip(r, cols):
+            t = text.strip()
+            if t.lower() in MISSING:
+                missing.append((line, names[c]))
+                continue
+            try:
+                float(t)
+            except ValueError:
+                if bad is None:
+                    bad = (line, names[c], text)
+    return bad, missing
+
+
+def _where(spots: list[tuple[int, str]]) -> str:
+    shown = ", ".join(f"row {r} column {c!r}" for r, c in spots[:_MAX_LISTED])
+    more = f" and {len(spots) - _MAX_LISTED} more" if len(spots) > _MAX_LISTED else ""
+    return shown + more
+
+
+def _to_float(path, cells, rows, names, cols, what: str) -> np.ndarray:
+    try:
+        values = np.array(cells, dtype=np.float64).reshape(len(cells), len(cols))
+    except ValueError:
+        values = None
+    if values is not None and not np.isnan(values).any():
+        return values
+    bad, missing = _cell_problems(cells, rows, names, cols)
+    if bad is not None:
+        r, c, text = bad
+        raise ValueError(f"load_csv: {path}, row {r}, column {c!r}: cannot read {text!r} as a number "
+                         f"(every {what} column must be numeric)")
+    raise ValueError(f"load_csv: {path} has {len(missing)} missing values (empty, NA or NaN) at {_where(missing)}; "
+                     f"fill or drop them before loading")
+
+
+def load_csv(path: str | os.PathLike, target: str | int, delimiter: str = ",", header: bool = True,
+             return_classes: bool = False):
+    """Load a CSV file as (X float32, y), y being the ``target`` column.
+
+    >>> X, y = load_csv("houses.csv", target="price")
+
+    ``target`` is a column name (or an index, required when ``header=False``).
+    A numeric target gives int64 when every value is a whole number (class
+    labels) and float32 otherwise; a text target (e.g. "setosa") gives int64
+    codes of the sorted class names, returned too with ``return_classes=True``.
+    Every other column must be numeric with no missing values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_csv: {path} does not exist or is not a file")
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: drop the BOM spreadsheets write
+        reader = csv.reader(f, delimiter=delimiter)
+        table = [(reader.line_num, row) for row in reader if row and any(c.strip() for c in row)]
+    if not table or (header and len(table) == 1):
+        raise ValueError(f"load_csv: {path} has no data rows")
+    if header:
+        names = [c.strip() for c in table[0][1]]
+        table = table[1:]
+    else:
+        names = [f"#{k}" for k in range(len(table[0][1]))]
+    width = len(names)
+    for line, row in table:
+        if len(row) != width:
+            raise ValueError(f"load_csv: {path}, row {line}: {len(row)} fields, expected {width} "
+                             f"(like {'the header' if header else 'the first row'})")
+    if isinstance(target, str):
+        if not header:
+            raise ValueError(f"load_csv: {path} is read with header=False, give target as a column index")
+        if target not in names:
+            raise ValueError(f"load_csv: {path} has no column {target!r}; available columns: {', '.join(names)}")
+        t = names.index(target)
+    else:
+        t = int(target)
+        if not -width <= t < width:
+            raise ValueError(f"load_csv: {path} has {width} columns, target index {t} is out of range")
+        t %= width
+    lines = [line for line, _ in table]
+    feature_cols = [c for c in range(width) if c != t]
+    if not feature_cols:
+        raise ValueError(f"load_csv: {path} has only the target column {names[t]!r}, no feature columns")
+    X = _to_float(path, [[row[c] for c in feature_cols] for _, row in table], lines, names, feature_cols, "feature")
+    y, classes = _target(path, [row[t] for _, row in table], lines, names[t])
+    X = X.astype(np.float32)
+    return (X, y, classes) if return_classes else (X, y)
+
+
+def _target(path, texts: list[str], lines: list[int], name: str):
+    stripped = [s.strip() for s in texts]
+    missing = [(r, name) for r, s in zip(lines, stripped) if s.lower() in MISSING]
+    if missing:
+        raise ValueError(f"load_csv: {path} target column {name!r} has {len(missing)} missing values at "
+                         f"{_where(missing)}")
+    numeric = []
+    for s in stripped:
+        try:
+            numeric.append(float(s))
+        except ValueError:
+            numeric.append(None)
+    n_text = sum(v is None for v in numeric)
+    if n_text == len(numeric):  # class names
+        classes = sorted(set(stripped))
+        code = {c: k for k, c in enumerate(classes)}
+        return np.array([code[s] for s in stripped], dtype=np.int64), classes
+    if n_text:
+        r, s = next((r, s) for r, s, v in zip(lines, stripped, numeric) if v is None)
+        raise ValueError(f"load_csv: {path}, row {r}, column {name!r}: {s!r} is not a number, "
+                         f"while other values of the target column are")
+    y = np.array(numeric, dtype=np.float64)
+    if np.all(y == np.round(y)):
+        return y.astype(np.int64), None
+    return y.astype(np.float32), None
+
+
+def load_npz(path: str | os.PathLike, x: str = "x", y: str | None = "y") -> tuple[np.ndarray, np.ndarray | None]:
+    """Load arrays ``x`` and ``y`` from an ``.npz`` file (never unpickling anything).
+
+    >>> X, y = load_npz("data.npz", x="images", y="labels")
+
+    Float inputs become float32, integer labels int64; ``y=None`` loads
+    inputs only and returns (X, None). NaNs in X are reported with their position.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_npz: {path} does not exist or is not a file")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise ValueError(f"load_npz: cannot read {path} as an .npz file ({e})") from e
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"load_npz: {path} is a single .npy array, not an .npz archive of named arrays")
+    with z:
+        for key in (x, y):
+            if key is not None and key not in z.files:
+                available = ", ".join(z.files) or "none"
+                raise KeyError(f"load_npz: {path} has no array {key!r}; available arrays: {available}")
+        try:
+            X = z[x]
+            Y = z[y] if y is not None else None
+        except ValueError as e:  # object arrays need pickle, which is refused
+            raise ValueError(f"load_npz: {path}: {e}; store numeric arrays only") from e
+    X = _numeric(path, x, X)
+    if X.dtype.kind == "f":
+        nan = np.argwhere(np.isnan(X))
+        if len(nan):
+            spots = ", ".join(str(tuple(int(i) for i in p)) for p in nan[:_MAX_LISTED])
+            raise ValueError(f"load_npz: {path}: array {x!r} has {len(nan)} NaN values, at index {spots}"
+                             f"{' ...' if len(nan) > _MAX_LISTED else ''}")
+        X = X.astype(np.float32, copy=False)
+    if Y is not None:
+        Y = _numeric(path, y, Y)
+        if len(Y) != len(X):
+            raise ValueError(f"load_npz: {path}: {x!r} has {len(X)} samples (shape {X.shape}) but {y!r} has "
+                             f"{len(Y)} (shape {Y.shape})")
+        Y = Y.astype(np.int64, copy=False) if Y.dtype.kind in "iub" else Y.astype(np.float32, copy=False)
+    return X, Y
+
+
+def _numeric(path, key: str, a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind not in "fiub":
+        raise ValueError(f"load_npz: {path}: array {key!r} has dtype {a.dtype}, expected numbers")
+    if a.ndim == 0:
+        raise ValueError(f"load_npz: {path}: array {key!r} is a scalar, expected one row per sample")
+    return a

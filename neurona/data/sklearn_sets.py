@@ -1,0 +1,36 @@
+"""The small datasets bundled with scikit-learn (optional: ``pip install neurona[sklearn]``)."""
+from __future__ import annotations
+
+import numpy as np
+
+# name -> (loader function in sklearn.datasets, task)
+SKLEARN_SETS = {
+    "digits": ("load_digits", "classification"),
+    "iris": ("load_iris", "classification"),
+    "wine": ("load_wine", "classification"),
+    "breast_cancer": ("load_breast_cancer", "classification"),
+    "diabetes": ("load_diabetes", "regression"),
+}
+
+
+def load_sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Load a scikit-learn bundled dataset as (X float32, y).
+
+    y is int64 class labels for 'digits', 'iris', 'wine' and 'breast_cancer',
+    and float32 targets for the regression set 'diabetes'. No download is needed.
+
+    >>> X, y = load_sklearn("iris")     # (150, 4) float32, (150,) int64
+    """
+    if name not in SKLEARN_SETS:
+        raise ValueError(f"load_sklearn: unknown dataset {name!r}; available: {', '.join(SKLEARN_SETS)}")
+    try:
+        from sklearn import datasets
+    except ImportError as e:
+        raise ImportError(f"load_sklearn({name!r}) needs scikit-learn, which is not installed. "
+                          "Install the optional extra: pip install neurona[sklearn]  "
+                          "(or: pip install scikit-learn)") from e
+    loader, task = SKLEARN_SETS[name]
+    X, y = getattr(datasets, loader)(return_X_y=True)
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64 if task == "classification" else np.float32)
+    return X, y
