@@ -9,3 +9,6 @@ from .math import (abs, add, as_tensor, cast, clamp, clip, div, exp, log, log1p,
 from .reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, getitem, pad, permute, reshape, split,
                     squeeze, stack, transpose, unsqueeze, view)
+from .dropout import dropout, gaussian_noise
+from .linear import linear
+from .normalization import batch_norm, layer_norm

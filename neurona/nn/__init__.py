@@ -1,0 +1,23 @@
+"""Layers and models: ``Module``, ``Parameter`` and the layers built on them (``neurona.nn``).
+
+>>> import neurona
+>>> from neurona import nn
+>>> model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.1), nn.Linear(8, 3))
+>>> model(neurona.randn(2, 4)).shape
+(2, 3)
+"""
+from . import init, utils
+from .parameter import Parameter
+from .module import Module, RemovableHandle
+from .containers import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
+from .linear import Linear
+from .dropout import Dropout, GaussianNoise
+from .normalization import BatchNorm1d, LayerNorm
+from .residual import Residual
+
+from .activation import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+
+# --- further layer families (conv, pooling, recurrent, ...): one import line each below ---
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403

@@ -1,0 +1,527 @@
+"""``Module``: the base class of every layer and model.
+
+A module holds hyperparameters, learnable ``Parameter``\\ s, non-learnable
+*buffers* (e.g. BatchNorm's running statistics) and sub-modules. All three
+register themselves by plain attribute assignment in ``__init__``::
+
+    class TwoLayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden = nn.Linear(784, 128)   # a sub-module
+            self.out = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.out(self.hidden(x).relu())
+
+Calling the module (``model(x)``) runs ``forward``. The names, signatures
+and behaviour follow PyTorch's ``torch.nn.Module``: ``parameters()``,
+``state_dict()`` / ``load_state_dict()``, ``train()`` / ``eval()``,
+``zero_grad()``, ``requires_grad_()``, ``apply()``, ``to(dtype)``.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..tensor import Tensor
+from .parameter import Parameter
+
+__all__ = ["Module", "Parameter", "RemovableHandle"]
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _check_name(kind: str, name, owner: "Module") -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    if name == "":
+        raise KeyError(f'{kind} name can\'t be empty string ""')
+    if "." in name:
+        raise KeyError(f'{kind} name can\'t contain ".", got "{name}"')
+
+
+def _count(params) -> int:
+    return sum(int(p.data.size) for p in params)
+
+
+class Module:
+    """Base class of layers and models (PyTorch's ``nn.Module`` semantics).
+
+    Subclasses call ``super().__init__()`` first, assign parameters, buffers
+    and sub-modules as attributes, and define ``forward``.
+    """
+
+    training: bool
+    _version = 1
+
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["_non_persistent_buffers"] = set()
+        d["_modules"] = OrderedDict()
+        d["_forward_hooks"] = OrderedDict()
+        d["_forward_pre_hooks"] = OrderedDict()
+
+    # --- forward ---------------------------------------------------------------
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{type(self).__name__}.forward is not written: a Module subclass defines forward(self, ...) "
+            f"with the computation of the layer"
+        )
+
+    def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if not d["_forward_hooks"] and not d["_forward_pre_hooks"]:
+            return self.forward(*args, **kwargs)
+        for hook in list(d["_forward_pre_hooks"].values()):
+            res = hook(self, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(d["_forward_hooks"].values()):
+            res = hook(self, args, out)
+            if res is not None:
+                out = res
+        return out
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward; a non-None result replaces the output."""
+        h = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[h.id] = hook
+        return h
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward; a non-None result replaces the inputs."""
+        h = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[h.id] = hook
+        return h
+
+    # --- registration ------------------------------------------------------------
+
+    def _require_init(self, what: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {what} before Module.__init__() call: call super().__init__() first in "
+                f"{type(self).__name__}.__init__"
+            )
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or ``None``, a declared but absent parameter such as a disabled bias)."""
+        self._require_init("parameters")
+        _check_name("parameter", name, self)
+        if name in self.__dict__ or name in self._buffers or name in self._modules:
+            if name not in self._parameters:
+                raise KeyError(f"attribute '{name}' already exists in {type(self).__name__}")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                f"(neurona.nn.Parameter or None required)"
+            )
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a buffer: state that is saved in ``state_dict`` (unless ``persistent=False``) but not learned.
+
+        >>> import neurona
+        >>> m = neurona.nn.Module()
+        >>> m.register_buffer("running_mean", neurona.zeros(4))
+        >>> [name for name, _ in m.named_buffers()]
+        ['running_mean']
+        """
+        self._require_init("buffers")
+        _check_name("buffer", name, self)
+        if (name in self.__dict__ or name in self._parameters or name in self._modules) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists in {type(self).__name__}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+        if isinstance(tensor, Parameter):
+            raise TypeError(f"buffer '{name}': a Parameter is learnable; assign it as an attribute instead")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Add a sub-module under ``name`` (what assigning ``self.name = module`` does)."""
+        self._require_init("submodules")
+        _check_name("module", name, self)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if (name in self.__dict__ or name in self._parameters or name in self._buffers) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists in {type(self).__name__}")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            self._require_init("parameters")
+            self._forget(name)
+            self.register_parameter(name, value)
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' of {type(self).__name__} "
+                    f"(neurona.nn.Parameter or None expected); to change its values use "
+                    f"`with neurona.no_grad(): module.{name}.copy_(...)` or wrap it in nn.Parameter"
+                )
+            params[name] = None
+            return
+        if isinstance(value, Module):
+            self._require_init("submodules")
+            self._forget(name)
+            d["_modules"][name] = value
+            return
+        modules = d.get("_modules")
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' (Module or None expected)")
+            modules[name] = None
+            return
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        d = self.__dict__
+        d.pop(name, None)
+        for key in ("_parameters", "_buffers", "_modules"):
+            d[key].pop(name, None)
+        d["_non_persistent_buffers"].discard(name)
+
+    def __getattr__(self, name: str):
+        # called only when normal lookup fails: look in the registries
+        d = self.__dict__
+        for key in ("_parameters", "_buffers", "_modules"):
+            reg = d.get(key)
+            if reg is not None and name in reg:
+                return reg[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        d = self.__dict__
+        for key in ("_parameters", "_buffers", "_modules"):
+            if name in d.get(key, ()):
+                del d[key][name]
+                d["_non_persistent_buffers"].discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        keys = set(super().__dir__())
+        for key in ("_parameters", "_buffers", "_modules"):
+            keys.update(self.__dict__.get(key, {}))
+        return sorted(keys)
+
+    # --- traversal ---------------------------------------------------------------
+
+    def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True):
+        """Yield ``(name, module)`` for this module (name ``""``) and every descendant, depth first."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool = True):
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mod_prefix, m in mods:
+            for name, v in m.__dict__[registry].items():
+                if v is None or (remove_duplicate and id(v) in seen):
+                    continue
+                seen.add(id(v))
+                yield mod_prefix + ("." if mod_prefix else "") + name, v
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``("layer.weight", parameter)`` pairs; a shared parameter appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The learnable parameters, each once: what an optimizer takes, ``SGD(model.parameters(), lr=0.1)``."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> "Module":
+        """The sub-module at a dotted path, e.g. ``model.get_submodule("encoder.0")``."""
+        if target == "":
+            return self
+        m = self
+        for i, part in enumerate(target.split(".")):
+            sub = m._modules.get(part)
+            if sub is None:
+                where = ".".join(target.split(".")[:i]) or "the model"
+                raise AttributeError(f"get_submodule: {where} ({type(m).__name__}) has no sub-module '{part}'")
+            m = sub
+        return m
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalar parameters (shared ones counted once); ``trainable_only`` skips frozen ones."""
+        return _count(p for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --- modes and gradients ---------------------------------------------------------
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (Dropout active, BatchNorm uses batch statistics) here and in every sub-module."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            m.__dict__["training"] = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (``False``) or unfreeze every parameter: frozen ones get no gradient and are not updated."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradients: ``.grad = None`` (default) or zeros."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data = np.zeros_like(p.grad.data)  # a fresh array: the old one may be referenced elsewhere
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call ``fn(m)`` on every sub-module (children first) and then on this module; e.g. custom init."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # --- dtype ------------------------------------------------------------------------
+
+    def _cast_floats(self, dtype) -> "Module":
+        d = np.dtype(dtype)
+        if d.kind != "f":
+            raise TypeError(f"to: modules can only be cast to a floating dtype, got {d}")
+        for m in self.modules():
+            for reg in (m._parameters, m._buffers):
+                for t in reg.values():
+                    if t is None or t.data.dtype.kind != "f" or t.data.dtype == d:
+                        continue
+                    t.data = t.data.astype(d)
+                    if t.grad is not None:
+                        t.grad.data = t.grad.data.astype(d)
+        return self
+
+    def to(self, dtype_or_device=None, dtype=None) -> "Module":
+        """Cast floating parameters and buffers in place: ``model.to(neurona.float64)``. ``"cpu"`` is accepted."""
+        target = dtype if dtype is not None else dtype_or_device
+        if isinstance(target, str) and target == "cpu":
+            return self
+        if target is None:
+            return self
+        try:
+            d = np.dtype(target)
+        except TypeError:
+            raise TypeError(f"to: expected a floating dtype (e.g. neurona.float64) or 'cpu', got {target!r}") from None
+        return self._cast_floats(d)
+
+    def float(self) -> "Module":
+        return self._cast_floats(np.float32)
+
+    def double(self) -> "Module":
+        return self._cast_floats(np.float64)
+
+    def half(self) -> "Module":
+        return self._cast_floats(np.float16)
+
+    def cpu(self) -> "Module":
+        return self
+
+    # --- state dict ---------------------------------------------------------------------
+
+    def state_dict(self, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
+        """Every parameter and persistent buffer by dotted name, as ndarray copies (tensors if ``keep_vars``).
+
+        >>> import neurona
+        >>> sd = neurona.nn.Linear(3, 2).state_dict()
+        >>> {k: v.shape for k, v in sd.items()}
+        {'weight': (2, 3), 'bias': (2,)}
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.data.copy()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.data.copy()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def _state_tensors(self, prefix: str = "", out: dict | None = None) -> dict:
+        if out is None:
+            out = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                out[prefix + name] = b
+        for name, m in self._modules.items():
+            if m is not None:
+                m._state_tensors(prefix + name + ".", out)
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values from ``state_dict`` into the parameters and buffers (in place, converted to their dtype).
+
+        Every key is checked first; on any problem (a missing or unexpected
+        key when ``strict``, a shape mismatch, a non-numeric value) a
+        ``RuntimeError`` names every offending key and the module is left
+        unchanged. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"load_state_dict: expected a dict of name -> array, got {type(state_dict).__name__}")
+        targets = self._state_tensors()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in targets]
+        problems, arrays = [], {}
+        for k, t in targets.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            a = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if a.dtype.kind not in "fiub":
+                problems.append(f'value for "{k}" has dtype {a.dtype}, expected numbers')
+                continue
+            if a.shape != t.data.shape:
+                problems.append(
+                    f'size mismatch for "{k}": copying a value of shape {tuple(a.shape)}, '
+                    f"the parameter in the current model has shape {tuple(t.data.shape)}"
+                )
+                continue
+            arrays[k] = a
+        if strict:
+            if missing:
+                problems.insert(0, "missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+            if unexpected:
+                problems.insert(1 if missing else 0,
+                                "unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
+        if problems:
+            raise RuntimeError(
+                f"error(s) in loading state_dict for {type(self).__name__} (nothing was changed):\n\t"
+                + "\n\t".join(problems)
+            )
+        for k, a in arrays.items():
+            dst = targets[k].data
+            np.copyto(dst, a, casting="unsafe")  # in place: optimizers and views keep pointing at the same array
+        return _IncompatibleKeys(missing, unexpected)
+
+    # --- printing -----------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The hyperparameters shown inside the parentheses of ``repr`` (override in layers)."""
+        return ""
+
+    def _own_count_note(self) -> str:
+        params = list(self.parameters())
+        if not params:
+            return ""
+        n = _count(params)
+        frozen = _count(p for p in params if not p.requires_grad)
+        note = f"{n:,} param" + ("" if n == 1 else "s")
+        if frozen:
+            note += f", {frozen:,} frozen"
+        return f"[{note}]"
+
+    def _repr_body(self, top: bool = False) -> str:
+        extra = self.extra_repr()
+        note = self._own_count_note()
+        children = [(n, m) for n, m in self._modules.items() if m is not None]
+        if not children:
+            s = f"{type(self).__name__}({extra})"
+            return s + ("  " + note if note else "")
+        # a container's own count is shown beside its header, except at the top where the totals follow
+        lines = [f"{type(self).__name__}(" + (extra + "," if extra else "") + ("  " + note if note and not top else "")]
+        for name, m in children:
+            body = m._repr_body().replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        body = self._repr_body(top=True)
+        if not any(m is not None for m in self._modules.values()):
+            return body
+        total = self.num_parameters()
+        trainable = self.num_parameters(trainable_only=True)
+        return body + f"\nTotal parameters: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})"

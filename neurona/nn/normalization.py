@@ -1,0 +1,154 @@
+"""Normalization layers: ``BatchNorm1d`` (and the ``_BatchNorm`` base for other ranks) and ``LayerNorm``.
+
+The notes' normalization: x̂ = (x − μ)/sqrt(σ² + ε), ŝ = γ x̂ + β, with the
+statistics of the mini-batch (μ_B, σ²_B per feature) or of the features of
+one sample (μ_L, σ²_L). The fused ops live in
+``neurona.functional.normalization``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import get_default_dtype
+from ..creation import from_numpy
+from ..functional.normalization import batch_norm, layer_norm
+from ..tensor import Tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["BatchNorm1d", "LayerNorm"]
+
+
+def _dtype(dtype) -> np.dtype:
+    d = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    if d.kind != "f":
+        raise TypeError(f"normalization layers need a floating dtype, got {d}")
+    return d
+
+
+class _BatchNorm(Module):
+    """Shared body of BatchNorm1d/2d/3d; a subclass only says which input ranks it accepts."""
+
+    _accepted_ndims: tuple = ()
+    _layout = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype=None):
+        super().__init__()
+        d = _dtype(dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        if affine:
+            self.weight = Parameter(from_numpy(np.ones(self.num_features, d)))
+            self.bias = Parameter(from_numpy(np.zeros(self.num_features, d)))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", from_numpy(np.zeros(self.num_features, d)))
+            self.register_buffer("running_var", from_numpy(np.ones(self.num_features, d)))
+            self.register_buffer("num_batches_tracked", from_numpy(np.array(0, np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches seen."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, x: Tensor) -> None:
+        if x.ndim not in self._accepted_ndims:
+            raise ValueError(f"{type(self).__name__}: expected input of shape {self._layout}, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels on axis 1 "
+                             f"(num_features), got input of shape {x.shape}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input_dim(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # cumulative moving average over all batches seen
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                          self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) inputs, per feature/channel C.
+
+    In training each batch is normalized with its own statistics (the notes'
+    μ_B and σ²_B, biased), x̂ = (x − μ_B)/sqrt(σ²_B + ε), y = γ x̂ + β, and the
+    running statistics are updated,
+    ``running = (1 − momentum)·running + momentum·batch`` (the variance
+    unbiased, n/(n − 1)·σ²_B; ``momentum=None`` gives the plain average over
+    all batches). In ``eval()`` the running statistics normalize, so the output
+    of a sample does not depend on its batch. γ (``weight``) starts at 1 and
+    β (``bias``) at 0.
+
+    >>> import neurona
+    >>> bn = neurona.nn.BatchNorm1d(3)
+    >>> y = bn(neurona.randn(16, 3))
+    >>> bn.num_batches_tracked.item()
+    1
+    """
+
+    _accepted_ndims = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class LayerNorm(Module):
+    """Layer normalization over the trailing ``normalized_shape`` dimensions of each sample.
+
+    The notes' μ_L and σ²_L are the statistics of one sample's features
+    (biased variance, as PyTorch): x̂ = (x − μ_L)/sqrt(σ²_L + ε), y = γ x̂ + β,
+    with learnable γ (ones) and β (zeros) of shape ``normalized_shape`` when
+    ``elementwise_affine``. Training and evaluation behave the same.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
+        d = _dtype(dtype)
+        if elementwise_affine:
+            self.weight = Parameter(from_numpy(np.ones(self.normalized_shape, d)))
+            if bias:
+                self.bias = Parameter(from_numpy(np.zeros(self.normalized_shape, d)))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
