@@ -18,9 +18,13 @@ _rng = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed neurona's global random generator (initializers, dropout, shuffling)."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    """Seed neurona's global random generator (initializers, dropout, shuffling).
+
+    The generator is reseeded in place (as in PyTorch), so code that holds
+    ``default_generator()`` from before the call follows the new seed too.
+    Afterwards it draws exactly what ``numpy.random.default_rng(seed)`` draws.
+    """
+    _rng.bit_generator.state = np.random.PCG64(seed).state
     return _rng
 
 
@@ -60,9 +64,10 @@ def _as_array(data, dtype=None) -> np.ndarray:
         dtype = np.dtype(dtype)
         if dtype.kind not in _ALLOWED_KINDS:
             raise TypeError(f"tensor: dtype {dtype} is not supported (use a float, integer or bool dtype)")
-        return xp.asarray(data, dtype=dtype)
     arr = xp.asarray(data)
     kind = arr.dtype.kind
+    if dtype is not None and kind in _ALLOWED_KINDS:  # strings and objects are refused below, not parsed
+        return arr.astype(dtype, copy=False)
     if kind == "f":
         # float32 stays float32; float64 (NumPy's and Python's default) and float16 become the default dtype
         return arr if arr.dtype == np.float32 else arr.astype(backend.get_default_dtype(), copy=False)
@@ -112,6 +117,13 @@ def _shape(shape) -> tuple:
 
 def _float(dtype) -> np.dtype:
     d = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    return d
+
+
+def _random_float(dtype, op: str) -> np.dtype:
+    d = _float(dtype)
+    if d.kind != "f":  # casting [0, 1) samples to integers would give zeros, silently
+        raise TypeError(f"{op}: expected a floating dtype, got {d} (use randint for integers)")
     return d
 
 
@@ -177,13 +189,13 @@ def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def rand(*shape, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    d = _float(dtype)
+    d = _random_float(dtype, "rand")
     return _new(_gen(generator).random(_shape(shape), dtype=np.float64).astype(d, copy=False), requires_grad)
 
 
 def randn(*shape, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
-    d = _float(dtype)
+    d = _random_float(dtype, "randn")
     return _new(_gen(generator).standard_normal(_shape(shape)).astype(d, copy=False), requires_grad)
 
 

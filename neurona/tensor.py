@@ -54,6 +54,24 @@ class set_grad_enabled:
         _mode.enabled = self.prev
         return False
 
+    def __call__(self, fn):
+        # used as a decorator: constructing it switched the mode already; undo that, switch inside fn only
+        _mode.enabled = self.prev
+        mode = self.mode
+
+        def wrapper(*args, **kwargs):
+            prev = _mode.enabled
+            _mode.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        wrapper.__wrapped__ = fn
+        return wrapper
+
 
 class no_grad:
     """Run ops without recording a graph: no creators, no saved arrays.
@@ -98,6 +116,37 @@ class enable_grad(no_grad):
 # --- Function --------------------------------------------------------------------
 
 _NEEDS1 = (True,)
+_F64 = np.dtype(np.float64)
+_NDARRAY = np.ndarray
+
+
+def _normalize_output(data, inputs):
+    """Fix the two ways NumPy's answer can break the dtype and array contracts of ``Tensor.data``.
+
+    - 0-d arithmetic returns NumPy scalars (np.float32), not arrays: wrap them.
+    - Integers combined with floats (``int / int``, ``int * 0.5``, ``int + float32``) come out float64.
+      As in PyTorch, the result takes the floating inputs' dtype, or the default dtype when no input is
+      floating. float64 stays where an input was float64, and where every input is floating (a float64
+      constant leaking inside an op is that op's bug, left visible for its tests).
+    """
+    if isinstance(data, np.generic):
+        data = np.asarray(data)
+    if data.dtype != _F64:
+        return data
+    floats = []
+    for t in inputs:
+        d = t.data.dtype
+        if d.kind == "f":
+            if d == _F64:
+                return data
+            floats.append(d)
+    if len(floats) == len(inputs):
+        return data
+    target = floats[0] if floats else backend.get_default_dtype()
+    for d in floats:
+        if d.itemsize > target.itemsize:
+            target = d
+    return data if target == _F64 else data.astype(target)
 
 
 class Function:
@@ -122,6 +171,8 @@ class Function:
                 data = self.forward(x.data)
             except ValueError as e:
                 raise ValueError(self._describe_failure(inputs, e)) from None
+            if type(data) is not _NDARRAY or data.dtype is _F64:
+                data = _normalize_output(data, inputs)
             out = Tensor.__new__(Tensor)
             out.data, out.grad, out.name = data, None, None
             if x.requires_grad and _mode.enabled:
@@ -139,6 +190,8 @@ class Function:
             data = self.forward(*[t.data for t in inputs])
         except ValueError as e:
             raise ValueError(self._describe_failure(inputs, e)) from None
+        if type(data) is not _NDARRAY or data.dtype is _F64:
+            data = _normalize_output(data, inputs)
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out.name = data, None, None
         out._ctx, out.requires_grad = None, False
@@ -362,7 +415,11 @@ class Tensor:
     def copy_(self, src) -> "Tensor":
         self._check_inplace("copy_")
         src = src.data if isinstance(src, Tensor) else np.asarray(src)
-        if np.broadcast_shapes(src.shape, self.shape) != self.shape:
+        try:
+            fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
+        except ValueError:  # shapes that do not broadcast at all
+            fits = False
+        if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}")
         self.data[...] = src
         return self
@@ -457,7 +514,7 @@ class Tensor:
     def long(self): return Tensor(self.data.astype(np.int64))
     def int(self): return Tensor(self.data.astype(np.int32))
     def bool(self): return Tensor(self.data.astype(np.bool_))
-    def clone(self): return _m.mul(self, 1)
+    def clone(self): return _m.mul(self, 1) if self.data.dtype.kind == "f" else Tensor(self.data.copy())
 
 
 def _index_arrays(index):
@@ -511,6 +568,8 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
 
 
 def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
+    if isinstance(gx, np.generic):
+        gx = np.array(gx)  # a 0-d gradient that NumPy computed as a scalar; .grad.data is always an array
     if gx.dtype != t.data.dtype:
         gx = gx.astype(t.data.dtype)
     elif gx.base is not None or id(gx) in handed or not gx.flags.writeable:
@@ -524,7 +583,8 @@ def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
         t.grad = g
     else:
         # not in place: the stored array may also be travelling through the graph
-        t.grad.data = t.grad.data + gx
+        s = t.grad.data + gx
+        t.grad.data = np.asarray(s) if isinstance(s, np.generic) else s
 
 from .functional import activation as _a  # noqa: E402  (methods above resolve these at call time)
 from .functional import math as _m  # noqa: E402

@@ -24,9 +24,10 @@ def _axes(axis, dim, ndim: int, op: str):
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if ndim:  # a 0-d tensor accepts axis 0 or -1 (as PyTorch) and has no axis to reduce
+            out.append(a % ndim)
     return tuple(out)
 
 
@@ -174,6 +175,8 @@ def var(x, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None, 
 def std(x, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None, keepdim=None) -> Tensor:
     """Standard deviation, the square root of :func:`var`."""
     from .math import sqrt
+    x = as_tensor(x)
+    _axes(axis, dim, x.ndim, "std")  # so that a bad axis is reported as std's, not var's
     return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim))
 
 

@@ -313,7 +313,12 @@ def getitem(x: Tensor, index) -> Tensor:
     """``x[index]``: slices, integers, integer arrays, boolean masks."""
     index = _index_arrays(index)
     if isinstance(index, list):
-        index = np.asarray(index)
+        index = _list_index(index)
     if isinstance(index, tuple):
-        index = tuple(np.asarray(i) if isinstance(i, list) else i for i in index)
+        index = tuple(_list_index(i) if isinstance(i, list) else i for i in index)
     return GetItem(index)(x)
+
+
+def _list_index(items: list) -> np.ndarray:
+    a = np.asarray(items)
+    return a.astype(np.intp) if a.size == 0 else a  # [] selects nothing (NumPy would read it as floats)

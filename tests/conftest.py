@@ -1,0 +1,26 @@
+"""Shared fixtures: every test starts from neurona's defaults and leaves them as it found them."""
+from __future__ import annotations
+
+import importlib
+import numpy as np
+import pytest
+
+import neurona
+
+_engine = importlib.import_module("neurona.tensor")  # the module (neurona.tensor is also a function)
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_state():
+    """Undo a test's changes to the default dtype and the grad mode, even when it fails halfway."""
+    dtype = neurona.get_default_dtype()
+    mode = _engine._mode.enabled
+    yield
+    neurona.set_default_dtype(dtype)
+    _engine._mode.enabled = mode
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded NumPy generator, so that every run draws the same numbers."""
+    return np.random.default_rng(0)
