@@ -81,6 +81,14 @@ class no_grad:
 
     _enabled = False
 
+    def __new__(cls, fn=None):
+        if fn is not None:  # used bare as a decorator: @no_grad
+            return cls()(fn)
+        return super().__new__(cls)
+
+    def __init__(self, fn=None):
+        pass
+
     def __enter__(self):
         self.prev = _mode.enabled
         _mode.enabled = self._enabled
@@ -552,7 +560,12 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
                 _accumulate_leaf(t, gy, handed)
         gxs = fn.backward(gy)
         if type(gxs) is not tuple:
-            gxs = (gxs,)
+            gxs = tuple(gxs) if type(gxs) is list else (gxs,)
+        if len(gxs) != len(fn.parents):
+            raise RuntimeError(
+                f"{type(fn).__name__}.backward returned {len(gxs)} gradient(s) for {len(fn.parents)} input(s); "
+                f"return one per input (None where an input needs none)"
+            )
         for p, gx in zip(fn.parents, gxs):
             if p is None or gx is None:
                 continue
