@@ -499,24 +499,24 @@ def _repo_root() -> str:
 
 
 def test_no_grad_as_bare_decorator():
-    @neurona.no_grad
+    @nr.no_grad
     def double(t):
         return t * 2
 
-    x = neurona.tensor([1.0, 2.0], requires_grad=True)
+    x = nr.tensor([1.0, 2.0], requires_grad=True)
     assert not double(x).requires_grad
     assert double.__name__ == "double"
     assert (x * 2).requires_grad  # the mode is back on outside the function
 
 
 def test_backward_with_wrong_number_of_gradients_is_named():
-    class Bad(neurona.Function):
+    class Bad(nr.Function):
         def forward(self, a, b):
             return a + b
 
         def backward(self, gy):
             return gy  # one gradient for two inputs
 
-    x = neurona.tensor([1.0], requires_grad=True)
+    x = nr.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Bad\.backward returned 1 gradient\(s\) for 2 input\(s\)"):
         Bad()(x, x).sum().backward()
