@@ -18,6 +18,7 @@ from .functional import (abs, add, argmax, argmin, broadcast_to, cat, chunk, cla
                          expand, flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
                          mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack,
                          std, sub, sum, tanh, transpose, unsqueeze, var, view, where)
+from .functional import heaviside
 from .gradcheck import GradcheckError, gradcheck
 
 float32 = _np.float32

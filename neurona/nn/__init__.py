@@ -6,7 +6,7 @@
 >>> model(neurona.randn(2, 4)).shape
 (2, 3)
 """
-from . import init, utils
+from . import functional, init, utils
 from .parameter import Parameter
 from .module import Module, RemovableHandle
 from .containers import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
@@ -21,3 +21,5 @@ from .loss import *  # noqa: F401,F403
 # --- further layer families (conv, pooling, recurrent, ...): one import line each below ---
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .recurrent import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403

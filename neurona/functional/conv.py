@@ -1,0 +1,523 @@
+"""Convolution as a fused op: ``conv2d`` and ``conv1d``.
+
+The notes' convolutional layer slides a filter (kernel) of size M x N over the
+image with a stride and zero padding. For an input x of shape (N, C, H, W) and
+weights w of shape (O, C/groups, kh, kw), output channel o at position (p, q) is
+
+    y[n, o, p, q] = b[o] + Σ_c Σ_i Σ_j  w[o, c, i, j] · x_pad[n, c, p·sh + i·dh, q·sw + j·dw]
+
+(the c sum runs over the input channels of o's group). This is a
+cross-correlation, as in PyTorch and every deep-learning library.
+
+How it is computed (im2col + one matrix product). The windows of the padded
+input are copied into a matrix of *patches* ("columns") and the whole layer
+becomes a GEMM with the weights reshaped to a matrix:
+
+    Y = cols @ W,   cols: (N·OH·OW, kh·kw·C),  W: (kh·kw·C, O)
+
+Two layouts of the patches are used, chosen per shape by measurement
+(``_choose_layout``); the API stays NCHW, only the memory order differs:
+
+- channels-last, NHWC (groups=1 and C ≥ 16): each patch row holds kh·kw·C
+  contiguous values; one GEMM (N·OH·OW, kh·kw·C) @ (kh·kw·C, O).
+- batch-last, CHWN (few channels, or groups > 1): the batch is the innermost
+  axis, so every patch copy and every col2im add moves runs of OW·N
+  contiguous values even with one input channel; one GEMM per group,
+  (O/g, C/g·kh·kw) @ (C/g·kh·kw, OH·OW·N).
+
+The output is an NCHW *view* of an NHWC or CHWN array. Elementwise ops and
+pooling keep that memory order, so the next convolution (and, backward, the
+gradient coming back) needs no transposing copy.
+
+Backward (the chain rule through Y = cols @ W):
+
+    ∂L/∂W    = colsᵀ @ ∂L/∂Y                      (one GEMM over the batch)
+    ∂L/∂b    = Σ_{n,p,q} ∂L/∂Y
+    ∂L/∂x    = col2im(∂L/∂Y @ Wᵀ)                 (every patch adds back into the pixels it came from)
+
+col2im loops over the kh·kw kernel offsets and adds one strided slab per
+offset (never one pixel at a time). ``conv2d_reference`` is a plain
+implementation (a loop over kernel offsets with einsum) kept beside the fast
+one; the tests check they agree.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..backend import get_array_module
+from ..tensor import Function, Tensor
+from .math import as_tensor
+
+__all__ = ["conv2d", "conv1d", "conv2d_reference", "conv_output_size"]
+
+# channels-last patches pay off from this many channels on; below it, batch-last (measured, see _choose_layout)
+_CHANNELS_LAST_MIN_C = 16
+# above this many elements, col2im computes the patch gradients one kernel offset at a time
+_COL2IM_BUFFER = 1 << 23
+# layout override for measurements and tests: None (automatic), 'last' or 'batch_last'
+_FORCE_LAYOUT = None
+
+
+def _pair(v, name: str, op: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(a, (int, np.integer)) for a in v):
+        return (int(v[0]), int(v[1]))
+    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, pad_before: int = 0, pad_after: int = 0,
+                     dilation: int = 1) -> int:
+    """Output length along one axis: ⌊(size + pads − dilation·(kernel − 1) − 1) / stride⌋ + 1."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _padding4(padding, kernel: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
+    """(top, bottom, left, right) from an int, a pair, a 4-tuple, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1 (as in PyTorch), got stride {stride}")
+            out = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                out += [total // 2, total - total // 2]  # an odd total puts the extra row/column after
+            return tuple(out)
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        pads = tuple(int(p) for p in padding)
+    else:
+        ph, pw = _pair(padding, "padding", op)
+        pads = (ph, ph, pw, pw)
+    if min(pads) < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return pads
+
+
+def _windows(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides, writeable=False)
+
+
+class _Workspace(threading.local):
+    """Large scratch arrays (patch matrices, padded inputs) kept for reuse by the next training step.
+
+    A fresh multi-megabyte array costs a page fault per 4 KiB on first touch;
+    on LeNet-5 that was a third of a training step. Buffers come back when the
+    op's graph node is released after backward (``Conv2d.release``), or at once
+    for temporaries. At most two buffers per shape and 256 MiB in all are
+    kept, per thread; anything else is left to the garbage collector.
+    """
+
+    max_bytes = 256 << 20
+
+    def __init__(self):
+        self.free: dict = {}
+        self.bytes = 0
+
+    def take(self, xp, shape: tuple, dtype):
+        if xp is np:
+            stack = self.free.get((shape, np.dtype(dtype)))
+            if stack:
+                a = stack.pop()
+                self.bytes -= a.nbytes
+                return a
+        return xp.empty(shape, dtype)
+
+    def give(self, a) -> None:
+        if type(a) is not np.ndarray or a.base is not None or a.nbytes < (1 << 16):
+            return
+        if self.bytes + a.nbytes > self.max_bytes:
+            return
+        stack = self.free.setdefault((a.shape, a.dtype), [])
+        if len(stack) < 2:
+            stack.append(a)
+            self.bytes += a.nbytes
+
+    def clear(self) -> None:
+        self.free.clear()
+        self.bytes = 0
+
+
+_workspace = _Workspace()
+
+
+def _memory_is(x, axes) -> bool:
+    """Whether ``x`` is stored contiguously in the axis order ``axes`` (e.g. (1, 2, 3, 0): batch last)."""
+    return x.transpose(axes).flags.c_contiguous
+
+
+def _choose_layout(x, o: int, groups: int) -> str:
+    """'last' (NHWC patches) or 'batch_last' (CHWN patches) for this input, by the rules measured on LeNet-5,
+    small CNNs and ResNet-style shapes: NHWC wins from 16 channels on; with few channels its patch rows are
+    too short, and CHWN (runs of OW·N contiguous values) wins. Staying in the memory order the previous
+    layer produced avoids a transposing copy of the input and of the gradient."""
+    c = x.shape[1]
+    if groups > 1:
+        return "batch_last"
+    if c >= _CHANNELS_LAST_MIN_C:
+        return "last"
+    if _memory_is(x, (1, 2, 3, 0)) and x.shape[0] > 1:
+        return "batch_last"
+    if o >= _CHANNELS_LAST_MIN_C or (c > 1 and _memory_is(x, (0, 2, 3, 1))):
+        return "last"  # the next layer will have many channels: hand it NHWC
+    return "batch_last"
+
+
+def _zero_border(a, axes: tuple, pads: tuple) -> None:
+    """Zero the padding frame of a reused buffer: ``pads`` = (top, bottom, left, right) along ``axes``."""
+    t, b, l, r = pads
+    ah, aw = axes
+    idx = [slice(None)] * a.ndim
+    for ax, lo, hi in ((ah, t, b), (aw, l, r)):
+        n = a.shape[ax]
+        if lo:
+            idx[ax] = slice(0, lo)
+            a[tuple(idx)] = 0
+        if hi:
+            idx[ax] = slice(n - hi, n)
+            a[tuple(idx)] = 0
+        idx[ax] = slice(None)
+
+
+class Conv2d(Function):
+    """Fused 2-D convolution; see the module docstring for the layouts and the backward equations."""
+
+    def __init__(self, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+
+    # --- forward ---------------------------------------------------------------------
+    def forward(self, x, w, b=None):
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        (sh, sw), (dh, dw), g = self.stride, self.dilation, self.groups
+        t, bt, l, r = self.pads
+        oh = conv_output_size(h, kh, sh, t, bt, dh)
+        ow = conv_output_size(wd, kw, sw, l, r, dw)
+        self.geom = (n, c, h, wd, o, kh, kw, oh, ow)
+        self.layout = layout = _FORCE_LAYOUT or _choose_layout(x, o, g)
+        if layout == "last":
+            y = self._forward_last(x, w)
+            if b is not None:
+                y += b  # y is (N·OH·OW, O) here
+            return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+        if layout == "batch_last":
+            y = self._forward_batch_last(x, w)
+            if b is not None:
+                y += b.reshape(o, 1, 1, 1)
+            return y.transpose(3, 0, 1, 2)
+        raise ValueError(f"unknown layout {layout!r}")
+
+    def _forward_last(self, x, w):
+        n, c, h, wd, o, kh, kw, oh, ow = self.geom
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        xp = get_array_module(x)
+        # a contiguous NHWC copy first: copying windows out of a transposed view is ~3x slower
+        t, bt, l, r = self.pads
+        padded = bool(t or bt or l or r)
+        if padded:
+            xl = _workspace.take(xp, (n, h + t + bt, wd + l + r, c), x.dtype)
+            _zero_border(xl, (1, 2), self.pads)
+            xl[:, t:t + h, l:l + wd, :] = x.transpose(0, 2, 3, 1)
+        else:
+            xl = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        self.scratch = None
+        if kh == kw == 1:
+            cols = xl[:, ::sh, ::sw, :][:, :oh, :ow, :].reshape(n * oh * ow, c)
+            if padded:
+                cols = cols.copy()
+        else:
+            s0, s1, s2, s3 = xl.strides
+            view = _windows(xp, xl, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3))
+            buf = _workspace.take(xp, (n, oh, ow, kh, kw, c), x.dtype)
+            xp.copyto(buf, view)  # the im2col copy
+            cols, self.scratch = buf.reshape(n * oh * ow, kh * kw * c), buf
+        if padded:
+            _workspace.give(xl)
+        wmat = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)
+        self.cols, self.w = cols, w
+        return cols @ wmat
+
+    def _forward_batch_last(self, x, w):
+        n, c, h, wd, o, kh, kw, oh, ow = self.geom
+        (sh, sw), (dh, dw), g = self.stride, self.dilation, self.groups
+        xp = get_array_module(x)
+        cg, og = c // g, o // g
+        xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): the batch is the innermost, contiguous axis
+        t, bt, l, r = self.pads
+        padded = bool(t or bt or l or r)
+        if padded:
+            xpad = _workspace.take(xp, (c, h + t + bt, wd + l + r, n), x.dtype)
+            _zero_border(xpad, (1, 2), self.pads)
+            xpad[:, t:t + h, l:l + wd] = xt
+        else:
+            xpad = xp.ascontiguousarray(xt)
+        s0, s1, s2, s3 = xpad.strides
+        view = _windows(xp, xpad, (c, kh, kw, oh, ow, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
+        buf = _workspace.take(xp, (c, kh, kw, oh, ow, n), x.dtype)
+        xp.copyto(buf, view)  # im2col: runs of OW·N contiguous values
+        if padded:
+            _workspace.give(xpad)
+        cols = buf.reshape(g, cg * kh * kw, oh * ow * n)
+        self.cols, self.w, self.scratch = cols, w, buf
+        y = xp.matmul(w.reshape(g, og, cg * kh * kw), cols)
+        return y.reshape(o, oh, ow, n)
+
+    # --- backward ----------------------------------------------------------------------
+    def backward(self, gy):
+        if self.layout == "batch_last":
+            return self._backward_batch_last(gy)
+        return self._backward_last(gy)
+
+    def _backward_batch_last(self, gy):
+        n, c, h, wd, o, kh, kw, oh, ow = self.geom
+        (sh, sw), (dh, dw), g = self.stride, self.dilation, self.groups
+        xp = get_array_module(gy)
+        w, cols = self.w, self.cols
+        cg, og = c // g, o // g
+        gyt = gy.transpose(1, 2, 3, 0).reshape(g, og, oh * ow * n)  # free when gy is batch-last in memory
+        gx = gw = gb = None
+        if self.needs[1]:
+            gw = xp.matmul(gyt, cols.swapaxes(1, 2)).reshape(o, cg, kh, kw)  # ∂L/∂W = ∂L/∂Y colsᵀ
+        if len(self.needs) > 2 and self.needs[2]:
+            gb = gyt.reshape(o, -1).sum(axis=1)
+        if self.needs[0]:
+            t, bt, l, r = self.pads
+            gpad = xp.zeros((c, h + t + bt, wd + l + r, n), gy.dtype)
+            hi, wi = sh * (oh - 1) + 1, sw * (ow - 1) + 1
+            wt = w.reshape(g, og, cg, kh, kw)
+            big = c * kh * kw * oh * ow * n > _COL2IM_BUFFER
+            if not big:
+                gbuf = _workspace.take(xp, (g, cg * kh * kw, oh * ow * n), gy.dtype)
+                xp.matmul(w.reshape(g, og, cg * kh * kw).swapaxes(1, 2), gyt, out=gbuf)
+                gcols = gbuf.reshape(c, kh, kw, oh, ow, n)
+            for i in range(kh):
+                for j in range(kw):
+                    if big:  # one offset at a time: no kh·kw-times-larger buffer
+                        gij = xp.matmul(xp.ascontiguousarray(wt[:, :, :, i, j].swapaxes(1, 2)), gyt).reshape(c, oh, ow, n)
+                    else:
+                        gij = gcols[:, i, j]
+                    gpad[:, i * dh:i * dh + hi:sh, j * dw:j * dw + wi:sw] += gij
+            if not big:
+                _workspace.give(gbuf)
+            gx = gpad[:, t:t + h, l:l + wd].transpose(3, 0, 1, 2)
+        return (gx, gw, gb) if len(self.needs) > 2 else (gx, gw)
+
+    def _backward_last(self, gy):
+        n, c, h, wd, o, kh, kw, oh, ow = self.geom
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        xp = get_array_module(gy)
+        w, cols = self.w, self.cols
+        gyl = gy.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)  # free when gy is already NHWC in memory
+        gx = gw = gb = None
+        if self.needs[1]:
+            # ∂L/∂W = colsᵀ ∂L/∂Y, back from (kh, kw, C, O) to PyTorch's (O, C, kh, kw)
+            gw = (cols.T @ gyl).reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()
+        if len(self.needs) > 2 and self.needs[2]:
+            gb = gyl.sum(axis=0)
+        if self.needs[0]:
+            t, bt, l, r = self.pads
+            if kh == kw == 1 and sh == sw == 1 and not any(self.pads):
+                gxl = (gyl @ w.reshape(o, c)).reshape(n, h, wd, c)
+            else:
+                gpad = xp.zeros((n, h + t + bt, wd + l + r, c), gy.dtype)
+                wk = xp.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kh, kw, O, C); GEMMs on strided slices copy
+                hi, wi = sh * (oh - 1) + 1, sw * (ow - 1) + 1
+                for i in range(kh):
+                    for j in range(kw):
+                        # the patches' entries for kernel offset (i, j), added back where they were read
+                        gpad[:, i * dh:i * dh + hi:sh, j * dw:j * dw + wi:sw, :] += (gyl @ wk[i, j]).reshape(n, oh, ow, c)
+                gxl = gpad[:, t:t + h, l:l + wd, :]
+            gx = gxl.transpose(0, 3, 1, 2)
+        return (gx, gw, gb) if len(self.needs) > 2 else (gx, gw)
+
+    def release(self) -> None:
+        """Drop what forward kept, handing the patch matrix back to the workspace for the next step."""
+        buf = self.__dict__.get("scratch")
+        super().release()
+        if buf is not None:
+            _workspace.give(buf)
+
+    def _describe_failure(self, inputs, err):
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        return f"conv2d: cannot convolve inputs of shapes {shapes}: {err}"
+
+
+# --- padding modes other than zeros ------------------------------------------------------
+
+
+class PadMode(Function):
+    """Reflect / replicate / circular padding of the last two axes (the ``padding_mode`` of Conv2d).
+
+    Forward is ``numpy.pad``; every padded pixel is a copy of some input pixel,
+    so backward adds each output gradient back into the pixel it copied. The
+    map from output to input pixel is found by padding an array of indices.
+    """
+
+    _NP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+    def __init__(self, pads: tuple, mode: str):
+        self.pads, self.mode = pads, mode
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        t, b, l, r = self.pads
+        width = ((0, 0),) * (x.ndim - 2) + ((t, b), (l, r))
+        self.in_shape = x.shape
+        return xp.pad(x, width, mode=self._NP_MODE[self.mode])
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        t, b, l, r = self.pads
+        h, w = self.in_shape[-2:]
+        src = xp.pad(xp.arange(h * w).reshape(h, w), ((t, b), (l, r)), mode=self._NP_MODE[self.mode]).reshape(-1)
+        lead = int(np.prod(self.in_shape[:-2]))
+        gx = xp.zeros((lead, h * w), gy.dtype)
+        xp.add.at(gx, (slice(None), src), gy.reshape(lead, -1))
+        return gx.reshape(self.in_shape)
+
+    def _describe_failure(self, inputs, err):
+        return f"pad (mode {self.mode!r}): cannot pad shape {tuple(inputs[0].shape)} by {self.pads}: {err}"
+
+
+def pad_mode(x, pads: tuple, mode: str) -> Tensor:
+    """Pad the last two axes by (top, bottom, left, right) with 'zeros', 'reflect', 'replicate' or 'circular'."""
+    x = as_tensor(x)
+    pads = tuple(int(p) for p in pads)
+    if not any(pads):
+        return x
+    if mode == "zeros":
+        from .shape import pad
+        t, b, l, r = pads
+        return pad(x, (l, r, t, b))
+    if mode not in PadMode._NP_MODE:
+        raise ValueError(f"pad: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    h, w = x.shape[-2:]
+    if mode == "reflect" and (max(pads[:2]) >= h or max(pads[2:]) >= w):
+        raise ValueError(f"pad: reflect padding {pads} must be smaller than the input size ({h}, {w})")
+    if mode == "circular" and (max(pads[:2]) > h or max(pads[2:]) > w):
+        raise ValueError(f"pad: circular padding {pads} must not exceed the input size ({h}, {w})")
+    return PadMode(pads, mode)(x)
+
+
+# --- public functions ------------------------------------------------------------------
+
+
+def _check_conv(x: Tensor, w: Tensor, b, groups: int, op: str, nd: int) -> None:
+    if x.ndim != nd + 2:
+        layout = "(N, C, H, W)" if nd == 2 else "(N, C, L)"
+        raise ValueError(f"{op}: expected a {nd + 2}-D input {layout}, got shape {tuple(x.shape)}")
+    if w.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight (out_channels, in_channels/groups, kernel...), "
+                         f"got shape {tuple(w.shape)}")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups}")
+    c, o, cg = x.shape[1], w.shape[0], w.shape[1]
+    if c != cg * groups:
+        raise ValueError(f"{op}: input has {c} channels but the weight {tuple(w.shape)} with groups={groups} "
+                         f"expects {cg * groups}")
+    if o % groups:
+        raise ValueError(f"{op}: out_channels {o} is not divisible by groups={groups}")
+    if b is not None and tuple(b.shape) != (o,):
+        raise ValueError(f"{op}: expected a bias of shape ({o},), got {tuple(b.shape)}")
+    if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
+        dts = f"input {x.dtype}, weight {w.dtype}" + (f", bias {b.dtype}" if b is not None else "")
+        raise TypeError(f"{op}: input, weight and bias must have the same dtype, got {dts}")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation) of an (N, C, H, W) input, as ``torch.nn.functional.conv2d``.
+
+    ``weight`` has shape (out_channels, in_channels/groups, kh, kw). ``stride``,
+    ``padding`` and ``dilation`` are ints or (h, w) pairs; ``padding`` may also
+    be 'valid' (none) or 'same' (output as large as the input, stride 1).
+    Output size per axis: ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1.
+
+    >>> import neurona
+    >>> x = neurona.randn(2, 3, 8, 8)
+    >>> w = neurona.randn(4, 3, 3, 3)
+    >>> conv2d(x, w, padding=1).shape
+    (2, 4, 8, 8)
+    """
+    x, weight = as_tensor(x), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    _check_conv(x, weight, bias, groups, "conv2d", 2)
+    stride = _pair(stride, "stride", "conv2d")
+    dilation = _pair(dilation, "dilation", "conv2d")
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"conv2d: stride and dilation must be positive, got stride {stride}, dilation {dilation}")
+    kernel = tuple(weight.shape[2:])
+    pads = _padding4(padding, kernel, stride, dilation, "conv2d")
+    h, w = x.shape[2:]
+    oh = conv_output_size(h, kernel[0], stride[0], pads[0], pads[1], dilation[0])
+    ow = conv_output_size(w, kernel[1], stride[1], pads[2], pads[3], dilation[1])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"conv2d: input of spatial size ({h}, {w}) with padding {pads} is smaller than the "
+                         f"(dilated) kernel {kernel} (dilation {dilation}); the output would be ({oh}, {ow})")
+    fn = Conv2d(stride, pads, dilation, groups)
+    return fn(x, weight) if bias is None else fn(x, weight, bias)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution of an (N, C, L) input with weights (out_channels, in_channels/groups, k).
+
+    Computed as a 2-D convolution over a height of 1;
+    L_out = ⌊(L + 2p − d(k − 1) − 1)/s⌋ + 1. ``padding`` may be 'same' or 'valid'.
+    """
+    x, weight = as_tensor(x), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    _check_conv(x, weight, bias, groups, "conv1d", 1)
+
+    def one(v, name):
+        if isinstance(v, (tuple, list)):
+            if len(v) != 1:
+                raise TypeError(f"conv1d: {name} must be an int or a 1-tuple, got {v!r}")
+            v = v[0]
+        return int(v)
+
+    stride, dilation = one(stride, "stride"), one(dilation, "dilation")
+    if isinstance(padding, str):
+        pad2 = padding
+    else:
+        pad2 = (0, one(padding, "padding"))
+    k = weight.shape[2]
+    n, c, length = x.shape
+    if not isinstance(pad2, str) and conv_output_size(length, k, stride, pad2[1], pad2[1], dilation) < 1:
+        raise ValueError(f"conv1d: input of length {length} with padding {pad2[1]} is shorter than the "
+                         f"(dilated) kernel of size {k} (dilation {dilation})")
+    y = conv2d(x.reshape(n, c, 1, length), weight.reshape(weight.shape[0], weight.shape[1], 1, k), bias,
+               stride=(1, stride), padding=pad2, dilation=(1, dilation), groups=groups)
+    return y.reshape(n, y.shape[1], y.shape[3])
+
+
+def conv2d_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1, padding=0,
+                     dilation=1, groups: int = 1) -> np.ndarray:
+    """Plain NumPy convolution straight from the definition (no autograd, for tests).
+
+    One einsum per group and kernel offset (i, j):
+    y[n, o, p, q] += Σ_c w[o, c, i, j] · x_pad[n, c, p·sh + i·dh, q·sw + j·dw].
+    """
+    stride, dilation = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    kh, kw = w.shape[2:]
+    t, bt, l, r = _padding4(padding, (kh, kw), stride, dilation, "conv2d")
+    xpad = np.pad(x, ((0, 0), (0, 0), (t, bt), (l, r)))
+    n, c = x.shape[:2]
+    o, cg = w.shape[:2]
+    og = o // groups
+    oh = conv_output_size(x.shape[2], kh, stride[0], t, bt, dilation[0])
+    ow = conv_output_size(x.shape[3], kw, stride[1], l, r, dilation[1])
+    y = np.zeros((n, o, oh, ow), np.result_type(x, w))
+    for gi in range(groups):
+        xs = xpad[:, gi * cg:(gi + 1) * cg]
+        ws = w[gi * og:(gi + 1) * og]
+        for i in range(kh):
+            for j in range(kw):
+                hs, vs = i * dilation[0], j * dilation[1]
+                patch = xs[:, :, hs:hs + stride[0] * (oh - 1) + 1:stride[0], vs:vs + stride[1] * (ow - 1) + 1:stride[1]]
+                y[:, gi * og:(gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y

@@ -1,0 +1,13 @@
+"""Ready-made architectures, buildable by name (``neurona.models``).
+
+>>> from neurona import models
+>>> model = models.build_model("mlp", hidden=[300, 100])   # or models.MLP(784, (300, 100), 10)
+>>> sorted(models.list_models())                            # every registered name
+
+Each model module registers its models with ``register_model`` (see
+``registry.py``); model files store the name and config and are rebuilt here.
+"""
+from .registry import ModelSpec, UnknownModelError, build_model, get_model_spec, list_models, model_config, register_model
+from .mlp import MLP
+
+# --- model families added by other modules (cnn, rnn, ...): one import line each ---

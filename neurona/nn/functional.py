@@ -1,0 +1,20 @@
+"""``neurona.nn.functional``: every differentiable op as a function, PyTorch's ``torch.nn.functional``.
+
+The same objects as in :mod:`neurona.functional` (math, reductions, shapes,
+activations, losses, linear, convolution, pooling, normalization, dropout),
+gathered under the name PyTorch users reach for::
+
+    import neurona.nn.functional as F
+    loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+"""
+from ..functional import *  # noqa: F401,F403  (core ops: math, reduce, shape)
+from ..functional.activation import *  # noqa: F401,F403
+from ..functional.conv import *  # noqa: F401,F403
+from ..functional.dropout import dropout, gaussian_noise  # noqa: F401
+from ..functional.linear import linear  # noqa: F401
+from ..functional.loss import *  # noqa: F401,F403
+from ..functional.loss import cross_entropy_composed  # noqa: F401
+from ..functional.math import sign  # noqa: F401
+from ..functional.normalization import batch_norm, layer_norm  # noqa: F401
+from ..functional.pool import *  # noqa: F401,F403
+

@@ -1,0 +1,498 @@
+"""The training loop: ``fit``, ``evaluate``, ``predict`` (``neurona.train``).
+
+Two ways to train, both first-class.
+
+**With fit** (Keras-like), a few lines for the usual case::
+
+    from neurona import nn, optim
+    from neurona.train import fit, EarlyStopping
+
+    model = nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3),
+                  (X_train, y_train), val=(X_val, y_val), epochs=20, batch_size=128,
+                  callbacks=[EarlyStopping(patience=3)])
+    history["val_accuracy"]                  # one value per epoch
+
+``train`` and ``val`` are DataLoaders (any re-iterable of ``(inputs,
+targets)`` batches) or ``(X, y)`` arrays, which become a shuffled
+DataLoader of ``batch_size`` (validation data is not shuffled).
+
+**By hand**, the loop of the notes' BackProp algorithm — forward, loss,
+backward, update — is just as short, and is what ``fit`` runs for each
+batch::
+
+    loader = DataLoader((X_train, y_train), batch_size=128, shuffle=True, seed=0)
+    for epoch in range(20):
+        model.train()
+        for xb, yb in loader:
+            optimizer.zero_grad()              # forget last batch's ∂L/∂θ
+            loss = loss_fn(model(xb), yb)      # forward: q_S(Θ) on the batch
+            loss.backward()                    # backward: ∂q/∂θ for every parameter
+            optimizer.step()                   # θ ← θ − ρ ∂q/∂θ (or Adam's rule, ...)
+        print(epoch, evaluate(model, loss_fn, (X_val, y_val)))
+
+``evaluate`` and ``predict`` run under ``no_grad`` in eval mode (Dropout
+off, BatchNorm on running statistics) and put the model back in the mode it
+was in.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..creation import tensor
+from ..tensor import Tensor, no_grad
+from . import metrics as M
+from .callbacks import Callback, CallbackList, History, ProgressBar, get_lr
+
+__all__ = ["fit", "evaluate", "predict", "Trainer", "as_loader", "weight_penalty"]
+
+
+# --- data -----------------------------------------------------------------------------
+
+
+def _is_array_pair(data) -> bool:
+    return (isinstance(data, (tuple, list)) and len(data) == 2
+            and all(isinstance(a, (np.ndarray, Tensor)) for a in data)
+            and len(data[0]) == len(data[1]))
+
+
+def as_loader(data, batch_size: int | None = 32, shuffle: bool = False, seed: int | None = None, what: str = "data"):
+    """A DataLoader for ``(X, y)`` arrays; a DataLoader or list of batches is returned as is."""
+    if data is None:
+        return None
+    if _is_array_pair(data):
+        from ..data import DataLoader
+
+        X, y = (a.data if isinstance(a, Tensor) else a for a in data)
+        return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(hasattr(a, "__len__") for a in data) \
+            and not isinstance(data[0], (tuple, list)):
+        raise ValueError(f"{what}: (X, y) have {len(data[0])} and {len(data[1])} samples; they must match")
+    if not hasattr(data, "__iter__"):
+        raise TypeError(f"{what}: expected a DataLoader, an iterable of (inputs, targets) batches or an (X, y) pair "
+                        f"of arrays, got {type(data).__name__}")
+    if iter(data) is data:
+        raise TypeError(f"{what}: got a one-shot iterator ({type(data).__name__}); training walks the data once per "
+                        f"epoch, so pass a DataLoader or a list of batches")
+    return data
+
+
+def _split_batch(batch, what: str):
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        x, y = batch[0], batch[1]
+    else:
+        raise ValueError(f"{what}: each batch must be an (inputs, targets) pair, got {type(batch).__name__}"
+                         + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
+    if not isinstance(x, Tensor):
+        x = tensor(x)
+    if not isinstance(y, Tensor):
+        y = tensor(y)
+    return x, y
+
+
+def _scalar_loss(loss, what: str) -> Tensor:
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"{what}: loss_fn must return a Tensor, got {type(loss).__name__}")
+    if loss.data.size != 1:
+        raise ValueError(f"{what}: loss_fn returned shape {loss.shape}; it must return one number "
+                         f"(use reduction='mean')")
+    return loss
+
+
+def _resolve_metrics(metrics) -> list[tuple[str, Callable]]:
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str,)) or callable(metrics):
+        metrics = [metrics]
+    out = []
+    for m in metrics:
+        name, fn = M.get_metric(m)
+        if name in ("loss", "lr", "time") or any(name == n for n, _ in out):
+            raise ValueError(f"metrics: the name {name!r} is already in use")
+        out.append((name, fn))
+    return out
+
+
+class _MetricAccumulator:
+    """Running values of the metrics over an epoch: exact weighted means where possible, else all outputs."""
+
+    def __init__(self, metrics, what: str):
+        self.metrics = metrics
+        self.what = what
+        self.need_all = any(fn not in M.STREAMABLE for _, fn in metrics)
+        self.reset()
+
+    def reset(self):
+        self.n = 0
+        self.loss_sum = 0.0
+        self.sums = {name: 0.0 for name, _ in self.metrics}
+        self.outputs, self.targets = [], []
+
+    def _call(self, name, fn, y, out):
+        try:
+            return float(fn(y, out))
+        except Exception as e:
+            hint = ""
+            if name == "accuracy":
+                hint = "; for regression pass metrics=('mse', 'mae') (or metrics=())"
+            raise type(e)(f"{self.what}: metric {name!r} failed on targets of shape {np.shape(y)} and outputs of "
+                          f"shape {np.shape(out)}: {e}{hint}") from e
+
+    def update(self, loss: float, out: np.ndarray, y: np.ndarray) -> dict:
+        b = len(out)
+        self.n += b
+        self.loss_sum += loss * b
+        live = {"loss": self.loss_sum / self.n}
+        for name, fn in self.metrics:
+            if fn in M.STREAMABLE:
+                self.sums[name] += self._call(name, fn, y, out) * b
+                live[name] = self.sums[name] / self.n
+        if self.need_all:
+            self.outputs.append(out)
+            self.targets.append(y)
+        return live
+
+    def result(self) -> dict:
+        if self.n == 0:
+            return {"loss": math.nan, **{name: math.nan for name, _ in self.metrics}}
+        logs = {"loss": self.loss_sum / self.n}
+        if self.need_all:
+            out, y = np.concatenate(self.outputs), np.concatenate(self.targets)
+        for name, fn in self.metrics:
+            logs[name] = self.sums[name] / self.n if fn in M.STREAMABLE else self._call(name, fn, y, out)
+        return logs
+
+
+# --- Trainer ------------------------------------------------------------------------
+
+
+class Trainer:
+    """The state of one training run; ``fit`` makes one and calls ``Trainer.fit``.
+
+    Callbacks see it as ``self.trainer``: ``model``, ``optimizer``,
+    ``loss_fn``, ``epochs``, ``steps`` (batches per epoch, when known),
+    ``epoch`` (the current one, from 0), ``history``, and the flags
+    ``stop_training`` / ``stop_reason`` that end the run after the current
+    batch. ``state_dict()`` holds what a resumed run needs: the epochs done,
+    the history and the callbacks' states.
+    """
+
+    def __init__(self, model, loss_fn: Callable, optimizer, metrics=("accuracy",), callbacks: Iterable = (),
+                 verbose: int = 1, penalty: Callable | None = None, clip_grad_norm: float | None = None,
+                 stream=None):
+        if not callable(model):
+            raise TypeError(f"fit: model must be callable (a neurona.nn.Module), got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(f"fit: loss_fn must be callable, e.g. nn.CrossEntropyLoss(), got {type(loss_fn).__name__}")
+        if optimizer is None or not hasattr(optimizer, "step"):
+            raise TypeError(f"fit: optimizer must have step() and zero_grad(), got {type(optimizer).__name__}")
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.metrics = _resolve_metrics(metrics)
+        self.verbose = int(verbose)
+        self.penalty = penalty
+        self.clip_grad_norm = clip_grad_norm
+        self.history = History()
+        user = list(callbacks or ())
+        cbs: list[Callback] = [self.history]
+        if self.verbose > 0 and not any(isinstance(c, ProgressBar) for c in user):
+            cbs.append(ProgressBar(self.verbose, stream=stream))
+        self.callbacks = CallbackList(cbs + user, trainer=self)
+        self.epochs = 0
+        self.steps: int | None = None
+        self.epoch = -1
+        self.epochs_done = 0
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.resuming = False
+
+    # --- messages ---
+    def log(self, message: str, error: bool = False) -> None:
+        """Print a message: errors always (stderr), others unless verbose=0."""
+        if error:
+            print(message, file=sys.stderr, flush=True)
+            return
+        if self.verbose <= 0:
+            return
+        for c in self.callbacks:
+            if isinstance(c, ProgressBar):
+                c.log(message)
+                return
+        print(message, flush=True)
+
+    # --- one epoch ---
+    def _clip(self) -> None:
+        from ..nn.utils import clip_grad_norm_
+
+        clip_grad_norm_(_parameters(self.model), float(self.clip_grad_norm))
+
+    def train_epoch(self, loader) -> dict:
+        """Run one pass over ``loader``, updating the weights; return the epoch's training logs."""
+        model, loss_fn, opt = self.model, self.loss_fn, self.optimizer
+        acc = _MetricAccumulator(self.metrics, "fit")
+        penalty_sum = 0.0
+        if hasattr(model, "train"):
+            model.train()
+        for b, batch in enumerate(loader):
+            if self.steps is not None and b >= self.steps:
+                break
+            x, y = _split_batch(batch, "fit")
+            self.callbacks.on_batch_begin(b, {"batch": b, "size": len(x)})
+            opt.zero_grad()
+            out = model(x)
+            loss = _scalar_loss(loss_fn(out, y), "fit")
+            total = loss
+            if self.penalty is not None:
+                pen = self.penalty(model)
+                penalty_sum += float(pen.item() if isinstance(pen, Tensor) else pen) * len(x)
+                total = loss + pen
+            total.backward()
+            if self.clip_grad_norm is not None:
+                self._clip()
+            opt.step()
+            batch_loss = float(loss.item())
+            live = acc.update(batch_loss, out.data, y.data)  # running means over the epoch so far
+            self.callbacks.on_batch_end(b, {"batch": b, "size": len(x), **live, "batch_loss": batch_loss})
+            if self.stop_training:
+                break
+        logs = acc.result()
+        if self.penalty is not None and acc.n:
+            logs["penalty"] = penalty_sum / acc.n
+        return logs
+
+    # --- the run ---
+    def fit(self, train, val=None, epochs: int = 10, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            batch_size: int | None = 32, shuffle: bool = True, seed: int | None = None) -> History:
+        train = as_loader(train, batch_size, shuffle=shuffle, seed=seed, what="fit(train)")
+        val = as_loader(val, max(batch_size or 0, 256), shuffle=False, what="fit(val)")
+        if int(epochs) < 0:
+            raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+        self.epochs = int(epochs)
+        steps = len(train) if hasattr(train, "__len__") else None
+        if steps_per_epoch is not None:
+            steps = int(steps_per_epoch) if steps is None else min(int(steps_per_epoch), steps)
+        self.steps = steps
+        self.stop_training = False
+        self.stop_reason = None
+        self.epoch = initial_epoch - 1
+        cb = self.callbacks
+        cb.on_train_begin({})
+        logs: dict = {}
+        try:
+            for epoch in range(int(initial_epoch), self.epochs):
+                self.epoch = epoch
+                logs = {}
+                cb.on_epoch_begin(epoch, logs)
+                lr = _lr_or_none(self.optimizer)  # after the callbacks: a schedule may set it for this epoch
+                start = time.perf_counter()
+                logs.update(self.train_epoch(train))
+                if val is not None:
+                    for k, v in _evaluate(self.model, self.loss_fn, val, self.metrics).items():
+                        logs["val_" + k] = v
+                if lr is not None:
+                    logs["lr"] = lr
+                logs["time"] = time.perf_counter() - start
+                self.epochs_done = epoch + 1
+                cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            self.resuming = False
+        if self.stop_reason:
+            self.log(self.stop_reason)
+        cb.on_train_end(logs)
+        return self.history
+
+    # --- resuming ---
+    def state_dict(self) -> dict:
+        """Epochs done, history and callback states (JSON values and arrays), for checkpoints."""
+        states = {}
+        for key, c in self._keyed_callbacks().items():
+            if c is self.history:
+                continue
+            s = c.state_dict()
+            if s:
+                states[key] = s
+        return {"epochs_done": self.epochs_done, "history": self.history.state_dict(), "callbacks": states,
+                "stop_reason": self.stop_reason}
+
+    def _keyed_callbacks(self) -> dict:
+        # "EarlyStopping:0": the first EarlyStopping; a progress bar added or not does not shift the keys
+        seen: dict[str, int] = {}
+        out = {}
+        for c in self.callbacks:
+            name = type(c).__name__
+            out[f"{name}:{seen.get(name, 0)}"] = c
+            seen[name] = seen.get(name, 0) + 1
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epochs_done = int(state["epochs_done"])
+        self.epoch = self.epochs_done - 1
+        self.history.load_state_dict(state["history"])
+        self.stop_reason = state.get("stop_reason")
+        by_key = self._keyed_callbacks()
+        for key, s in state.get("callbacks", {}).items():
+            c = by_key.get(key)
+            if c is None:
+                raise ValueError(f"resume: the checkpoint has state for callback {key}, which this run does not have "
+                                 f"(callbacks now: {', '.join(by_key)})")
+            c.load_state_dict(s)
+        self.resuming = True
+
+
+def weight_penalty(l1: float = 0.0, l2: float = 0.0, weights_only: bool = True) -> Callable | None:
+    """A ``penalty`` for ``fit``: the notes' regularization terms λ₁ Σ|θ| + λ₂/2 Σ θ².
+
+    ``weights_only`` leaves biases and normalization parameters out (only
+    parameters whose name ends in ``weight`` are penalized). Returns None
+    when both λ are 0.
+
+    >>> fit(model, loss_fn, opt, train, penalty=weight_penalty(l2=1e-4))
+    """
+    l1, l2 = float(l1), float(l2)
+    if l1 < 0 or l2 < 0:
+        raise ValueError(f"weight_penalty: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+    if l1 == 0 and l2 == 0:
+        return None
+
+    def penalty(model) -> Tensor:
+        from ..nn.utils import l1_penalty, l2_penalty
+
+        ps = [p for n, p in model.named_parameters() if not weights_only or n.rsplit(".", 1)[-1] == "weight"]
+        if not ps:
+            ps = list(model.parameters())
+        total = None
+        if l1:
+            total = l1 * l1_penalty(ps)
+        if l2:
+            term = (l2 / 2) * l2_penalty(ps)
+            total = term if total is None else total + term
+        return total
+
+    penalty.__name__ = f"weight_penalty(l1={l1}, l2={l2})"
+    return penalty
+
+
+def _lr_or_none(optimizer):
+    try:
+        return get_lr(optimizer)
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _parameters(model) -> list:
+    return list(model.parameters()) if hasattr(model, "parameters") else []
+
+
+# --- public functions ---------------------------------------------------------------
+
+
+def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, *, callbacks: Iterable = (),
+        metrics: Sequence = ("accuracy",), verbose: int = 1, batch_size: int | None = 32, shuffle: bool = True,
+        seed: int | None = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+        penalty: Callable | None = None, clip_grad_norm: float | None = None) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train``; return the per-epoch ``History``.
+
+    Each batch runs the notes' update: forward, loss q(Θ) (+ ``penalty(model)``,
+    e.g. the L2 term λ/2 Σθ²), backward, optional gradient-norm clipping to
+    ``clip_grad_norm``, and ``optimizer.step()``. After each epoch, ``val``
+    is evaluated (``val_loss``, ``val_<metric>``) and the callbacks run;
+    a callback may stop training (``EarlyStopping``, ``TerminateOnNaN``).
+
+    ``train``/``val``: DataLoaders or ``(X, y)`` arrays (batched with
+    ``batch_size``, ``None`` = the whole set, 1 = online; shuffled each epoch
+    with ``seed`` for the training data). ``metrics``: names from
+    ``neurona.train.metrics`` (``'accuracy'``, ``'top5'``, ``'f1'``, ``'mse'``,
+    ``'mae'``, ``'r2'``) or functions ``f(y_true, y_pred) -> float``.
+    ``verbose``: 0 silent, 1 progress bar (plain lines when not a terminal),
+    2 one line per epoch. The logged ``loss`` is the mean data loss over the
+    epoch (the penalty is logged apart as ``penalty``), so it compares with
+    ``val_loss``.
+    """
+    trainer = Trainer(model, loss_fn, optimizer, metrics=metrics, callbacks=callbacks, verbose=verbose,
+                      penalty=penalty, clip_grad_norm=clip_grad_norm)
+    return trainer.fit(train, val, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                       batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+class _EvalMode:
+    """Eval mode and no_grad for the block; the model's previous mode comes back after."""
+
+    def __init__(self, model):
+        self.model = model
+        self.was_training = getattr(model, "training", None)
+        self.ng = no_grad()
+
+    def __enter__(self):
+        if self.was_training is not None:
+            self.model.eval()
+        self.ng.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.ng.__exit__(*exc)
+        if self.was_training is not None:
+            self.model.train(bool(self.was_training))
+        return False
+
+
+def evaluate(model, loss_fn: Callable | None, data, metrics: Sequence = ("accuracy",), batch_size: int = 256) -> dict:
+    """The mean loss and the metrics of ``model`` on ``data`` (a DataLoader or ``(X, y)`` arrays).
+
+    Runs under ``no_grad`` in eval mode. Returns e.g.
+    ``{'loss': 0.35, 'accuracy': 0.88}`` (no ``loss`` when ``loss_fn`` is None).
+    """
+    loader = as_loader(data, batch_size, shuffle=False, what="evaluate")
+    return _evaluate(model, loss_fn, loader, _resolve_metrics(metrics))
+
+
+def _evaluate(model, loss_fn, loader, resolved) -> dict:
+    outs, ys = [], []
+    loss_sum, n = 0.0, 0
+    with _EvalMode(model):
+        for batch in loader:
+            x, y = _split_batch(batch, "evaluate")
+            out = model(x)
+            if loss_fn is not None:
+                loss_sum += float(_scalar_loss(loss_fn(out, y), "evaluate").item()) * len(x)
+            n += len(x)
+            outs.append(out.data)
+            ys.append(y.data)
+    logs = {}
+    if loss_fn is not None:
+        logs["loss"] = loss_sum / n if n else math.nan
+    if not n:
+        return {**logs, **{name: math.nan for name, _ in resolved}}
+    out, y = np.concatenate(outs), np.concatenate(ys)
+    acc = _MetricAccumulator(resolved, "evaluate")
+    for name, fn in resolved:
+        logs[name] = acc._call(name, fn, y, out)
+    return logs
+
+
+def predict(model, X, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for inputs ``X`` (array, Tensor, or a loader of batches), as one ndarray.
+
+    Runs under ``no_grad`` in eval mode, ``batch_size`` samples at a time.
+    For class probabilities apply a softmax: ``neurona.softmax(neurona.tensor(out), dim=1)``.
+    """
+    outs = []
+    with _EvalMode(model):
+        if isinstance(X, (np.ndarray, Tensor)):
+            arr = X.data if isinstance(X, Tensor) else X
+            if arr.ndim == 0:
+                raise ValueError("predict: X must have a batch dimension, got a scalar")
+            for i in range(0, len(arr), batch_size):
+                outs.append(model(tensor(arr[i:i + batch_size])).data)
+        else:
+            for batch in as_loader(X, batch_size, what="predict"):
+                x = batch[0] if isinstance(batch, (tuple, list)) else batch
+                outs.append(model(x if isinstance(x, Tensor) else tensor(x)).data)
+    if not outs:
+        return np.zeros((0,), dtype=np.float32)
+    return np.concatenate(outs)
