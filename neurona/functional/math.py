@@ -200,6 +200,9 @@ class Neg(Function):
 
 def add(a, b) -> Tensor:
     """a + b, with broadcasting."""
+    tb = type(b)
+    if (tb is float or tb is int) and isinstance(a, Tensor):  # the hot path: a Python number is "weak", no cast
+        return AddConst(b)(a)
     if _is_scalar(b) and isinstance(a, Tensor):
         return AddConst(_const(b, a))(a)
     if _is_scalar(a) and isinstance(b, Tensor):
@@ -210,6 +213,9 @@ def add(a, b) -> Tensor:
 
 def sub(a, b) -> Tensor:
     """a - b, with broadcasting."""
+    tb = type(b)
+    if (tb is float or tb is int) and isinstance(a, Tensor):
+        return AddConst(-b)(a)
     if _is_scalar(b) and isinstance(a, Tensor):
         return AddConst(_const(-b, a))(a)
     a, b = _pair(a, b)
@@ -225,6 +231,9 @@ def rsub(a: Tensor, b) -> Tensor:
 
 def mul(a, b) -> Tensor:
     """a * b elementwise, with broadcasting."""
+    tb = type(b)
+    if (tb is float or tb is int) and isinstance(a, Tensor):
+        return MulConst(b)(a)
     if _is_scalar(b) and isinstance(a, Tensor):
         return MulConst(_const(b, a))(a)
     if _is_scalar(a) and isinstance(b, Tensor):
@@ -288,6 +297,8 @@ class MatMul(Function):
 
     def backward(self, gy):  # ∂(AB)/∂A = G Bᵀ, ∂(AB)/∂B = Aᵀ G
         a, b = self.a, self.b
+        if a.ndim == 2 and b.ndim == 2:  # the common case, straight to BLAS
+            return (gy @ b.T if self.needs[0] else None), (a.T @ gy if self.needs[1] else None)
         if a.ndim == 1 and b.ndim == 1:  # dot product
             return (gy * b if self.needs[0] else None), (gy * a if self.needs[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a

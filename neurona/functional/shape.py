@@ -44,7 +44,10 @@ class Permute(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy):  # undo the permutation
-        return gy.transpose(np.argsort(self.axes))
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return gy.transpose(inverse)
 
 
 class BroadcastTo(Function):
