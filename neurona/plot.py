@@ -138,12 +138,16 @@ def compare_curves(histories: Mapping[str, object], path=None, metrics: Sequence
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         _integer_epochs(ax)
-        if "loss" in name:
-            finite = [np.asarray(_series(h)[name], float) for h in histories.values() if name in _series(h)]
-            top = [np.nanpercentile(f[np.isfinite(f)], 95) for f in finite if np.isfinite(f).any()]
-            low = [np.nanmin(f[np.isfinite(f)]) for f in finite if np.isfinite(f).any()]
-            if top and low and max(top) > min(low):  # keep a diverging run from flattening the others
-                ax.set_ylim(min(low) * 0.95, max(top) * 1.05)
+        if "loss" in name:  # keep a diverging run from flattening the others
+            vals = np.concatenate([np.asarray(_series(h)[name], float) for h in histories.values()
+                                   if name in _series(h)])
+            vals = vals[np.isfinite(vals)]
+            if vals.size:
+                top = min(vals.max(), 5 * float(np.median(vals)))
+                low = vals.min()
+                if top > low:
+                    pad = 0.05 * (top - low)
+                    ax.set_ylim(low - pad, top + pad)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)

@@ -50,7 +50,7 @@ def test_train_writes_a_complete_run(tmp_path, capsys):
     assert f.metadata["input_shape"] == [1, 28, 28] and type(f.preprocessing).__name__ == "Standardizer"
     assert f.metadata["test"]["test_accuracy"] == metrics["test_accuracy"]
     opts = json.loads((r / "config.json").read_text())["options"]
-    assert opts["optimizer"] == "adam" and opts["patience"] == 3 and opts["val_split"] == 0.1
+    assert opts["optimizer"] == "adam" and opts["patience"] == 5 and opts["val_split"] == 0.1
 
 
 def test_defaults_are_the_notes_recommendation():
@@ -60,7 +60,8 @@ def test_defaults_are_the_notes_recommendation():
     assert TRAIN_DEFAULTS["activation"] == "relu" and TRAIN_DEFAULTS["optimizer"] == "adam"
     assert TRAIN_DEFAULTS["lr"] is None and TRAIN_DEFAULTS["batch_size"] == 128 and TRAIN_DEFAULTS["epochs"] == 20
     assert TRAIN_DEFAULTS["data"] == "fashion-mnist" and TRAIN_DEFAULTS["standardize"]
-    assert TRAIN_DEFAULTS["patience"] == 3 and TRAIN_DEFAULTS["val_split"] == 0.1
+    assert TRAIN_DEFAULTS["patience"] == 5 and TRAIN_DEFAULTS["val_split"] == 0.1
+    assert TRAIN_DEFAULTS["monitor"] == "auto"
 
 
 def test_progress_lines_when_not_a_terminal(capsys):

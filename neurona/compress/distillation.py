@@ -20,7 +20,7 @@ terms when T changes. α = 1 uses the teacher alone, α = 0 the labels alone.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -107,10 +107,13 @@ class TeacherStudent(Module):
         self.student = student
         object.__setattr__(self, "teacher", teacher)  # deliberately not registered
         self.teacher_logits: np.ndarray | None = None
+        self.next_teacher_logits: np.ndarray | None = None  # set by a loader that has them cached
 
     def forward(self, x):
         out = self.student(x)
-        if self.training:
+        if self.training and self.next_teacher_logits is not None:
+            self.teacher_logits, self.next_teacher_logits = self.next_teacher_logits, None
+        elif self.training:
             teacher = self.__dict__["teacher"]
             was = teacher.training
             teacher.eval()
@@ -122,23 +125,69 @@ class TeacherStudent(Module):
         return out
 
 
+class _CachedTeacherLoader:
+    """Batches of (x, y) from arrays, handing the teacher's precomputed logits of each batch to the pair."""
+
+    def __init__(self, pair: TeacherStudent, X, y, logits, batch_size, seed):
+        from ..data import DataLoader
+
+        self.pair = pair
+        self.loader = DataLoader((X, y, logits), batch_size=batch_size, shuffle=True, seed=seed)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for xb, yb, tb in self.loader:
+            self.pair.next_teacher_logits = tb.data
+            yield xb, yb
+
+
+def _is_arrays(data) -> bool:
+    return (isinstance(data, (tuple, list)) and len(data) == 2
+            and all(isinstance(a, (np.ndarray, Tensor)) for a in data))
+
+
 def distill(student: Module, teacher: Module, train, *, epochs: int = 10, T: float = 4.0, alpha: float = 0.9,
             optimizer=None, lr: float = 1e-3, val=None, batch_size: int | None = 128, seed: int | None = None,
-            metrics: Sequence = ("accuracy",), callbacks: Iterable = (), verbose: int = 0, **fit_kwargs):
+            metrics: Sequence = ("accuracy",), callbacks: Iterable = (), verbose: int = 0,
+            cache_teacher: bool | None = None, teacher_logits=None, **fit_kwargs):
     """Train ``student`` on ``teacher``'s softened outputs and the labels with ``fit``; return the History.
 
     ``train``/``val``: DataLoaders or (X, y) arrays, as for ``neurona.train.fit``.
     ``optimizer`` defaults to Adam(student.parameters(), lr). The logged
     ``loss`` is the distillation loss; ``val_loss`` is the plain cross-entropy
     of the student, comparable with a student trained alone.
+    ``cache_teacher`` (default: when ``train`` is an (X, y) pair): run the
+    teacher once over X and reuse its logits every epoch, instead of one
+    teacher forward pass per batch (use False with a loader that augments).
+    ``teacher_logits``: the teacher's logits for the rows of X, computed
+    beforehand (e.g. ``neurona.train.predict(teacher, X)``), to distil several
+    students without running the teacher again.
     """
     from ..optim import Adam
-    from ..train import fit
+    from ..train import fit, predict
 
     T, alpha = _check(T, alpha, "distill")
     pair = TeacherStudent(student, teacher)
     if optimizer is None:
         optimizer = Adam(student.parameters(), lr=lr)
+    if cache_teacher is None:
+        cache_teacher = _is_arrays(train) or teacher_logits is not None
+    if cache_teacher:
+        if not _is_arrays(train):
+            raise ValueError("distill: cache_teacher=True needs train as an (X, y) pair of arrays")
+        X, y = (a.data if isinstance(a, Tensor) else np.asarray(a) for a in train)
+        if len(X) != len(y):
+            raise ValueError(f"distill: X has {len(X)} samples, y has {len(y)}")
+        if teacher_logits is not None:
+            logits = np.asarray(getattr(teacher_logits, "data", teacher_logits))
+            if logits.shape[0] != len(X) or logits.ndim != 2:
+                raise ValueError(f"distill: teacher_logits must have one row per training sample ({len(X)}), "
+                                 f"got shape {logits.shape}")
+        else:
+            logits = predict(teacher, X, batch_size=512)
+        train = _CachedTeacherLoader(pair, X, y, logits, batch_size if batch_size is not None else len(X), seed)
 
     def loss_fn(out: Tensor, y) -> Tensor:
         t = pair.teacher_logits

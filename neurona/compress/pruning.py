@@ -30,7 +30,6 @@ sparsity; :func:`sparsity_report` gives the zeros per layer.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -682,13 +681,17 @@ def load_pruned(path, model=None) -> tuple:
 # --- shrinking structured-pruned MLPs ------------------------------------------------------------
 
 
+_MIXING = ("Softmax", "LogSoftmax", "Maxout")  # activations that combine features: a neuron cannot be cut out
+
+
 def _per_feature_ok(module) -> bool:
+    """Whether ``module`` acts on each feature separately (so a removed neuron stays a constant)."""
     from .. import nn
 
     if isinstance(module, (nn.Dropout, nn.Identity, nn.BatchNorm1d)):
         return True
-    return not list(module.parameters()) and not list(module.children()) and \
-        type(module).__module__.endswith("activation")
+    return (not list(module.parameters()) and not list(module.children())
+            and type(module).__module__.endswith(".activation") and type(module).__name__ not in _MIXING)
 
 
 def shrink(model, tol: float = 0.0):

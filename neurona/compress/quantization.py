@@ -45,7 +45,7 @@ from ..creation import from_numpy
 from ..nn.module import Module
 from ..tensor import Tensor, no_grad
 
-__all__ = ["quantize", "calibrate", "QuantizedModel", "QuantizedLinear", "QuantizedConv2d", "QuantizedConv1d",
+__all__ = ["quantize", "calibrate", "fold_batchnorm", "QuantizedModel", "QuantizedLinear", "QuantizedConv2d", "QuantizedConv1d",
            "quantize_per_channel", "quantize_affine", "dequantize", "affine_qparams", "MinMaxObserver",
            "PercentileObserver", "int_matmul", "GEMMS"]
 
@@ -295,10 +295,11 @@ class _QuantizedConv(_QuantizedLayer):
         return q
 
     @classmethod
-    def _shell(cls, conv, gemm: str):
+    def _shell(cls, conv, gemm: str, bias: bool | None = None):
         pads = conv._explicit_pads()  # (top, bottom, left, right)
+        bias = conv.bias is not None if bias is None else bias
         return cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, pads, conv.dilation,
-                   conv.groups, conv.bias is not None, conv.padding_mode, gemm)
+                   conv.groups, bias, conv.padding_mode, gemm)
 
     def _conv(self, a: np.ndarray) -> np.ndarray:
         """a: float (N, C, H, W) → float32 (N, O, OH, OW) by int8 im2col and integer GEMMs."""
@@ -399,10 +400,18 @@ def _kind(module) -> str | None:
 _QCLASS = {"linear": QuantizedLinear, "conv2d": QuantizedConv2d, "conv1d": QuantizedConv1d}
 
 
-def _shell_for(kind: str, module, gemm: str) -> Module:
+def _spec(entry) -> tuple[str, bool | None]:
+    """(kind, bias override) from a config entry: "linear", or {"kind": "conv2d", "bias": true} after BN folding."""
+    if isinstance(entry, dict):
+        return entry.get("kind"), entry.get("bias")
+    return entry, None
+
+
+def _shell_for(kind: str, module, gemm: str, bias: bool | None = None) -> Module:
     if kind == "linear":
-        return QuantizedLinear(module.in_features, module.out_features, module.bias is not None, gemm)
-    return _QCLASS[kind]._shell(module, gemm)
+        bias = module.bias is not None if bias is None else bias
+        return QuantizedLinear(module.in_features, module.out_features, bias, gemm)
+    return _QCLASS[kind]._shell(module, gemm, bias)
 
 
 def _replace(model: Module, name: str, new: Module) -> None:
@@ -428,21 +437,26 @@ class QuantizedModel(Module):
     """
 
     def __init__(self, base: str | None = None, base_config: dict | None = None, layers: dict | None = None,
-                 gemm: str = "int32", *, model: Module | None = None):
+                 gemm: str = "int32", folded: list | None = None, *, model: Module | None = None):
         super().__init__()
         if model is None:
             if base is None:
                 raise TypeError("QuantizedModel: give base (a registered model name) and base_config, or model=")
+            from .. import nn
             from ..models.registry import build_model
 
             model = build_model(base, **(base_config or {}))
-            for name, kind in (layers or {}).items():
+            for name in folded or ():
+                _replace(model, name, nn.Identity())
+            for name, entry in (layers or {}).items():
+                kind, bias = _spec(entry)
                 if kind not in _QCLASS:
                     raise ValueError(f"QuantizedModel: unknown quantized layer kind {kind!r} for {name!r}")
-                _replace(model, name, _shell_for(kind, model.get_submodule(name), gemm))
+                _replace(model, name, _shell_for(kind, model.get_submodule(name), gemm, bias))
         self.model = model
         self.base, self.base_config = base, dict(base_config or {})
         self.layer_kinds = dict(layers or {})
+        self.folded = list(folded or [])
         self.gemm = gemm
         model.eval()
         self.eval()
@@ -456,7 +470,8 @@ class QuantizedModel(Module):
             raise ValueError(f"QuantizedModel: the float model ({type(self.model).__name__}) is not a registered "
                              f"neurona.models model, so its file could not be rebuilt by name; register it "
                              f"(neurona.models.register_model) before quantizing, or save the float model")
-        return {"base": self.base, "base_config": self.base_config, "layers": self.layer_kinds, "gemm": self.gemm}
+        return {"base": self.base, "base_config": self.base_config, "layers": self.layer_kinds, "gemm": self.gemm,
+                "folded": self.folded}
 
     def set_gemm(self, gemm: str) -> "QuantizedModel":
         """Switch every quantized layer between 'int32' (numpy integer matmul) and 'blas' (exact float GEMM)."""
@@ -472,7 +487,8 @@ class QuantizedModel(Module):
         return {n: m for n, m in self.model.named_modules() if isinstance(m, _QuantizedLayer)}
 
     def extra_repr(self) -> str:
-        return f"base={self.base!r}, {len(self.layer_kinds)} int8 layers"
+        folded = f", {len(self.folded)} batch norms folded" if self.folded else ""
+        return f"base={self.base!r}, {len(self.layer_kinds)} int8 layers{folded}"
 
 
 def _register() -> None:
@@ -535,8 +551,47 @@ def calibrate(model: Module, data, layer_names, observer="minmax", num_batches: 
     return {n: o.qparams() for n, o in obs.items()}
 
 
+def _bn_pairs(model: Module) -> list[tuple[str, str]]:
+    """(layer, batch norm) names where a Linear/Conv is directly followed by a BatchNorm in a Sequential."""
+    from .. import nn
+    from ..nn.normalization import _BatchNorm
+
+    pairs = []
+    for prefix, m in model.named_modules():
+        if not isinstance(m, nn.Sequential):
+            continue
+        items = list(m._modules.items())
+        for (na, a), (nb, b) in zip(items, items[1:]):
+            if _kind(a) is not None and isinstance(b, _BatchNorm) and b.track_running_stats \
+                    and b.num_features == (a.out_features if _kind(a) == "linear" else a.out_channels):
+                pre = prefix + "." if prefix else ""
+                pairs.append((pre + na, pre + nb))
+    return pairs
+
+
+def fold_batchnorm(layer, bn) -> None:
+    """Fold an eval-mode BatchNorm that follows ``layer`` into the layer's weight and bias, in place.
+
+    BN(W x + b) = γ (W x + b − μ)/sqrt(σ² + ε) + β = W' x + b' with, per output channel,
+    W' = W · γ/sqrt(σ² + ε) and b' = (b − μ) γ/sqrt(σ² + ε) + β.
+    """
+    from ..nn.parameter import Parameter
+
+    w = layer.weight.data
+    scale = 1.0 / np.sqrt(bn.running_var.data.astype(np.float64) + bn.eps)
+    if bn.affine:
+        scale = scale * bn.weight.data
+    b = layer.bias.data.astype(np.float64) if layer.bias is not None else np.zeros(w.shape[0])
+    new_b = (b - bn.running_mean.data) * scale + (bn.bias.data if bn.affine else 0.0)
+    layer.weight.data = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+    if layer.bias is not None:
+        layer.bias.data = new_b.astype(w.dtype)
+    else:
+        layer.bias = Parameter(from_numpy(new_b.astype(w.dtype)))
+
+
 def quantize(model: Module, calibration_data, *, layers=None, observer="minmax", num_batches: int = 8,
-             batch_size: int = 256, gemm: str = "int32") -> QuantizedModel:
+             batch_size: int = 256, gemm: str = "int32", fold_bn: bool = True) -> QuantizedModel:
     """Post-training int8 quantization of ``model``'s Linear, Conv2d and Conv1d layers.
 
     ``calibration_data``: a DataLoader, an (X, y) pair or an array X of
@@ -545,7 +600,10 @@ def quantize(model: Module, calibration_data, *, layers=None, observer="minmax",
     99.99, or a percentile). ``layers``: names of the layers to quantize
     (default all Linear/Conv). ``gemm``: 'int32' (numpy integer matmul) or
     'blas' (the same integers through an exact float GEMM, faster).
-    The float model is left unchanged; the result runs in eval mode only.
+    ``fold_bn``: a BatchNorm right after a quantized layer (in a Sequential)
+    is folded into its weights and bias first (:func:`fold_batchnorm`), so
+    it costs nothing at inference. The float model is left unchanged; the
+    result runs in eval mode only.
     """
     if gemm not in GEMMS:
         raise ValueError(f"quantize: gemm must be one of {GEMMS}, got {gemm!r}")
@@ -565,10 +623,26 @@ def quantize(model: Module, calibration_data, *, layers=None, observer="minmax",
             targets[n] = found[n]
     if not targets:
         raise ValueError(f"quantize: {type(model).__name__} has no Linear or Conv layers to quantize")
-    qparams = calibrate(model, calibration_data, list(targets), observer, num_batches, batch_size)
-    qmodel = copy.deepcopy(model)
+    from .. import nn
+
+    fmodel = copy.deepcopy(model)
+    fmodel.eval()
+    entries: dict = dict(targets)
+    folded = []
+    if fold_bn:
+        for ln, bn_name in _bn_pairs(fmodel):
+            if ln not in targets:
+                continue
+            layer = fmodel.get_submodule(ln)
+            had_bias = layer.bias is not None
+            fold_batchnorm(layer, fmodel.get_submodule(bn_name))
+            _replace(fmodel, bn_name, nn.Identity())
+            folded.append(bn_name)
+            if not had_bias:
+                entries[ln] = {"kind": targets[ln], "bias": True}
+    qparams = calibrate(fmodel, calibration_data, list(targets), observer, num_batches, batch_size)
     for n, kind in targets.items():
-        _replace(qmodel, n, _QCLASS[kind].from_float(model.get_submodule(n), qparams[n], gemm))
+        _replace(fmodel, n, _QCLASS[kind].from_float(fmodel.get_submodule(n), qparams[n], gemm))
     cfg = model_config(model)
     base, base_config = (cfg if cfg is not None else (None, None))
-    return QuantizedModel(base, base_config, targets, gemm, model=qmodel)
+    return QuantizedModel(base, base_config, entries, gemm, folded, model=fmodel)

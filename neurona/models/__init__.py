@@ -11,3 +11,11 @@ from .registry import ModelSpec, UnknownModelError, build_model, get_model_spec,
 from .mlp import MLP
 
 # --- model families added by other modules (cnn, rnn, ...): one import line each ---
+from ._common import skip_init
+from .lenet import LeNet5
+from .cnn_small import CNNSmall, cnn_small
+from .alexnet import AlexNet
+from .vgg import VGG, VGG11, VGG13, VGG16, VGG19, vgg
+from .resnet import BasicBlock, ResNet, ResNet18, ResNet34, resnet
+from .inception import BasicConv2d, GoogLeNet, InceptionAux, InceptionBlock
+from .transfer import LoadReport, find_head, freeze, load_weights, param_groups, read_safetensors, replace_head, unfreeze

@@ -1,0 +1,210 @@
+"""conv2d / conv1d: PyTorch values, the plain reference, finite differences, float32, layouts, errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurona
+from neurona.functional import conv as C
+from tests.opcheck import check_op
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "conv_reference.npz"
+REF = np.load(FIXTURE, allow_pickle=False)
+
+
+def cases(prefix: str) -> list[str]:
+    return sorted({k.split(".")[0] for k in REF.files if k.startswith(prefix + "_") and k.endswith(".spec")})
+
+
+@pytest.fixture(params=[None, "last", "batch_last"])
+def layout(request):
+    """Run a test under the automatic layout choice and under each forced layout."""
+    old = C._FORCE_LAYOUT
+    C._FORCE_LAYOUT = request.param
+    yield request.param
+    C._FORCE_LAYOUT = old
+
+
+def _kw(spec: dict) -> dict:
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec["kwargs"].items()}
+
+
+def _run_case(case: str, fn):
+    spec = json.loads(str(REF[f"{case}.spec"]))
+    ts = {k: neurona.from_numpy(REF[f"{case}.{k}"].copy()).requires_grad_() for k in spec["inputs"]}
+    out = fn(**ts, **_kw(spec))
+    np.testing.assert_allclose(out.data, REF[f"{case}.out"], rtol=1e-10, atol=1e-10)
+    out.backward(REF[f"{case}.r"])
+    for k in spec["grads"]:
+        np.testing.assert_allclose(ts[k].grad.data, REF[f"{case}.grad_{k}"], rtol=1e-10, atol=1e-10,
+                                   err_msg=f"{case}: gradient of {k}")
+    return spec
+
+
+@pytest.mark.parametrize("case", [c for c in cases("conv2d") if not c.startswith("conv2d_mode")])
+def test_conv2d_matches_pytorch(case, layout):
+    spec = json.loads(str(REF[f"{case}.spec"]))
+    if layout == "last" and spec["kwargs"]["groups"] > 1:
+        pytest.skip("the channels-last layout handles groups=1 only (the automatic choice never picks it)")
+    _run_case(case, lambda x, w, b=None, **kw: C.conv2d(x, w, b, **kw))
+
+
+@pytest.mark.parametrize("case", cases("conv1d"))
+def test_conv1d_matches_pytorch(case):
+    _run_case(case, lambda x, w, b=None, **kw: C.conv1d(x, w, b, **kw))
+
+
+# (x shape, w shape, stride, padding, dilation, groups): kernels, strides, paddings, dilations, groups, odd sizes
+GRID = [
+    ((2, 3, 5, 5), (2, 3, 3, 3), 1, 1, 1, 1),
+    ((1, 2, 7, 6), (3, 2, 5, 5), 1, 2, 1, 1),
+    ((2, 2, 7, 5), (2, 2, 3, 2), (2, 1), (1, 0), 1, 1),
+    ((1, 4, 7, 7), (4, 2, 3, 3), 2, 2, 2, 2),
+    ((2, 3, 5, 6), (3, 1, 3, 3), 1, 1, 1, 3),
+    ((1, 3, 5, 4), (2, 3, 1, 1), 1, 0, 1, 1),
+    ((2, 2, 6, 5), (3, 2, 1, 1), 2, 1, 1, 1),
+    ((1, 2, 6, 5), (2, 2, 4, 3), 1, "same", (1, 2), 1),
+    ((1, 17, 4, 4), (2, 17, 3, 3), 1, 1, 1, 1),  # ≥ 16 channels: the channels-last path
+    ((1, 16, 5, 3), (3, 16, 2, 2), (2, 1), (0, 1), 1, 1),
+]
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups", GRID)
+def test_conv2d_gradcheck_reference_float32(xs, ws, stride, padding, dilation, groups, layout):
+    if layout == "last" and groups > 1:
+        pytest.skip("channels-last handles groups=1 only")
+
+    def fn(x, w, b):
+        return C.conv2d(x, w, b, stride, padding, dilation, groups)
+
+    def ref(x, w, b):
+        return C.conv2d_reference(x, w, b, stride, padding, dilation, groups)
+
+    check_op(fn, ref, [xs, ws, (ws[0],)])
+
+
+@pytest.mark.parametrize("memory", [(0, 2, 3, 1), (1, 2, 3, 0)])
+def test_inputs_in_other_memory_orders(memory, rng):
+    """Outputs of an earlier conv are NCHW views of NHWC or CHWN arrays: same values and gradients."""
+    x = rng.standard_normal((3, 4, 6, 5))
+    w, b = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    stored = np.ascontiguousarray(x.transpose(memory))
+    inverse = tuple(int(i) for i in np.argsort(memory))
+    expected = C.conv2d_reference(x, w, b, 1, 1)
+
+    def fn(s, w, b):
+        return C.conv2d(s.permute(*inverse), w, b, padding=1)
+
+    out = fn(neurona.from_numpy(stored), neurona.from_numpy(w), neurona.from_numpy(b))
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    assert neurona.gradcheck(fn, neurona.from_numpy(stored), neurona.from_numpy(w), neurona.from_numpy(b))
+
+
+def test_large_col2im_goes_one_offset_at_a_time(rng, monkeypatch):
+    """The memory-saving col2im (one kernel offset at a time) gives the same gradient as the one-buffer one."""
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    grads = []
+    for limit in (1 << 30, 0):
+        monkeypatch.setattr(C, "_COL2IM_BUFFER", limit)
+        monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
+        xt = neurona.from_numpy(x.copy()).requires_grad_()
+        C.conv2d(xt, neurona.from_numpy(w), padding=1).sum().backward()
+        grads.append(xt.grad.data)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_conv_output_is_float32_and_layout_is_a_view(rng):
+    x = neurona.from_numpy(rng.standard_normal((2, 20, 5, 5)).astype(np.float32))
+    w = neurona.from_numpy(rng.standard_normal((8, 20, 3, 3)).astype(np.float32))
+    y = C.conv2d(x, w, padding=1)
+    assert y.dtype == np.float32 and y.shape == (2, 8, 5, 5)
+    assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory behind the NCHW shape
+
+
+def test_workspace_buffers_are_not_shared_between_live_graphs(rng):
+    """Two graphs of the same shapes alive at once must each keep their own patch matrix."""
+    w = neurona.from_numpy(rng.standard_normal((3, 2, 3, 3))).requires_grad_()
+    xs = [rng.standard_normal((2, 2, 5, 5)) for _ in range(2)]
+    outs = [C.conv2d(neurona.from_numpy(x), w, padding=1) for x in xs]
+    g = rng.standard_normal(outs[0].shape)
+    for o in outs:
+        o.backward(g)
+    total = np.zeros(w.shape)
+    for x in xs:
+        wt = neurona.from_numpy(w.data.copy()).requires_grad_()
+        C.conv2d(neurona.from_numpy(x), wt, padding=1).backward(g)
+        total += wt.grad.data
+    np.testing.assert_allclose(w.grad.data, total, rtol=1e-12)
+    for _ in range(3):  # buffers come back after backward and are reused: values stay right
+        x = neurona.from_numpy(xs[0])
+        np.testing.assert_allclose(C.conv2d(x, w, padding=1).data, C.conv2d_reference(xs[0], w.data, None, 1, 1),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_backward_twice_with_retain_graph(rng):
+    x = neurona.from_numpy(rng.standard_normal((1, 2, 5, 5))).requires_grad_()
+    w = neurona.from_numpy(rng.standard_normal((2, 2, 3, 3))).requires_grad_()
+    y = C.conv2d(x, w, padding=1)
+    y.sum().backward(retain_graph=True)
+    g1 = x.grad.data.copy()
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * g1)
+
+
+def test_no_grad_forward_matches(rng):
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    with neurona.no_grad():
+        y = C.conv2d(neurona.from_numpy(x), neurona.from_numpy(w), stride=2, padding=1)
+    np.testing.assert_allclose(y.data, C.conv2d_reference(x, w, None, 2, 1), rtol=1e-12, atol=1e-12)
+
+
+def test_pad_modes_gradcheck_and_values(rng):
+    x = rng.standard_normal((1, 2, 4, 5))
+    for mode, np_mode in (("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")):
+        y = C.pad_mode(neurona.from_numpy(x), (1, 2, 2, 1), mode)
+        np.testing.assert_array_equal(y.data, np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 1)), mode=np_mode))
+        assert neurona.gradcheck(lambda t, mode=mode: C.pad_mode(t, (1, 2, 2, 1), mode), neurona.from_numpy(x))
+
+
+@pytest.mark.parametrize("args, message", [
+    (((2, 3, 5, 5), (4, 2, 3, 3)), "input has 3 channels"),
+    (((2, 3, 5), (4, 3, 3, 3)), "4-D input"),
+    (((2, 3, 2, 2), (4, 3, 3, 3)), "smaller than"),
+    (((2, 4, 5, 5), (3, 2, 3, 3), {"groups": 2}), "not divisible by groups"),
+    (((2, 3, 5, 5), (4, 3, 3, 3), {"padding": "same", "stride": 2}), "stride 1"),
+    (((2, 3, 5, 5), (4, 3, 3, 3), {"padding": "full"}), "padding must be"),
+    (((2, 3, 5, 5), (4, 3, 3, 3), {"stride": 0}), "positive"),
+])
+def test_errors_name_the_problem(args, message):
+    xs, ws = args[0], args[1]
+    kw = args[2] if len(args) > 2 else {}
+    with pytest.raises(ValueError, match=message):
+        C.conv2d(neurona.zeros(*xs), neurona.zeros(*ws), **kw)
+
+
+def test_bias_shape_and_dtype_errors():
+    with pytest.raises(ValueError, match=r"bias of shape \(4,\)"):
+        C.conv2d(neurona.zeros(1, 3, 5, 5), neurona.zeros(4, 3, 3, 3), neurona.zeros(3))
+    with pytest.raises(TypeError, match="same dtype"):
+        C.conv2d(neurona.zeros(1, 3, 5, 5), neurona.zeros(4, 3, 3, 3, dtype=neurona.float64))
+
+
+def test_conv1d_gradcheck_and_reference(rng):
+    def fn(x, w, b):
+        return C.conv1d(x, w, b, stride=2, padding=1, dilation=2)
+
+    def ref(x, w, b):
+        return C.conv2d_reference(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), (1, 2))[:, :, 0]
+
+    check_op(fn, ref, [(2, 3, 9), (4, 3, 3), (4,)])
+    with pytest.raises(ValueError, match="3-D input"):
+        C.conv1d(neurona.zeros(2, 3, 4, 4), neurona.zeros(2, 3, 3))
+
+
+def test_output_size_formula():
+    assert C.conv_output_size(28, 5, 1, 2, 2) == 28
+    assert C.conv_output_size(224, 11, 4, 2, 2) == 55
+    assert C.conv_output_size(7, 3, 2, 1, 1, dilation=2) == 3

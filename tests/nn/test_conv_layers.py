@@ -1,0 +1,154 @@
+"""Conv2d, Conv1d, BatchNorm2d, Dropout2d and the pooling / upsampling layers."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurona
+from neurona import nn
+from neurona.functional.conv import conv2d_reference
+
+REF = np.load(Path(__file__).parents[1] / "fixtures" / "conv_reference.npz", allow_pickle=False)
+
+
+def test_conv2d_shapes_init_and_repr():
+    neurona.manual_seed(0)
+    conv = nn.Conv2d(4, 8, (3, 5), stride=(2, 1), padding=(1, 2), groups=2)
+    assert conv.weight.shape == (8, 2, 3, 5) and conv.bias.shape == (8,)
+    bound = 1 / math.sqrt(2 * 3 * 5)  # PyTorch's default: U(±1/√fan_in) for weight (kaiming a=√5) and bias
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.8 * bound
+    assert np.abs(conv.bias.data).max() <= bound
+    assert conv.weight.dtype == np.float32
+    y = conv(neurona.randn(2, 4, 9, 10))
+    assert y.shape == (2, 8, 5, 10) == conv.output_shape((2, 4, 9, 10))
+    assert "kernel_size=(3, 5)" in repr(conv) and "groups=2" in repr(conv)
+    assert conv.num_parameters() == 8 * 2 * 15 + 8
+    assert nn.Conv2d(3, 6, 5, bias=False).bias is None
+
+
+def test_conv2d_layer_matches_reference_and_trains(rng):
+    conv = nn.Conv2d(3, 5, 3, padding="same", dtype=np.float64)
+    x = rng.standard_normal((2, 3, 7, 6))
+    y = conv(neurona.from_numpy(x))
+    np.testing.assert_allclose(y.data, conv2d_reference(x, conv.weight.data, conv.bias.data, 1, "same"),
+                               rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    assert conv.weight.grad.shape == conv.weight.shape and conv.bias.grad.shape == (5,)
+    assert conv(neurona.from_numpy(x[0])).shape == (5, 7, 6)  # unbatched (C, H, W)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_padding_modes_match_pytorch(mode):
+    case = f"conv2d_mode_{mode}"
+    conv = nn.Conv2d(3, 4, 3, padding=(1, 2), padding_mode=mode, dtype=np.float64)
+    conv.load_state_dict({"weight": REF[f"{case}.w"], "bias": REF[f"{case}.b"]})
+    x = neurona.from_numpy(REF[f"{case}.x"].copy()).requires_grad_()
+    y = conv(x)
+    np.testing.assert_allclose(y.data, REF[f"{case}.out"], rtol=1e-10, atol=1e-10)
+    y.backward(REF[f"{case}.r"])
+    np.testing.assert_allclose(x.grad.data, REF[f"{case}.grad_x"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv.weight.grad.data, REF[f"{case}.grad_w"], rtol=1e-10, atol=1e-10)
+    assert f"padding_mode='{mode}'" in repr(conv)
+
+
+def test_conv1d_layer(rng):
+    conv = nn.Conv1d(3, 4, 3, stride=2, padding=1, dtype=np.float64)
+    x = rng.standard_normal((2, 3, 9))
+    y = conv(neurona.from_numpy(x))
+    ref = conv2d_reference(x[:, :, None], conv.weight.data[:, :, None], conv.bias.data, (1, 2), (0, 1))[:, :, 0]
+    np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-12)
+    assert conv(neurona.from_numpy(x[0])).shape == (4, 5)
+    same = nn.Conv1d(2, 2, 4, padding="same", padding_mode="circular")
+    assert same(neurona.randn(1, 2, 7)).shape == (1, 2, 7)
+    assert "kernel_size=3" in repr(conv)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(in_channels=3, out_channels=4, kernel_size=3, groups=2), "divisible by groups"),
+    (dict(in_channels=3, out_channels=4, kernel_size=3, padding_mode="mirror"), "padding_mode"),
+    (dict(in_channels=3, out_channels=4, kernel_size=3, padding="same", stride=2), "strided"),
+    (dict(in_channels=0, out_channels=4, kernel_size=3), "positive"),
+])
+def test_conv2d_argument_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        nn.Conv2d(**kwargs)
+
+
+def test_conv2d_input_errors():
+    conv = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ValueError, match=r"expected input \(N, 3, H, W\)"):
+        conv(neurona.zeros(2, 2, 8, 8))
+
+
+def test_batchnorm2d_matches_pytorch():
+    bn = nn.BatchNorm2d(3, momentum=0.2, dtype=np.float64)
+    bn.weight.data[...] = REF["bn2d.weight"]
+    bn.bias.data[...] = REF["bn2d.bias"]
+    x1 = neurona.from_numpy(REF["bn2d.x1"].copy()).requires_grad_()
+    y1 = bn(x1)
+    np.testing.assert_allclose(y1.data, REF["bn2d.y1"], rtol=1e-10, atol=1e-10)
+    y1.backward(REF["bn2d.r1"])
+    np.testing.assert_allclose(x1.grad.data, REF["bn2d.grad_x1"], rtol=1e-8, atol=1e-10)
+    bn(neurona.from_numpy(REF["bn2d.x2"]))
+    np.testing.assert_allclose(bn.running_mean.data, REF["bn2d.running_mean"], rtol=1e-10)
+    np.testing.assert_allclose(bn.running_var.data, REF["bn2d.running_var"], rtol=1e-10)
+    bn.eval()
+    np.testing.assert_allclose(bn(neurona.from_numpy(REF["bn2d.x2"])).data, REF["bn2d.y_eval"], rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        bn(neurona.zeros(4, 3))
+
+
+def test_dropout2d_layer():
+    neurona.manual_seed(1)
+    layer = nn.Dropout2d(0.5)
+    x = neurona.ones(8, 16, 4, 4)
+    y = layer(x)
+    kept = y.data.reshape(8, 16, -1)
+    assert np.all((kept == 0).all(-1) | (kept == 2).all(-1))
+    layer.eval()
+    assert layer(x) is x
+    assert repr(layer) == "Dropout2d(p=0.5)"
+
+
+def test_pooling_layers():
+    x = neurona.randn(2, 3, 9, 8)
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert nn.MaxPool2d(3, 2, 1, ceil_mode=True)(x).shape == (2, 3, 5, 5)
+    y, idx = nn.MaxPool2d(2, return_indices=True)(x)
+    assert idx.shape == y.shape and idx.dtype == np.int64
+    assert nn.AvgPool2d(3, 1, 1)(x).shape == (2, 3, 9, 8)
+    assert nn.AdaptiveAvgPool2d((2, 3))(x).shape == (2, 3, 2, 3)
+    assert nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
+    assert nn.AdaptiveMaxPool2d(2)(x).shape == (2, 3, 2, 2)
+    np.testing.assert_allclose(nn.GlobalAvgPool2d()(x).data, x.data.mean(axis=(2, 3)), rtol=1e-6)
+    assert nn.MaxPool1d(2)(neurona.randn(2, 3, 9)).shape == (2, 3, 4)
+    assert nn.AvgPool1d(3, 2)(neurona.randn(2, 3, 9)).shape == (2, 3, 4)
+    up = nn.Upsample(scale_factor=2)
+    np.testing.assert_array_equal(up(x).data, x.data.repeat(2, axis=2).repeat(2, axis=3))
+    assert nn.Upsample(size=(5, 7), mode="bilinear")(x).shape == (2, 3, 5, 7)
+    assert "kernel_size=2" in repr(nn.MaxPool2d(2)) and "scale_factor=2" in repr(up)
+
+
+def test_small_cnn_trains_and_keeps_float32(rng):
+    """A conv-bn-relu-pool network learns a toy task end to end in float32."""
+    neurona.manual_seed(0)
+    x = rng.standard_normal((64, 1, 8, 8)).astype(np.float32)
+    y = (x[:, 0, :4].mean(axis=(1, 2)) > x[:, 0, 4:].mean(axis=(1, 2))).astype(np.int64)  # top half brighter?
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                          nn.Linear(32, 2))
+    opt = neurona.optim.Adam(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = neurona.from_numpy(x), neurona.from_numpy(y)
+    first = None
+    for _ in range(60):
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < 0.3 * first
+    assert all(p.grad.dtype == np.float32 for p in model.parameters())
