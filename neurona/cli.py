@@ -10,13 +10,17 @@
     neurona compare --activations relu,tanh,sigmoid
     neurona boundary --data spiral
     neurona lr-find --optimizer sgd
+    neurona prune | quantize | distill ...         # model compression (neurona.compress.cli_commands)
 
 ``neurona train`` reproduces the notes' recommendation by default: the MLP
 784-300-100-10 with ReLU ("una pirámide"), Adam with learning rate 1e-3,
 mini-batches of 128, inputs standardized with statistics of the training
 split (x̂ = (x − μ)/sqrt(σ² + ε)), early stopping on a 10 % validation split
 (watching the validation error, patience 5, best weights restored), up to 20
-epochs. Each run writes
+epochs. Adam's rate starts at 1e-3 and is halved whenever the validation
+loss has not improved for an epoch (``--lr-schedule plateau``; ``none``
+keeps it constant): with a constant rate the test accuracy oscillates around
+0.885-0.89 after epoch 10, with the halvings it settles near 0.90. Each run writes
 ``runs/<name>/``: ``model.npz`` (the model with its preprocessing and
 metadata), ``checkpoint.npz`` (the state to resume from, saved every epoch),
 ``config.json``, ``metrics.json``, ``history.csv``, ``learning_curves.png``
@@ -108,7 +112,8 @@ def _fashion(small: bool) -> tuple[tuple, tuple, bool, str | None]:
     fell_back = [w for w in caught if issubclass(w.category, EmbeddedSubsetWarning)]
     note = None
     if fell_back:
-        note = (f"WARNING: the full Fashion-MNIST data set was not found ({str(fell_back[0].message).splitlines()[0]})\n"
+        first = str(fell_back[0].message).splitlines()[0]
+        note = (f"WARNING: the full Fashion-MNIST data set was not found ({first})\n"
                 f"Training on the SMALL EMBEDDED SUBSET instead ({len(tr[0]):,} training / {len(te[0]):,} test "
                 f"images): accuracy will be well below the full data's.\n"
                 f"To get the full set: apt-get install -y dataset-fashion-mnist, or put the four IDX files in a "
@@ -477,7 +482,7 @@ def _new_run_dir(out: str, name: str | None, slug: str) -> Path:
 TRAIN_DEFAULTS = {
     "model": "mlp", "hidden": "300,100", "activation": "relu", "dropout": 0.0, "batch_norm": False,
     "optimizer": "adam", "lr": None, "momentum": None, "weight_decay": 0.0, "l1": 0.0, "l2": 0.0,
-    "lr_schedule": "none", "clip_grad": None, "batch_size": 128, "epochs": 20, "patience": 5, "monitor": "auto",
+    "lr_schedule": "plateau", "clip_grad": None, "batch_size": 128, "epochs": 20, "patience": 5, "monitor": "auto",
     "val_split": 0.1,
     "augment": False, "seed": 0, "data": "fashion-mnist", "target": None, "task": "auto", "standardize": True,
     "samples": 1000, "noise": 0.1,
@@ -600,11 +605,14 @@ def cmd_train(args) -> int:
     metrics = ["accuracy"] if data.task == "classification" else ["mae"]
     callbacks = []
     if o["patience"] > 0 and val_loader is not None:
-        callbacks.append(EarlyStopping(monitor=_monitor(o, data), patience=o["patience"], restore_best_weights=True))
+        callbacks.append(EarlyStopping(monitor=_monitor(o, data), patience=o["patience"],
+                                       restore_best_weights=True))
+    if o["lr_schedule"] == "plateau" and val_loader is None:
+        if resume_dir is None and getattr(args, "lr_schedule", None) == "plateau":
+            raise CLIError("--lr-schedule plateau needs a validation split (--val-split > 0)")
+        o["lr_schedule"] = "none"  # the default schedule watches the validation loss; without one, none
     sched = _lr_schedule(o["lr_schedule"], optimizer, o["epochs"])
     if sched is not None:
-        if o["lr_schedule"] == "plateau" and val_loader is None:
-            raise CLIError("--lr-schedule plateau needs a validation split (--val-split > 0)")
         callbacks.append(sched)
     callbacks.append(TerminateOnNaN())
 
@@ -639,8 +647,9 @@ def cmd_train(args) -> int:
         n_val = 0 if X_val is None else len(X_val)
         _say(f"data: {data.name} — {len(X_tr):,} training, {n_val:,} validation, {len(X_te):,} test samples"
              f"{' (embedded subset)' if data.embedded_subset else ''}", quiet)
-        _say(f"model: {o['model']} {'-'.join(map(str, [math.prod(data.input_shape), *o['hidden'], data.n_outputs]))}"
-             f" {o['activation']}, {model.num_parameters():,} parameters; optimizer {o['optimizer']} "
+        shape = ("-".join(map(str, [math.prod(data.input_shape), *o["hidden"], data.n_outputs])) + " "
+                 + o["activation"]) if o["model"] == "mlp" else f"for inputs {data.input_shape}"
+        _say(f"model: {o['model']} {shape}, {model.num_parameters():,} parameters; optimizer {o['optimizer']} "
              f"lr={optimizer.param_groups[0]['lr']:g}, batch {o['batch_size'] or 'full'}", quiet)
 
     start = time.perf_counter()
@@ -823,7 +832,10 @@ def _read_features_csv(path: Path, feature_names, target) -> np.ndarray:
     out = []
     for line, r in rows:
         cells = [r[c] if c < len(r) else "" for c in cols] if cols is not None else r
-        names = [header[c] for c in cols] if cols is not None and header else (header or [f"#{k}" for k in range(len(r))])
+        if cols is not None and header:
+            names = [header[c] for c in cols]
+        else:
+            names = header or [f"#{k}" for k in range(len(r))]
         values = []
         for k, cell in enumerate(cells):
             t = cell.strip()
@@ -1034,9 +1046,9 @@ def _short(v) -> str:
 
 # --- compare / boundary / lr-find -------------------------------------------------------
 
-COMPARE_DEFAULTS = {**TRAIN_DEFAULTS, "epochs": 10, "patience": 0}
-BOUNDARY_DEFAULTS = {**TRAIN_DEFAULTS, "data": "spiral", "hidden": "32,32", "epochs": 200, "lr": 0.01,
-                     "batch_size": 32, "patience": 0, "val_split": 0.0, "samples": 600}
+COMPARE_DEFAULTS = {**TRAIN_DEFAULTS, "epochs": 10, "patience": 0, "lr_schedule": "none"}
+BOUNDARY_DEFAULTS = {**TRAIN_DEFAULTS, "lr_schedule": "none", "data": "spiral", "hidden": "64,64", "epochs": 200,
+                     "lr": 0.01, "batch_size": 32, "patience": 0, "val_split": 0.0, "samples": 1000, "noise": 0.05}
 
 
 def _prepared(o: dict, quiet: bool):
@@ -1207,7 +1219,7 @@ def _common_parents() -> dict[str, argparse.ArgumentParser]:
     g.add_argument("--val-split", dest="val_split", type=float, help="fraction of the training data held out for "
                                                                       "validation (default 0.1)")
     g.add_argument("--samples", type=int, help="points generated for the 2-D toy sets (default 1000)")
-    g.add_argument("--noise", type=float, help="noise of the 2-D toy sets (default 0.1)")
+    g.add_argument("--noise", type=float, help="noise of the 2-D toy sets (default 0.1; boundary: 0.05)")
     g.add_argument("--no-standardize", dest="no_standardize", action="store_true",
                    help="feed raw inputs instead of standardized ones")
     g.add_argument("--seed", type=int, help="seed of the initial weights, shuffling, splits and dropout (default 0)")
@@ -1229,7 +1241,9 @@ def _common_parents() -> dict[str, argparse.ArgumentParser]:
     g.add_argument("--weight-decay", dest="weight_decay", type=float, help="the optimizer's weight decay")
     g.add_argument("--l1", type=float, help="L1 penalty λ Σ|w| added to the loss")
     g.add_argument("--l2", type=float, help="L2 penalty λ/2 Σw² added to the loss")
-    g.add_argument("--lr-schedule", dest="lr_schedule", choices=("none", "plateau", "step", "cosine"))
+    g.add_argument("--lr-schedule", dest="lr_schedule", choices=("none", "plateau", "step", "cosine"),
+                   help="plateau (train's default): halve the rate when the validation loss stalls for an "
+                        "epoch; step: ÷10 every third of the epochs; cosine: cosine annealing to 0")
     g.add_argument("--clip-grad", dest="clip_grad", type=float, help="clip the gradient norm to this value")
     g.add_argument("--batch-size", dest="batch_size", type=_batch_size,
                    help="mini-batch size (default 128); 1 = online, 'full' = the whole set")
@@ -1257,9 +1271,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", parents=all3, help="train a network (default: the notes' MLP on Fashion-MNIST)",
                        description="Train a network and write runs/<name>/ (model, checkpoint, metrics, history, "
-                                   "plots). Defaults: MLP 784-300-100-10 ReLU, Adam 1e-3, batch 128, standardized "
-                                   "inputs, early stopping (patience 5, on the validation accuracy) on a 10%% "
-                                   "validation split, at most 20 epochs, Fashion-MNIST.")
+                                   "plots). Defaults: MLP 784-300-100-10 ReLU, Adam 1e-3 (halved when the validation "
+                                   "loss stalls), batch 128, standardized inputs, early stopping (patience 5, on the "
+                                   "validation accuracy) on a 10%% validation split, at most 20 epochs, "
+                                   "Fashion-MNIST.")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue runs/<name> from its last checkpoint (its saved "
                                                        "options are used; --epochs sets the new total)")
     t.set_defaults(func=cmd_train)
@@ -1302,6 +1317,11 @@ def build_parser() -> argparse.ArgumentParser:
     lf.add_argument("--num-iter", dest="num_iter", type=int, default=200)
     lf.add_argument("--output", help="PNG path")
     lf.set_defaults(func=cmd_lr_find)
+
+    # commands of other parts of the library: prune, quantize, distill
+    from .compress.cli_commands import add_subparsers as add_compress_commands
+
+    add_compress_commands(sub)
     return p
 
 

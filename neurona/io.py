@@ -201,7 +201,8 @@ def _decode(obj, arrays: dict, path, where: str = "header") -> Any:
             return tuple(_decode(x, arrays, path, f"{where}[{i}]") for i, x in enumerate(v))
         if k == "__items__":
             if not isinstance(v, list) or not all(isinstance(p, list) and len(p) == 2 for p in v):
-                raise ModelFileError(path, f"malformed header: {where} is a dict whose items are not [key, value] pairs")
+                raise ModelFileError(path, f"malformed header: {where} is a dict whose items are not "
+                                           f"[key, value] pairs")
             return {p[0]: _decode(p[1], arrays, path, f"{where}.{p[0]}") for p in v}
     return {k: _decode(v, arrays, path, f"{where}.{k}") for k, v in obj.items()}
 

@@ -61,7 +61,7 @@ def test_defaults_are_the_notes_recommendation():
     assert TRAIN_DEFAULTS["lr"] is None and TRAIN_DEFAULTS["batch_size"] == 128 and TRAIN_DEFAULTS["epochs"] == 20
     assert TRAIN_DEFAULTS["data"] == "fashion-mnist" and TRAIN_DEFAULTS["standardize"]
     assert TRAIN_DEFAULTS["patience"] == 5 and TRAIN_DEFAULTS["val_split"] == 0.1
-    assert TRAIN_DEFAULTS["monitor"] == "auto"
+    assert TRAIN_DEFAULTS["monitor"] == "auto" and TRAIN_DEFAULTS["lr_schedule"] == "plateau"
 
 
 def test_progress_lines_when_not_a_terminal(capsys):

@@ -5,7 +5,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np

@@ -10,7 +10,7 @@ The notes' "Reducción del tamaño de las redes neuronales":
 >>> from neurona import compress
 >>> masks = compress.magnitude_prune(model, sparsity=0.8, scope="global")
 >>> qmodel = compress.quantize(model, calibration_data=X_train[:2048])
->>> compress.distill(student, teacher, (X_train, y_train), epochs=10, T=4.0, alpha=0.9)
+>>> compress.distill(student, teacher, (X_train, y_train), epochs=10, T=2.0, alpha=0.5)
 """
 from .compare import comparison_table, count_parameters, file_size, inference_time, model_stats
 from .distillation import DistillationLoss, TeacherStudent, distill, distillation_loss, soft_targets

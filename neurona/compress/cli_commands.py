@@ -38,7 +38,7 @@ def _cli():
 
 
 def _open(path: str):
-    """(model file, model, data bundle, scaler, path) for a model file or run folder."""
+    """(model file, model, path) for a model file or run folder."""
     cli = _cli()
     p = cli._model_path(path)
     from .. import io
@@ -132,11 +132,10 @@ def cmd_prune(args) -> int:
     if args.finetune_epochs < 0 or args.steps < 1:
         raise cli.CLIError("--finetune-epochs must be >= 0 and --steps >= 1")
     f, model, path = _open(args.model)
-    data, scaler, X_tr, X_val, X_te = _data(f, args.data, quiet)
+    data, _, X_tr, X_val, X_te = _data(f, args.data, quiet)
     rows = [_stats("original", model, X_te, data.y_test, path)]
     loss_fn = nn.CrossEntropyLoss()
     opts = f.metadata.get("options") or {}
-    val = (X_val, data.y_val) if X_val is not None and len(X_val) else None
     if args.finetune_epochs > 0 or args.steps > 1:
         model.train()
         optimizer, train, val_loader = _train_parts(args, model, data, X_tr, X_val, opts)
@@ -189,7 +188,7 @@ def cmd_quantize(args) -> int:
     cli = _cli()
     quiet = bool(args.quiet)
     f, model, path = _open(args.model)
-    data, scaler, X_tr, X_val, X_te = _data(f, args.data, quiet)
+    data, _, X_tr, X_val, X_te = _data(f, args.data, quiet)
     if args.calibration_batches < 1:
         raise cli.CLIError("--calibration-batches must be >= 1")
     rng = np.random.default_rng(0)
@@ -235,7 +234,7 @@ def cmd_distill(args) -> int:
     cli = _cli()
     quiet = bool(args.quiet)
     f, teacher, path = _open(args.teacher)
-    data, scaler, X_tr, X_val, X_te = _data(f, args.data, quiet)
+    data, _, X_tr, X_val, X_te = _data(f, args.data, quiet)
     opts = dict(f.metadata.get("options") or {})
     hidden = cli._parse_ints(args.hidden, "--hidden") if args.hidden is not None else [100]
     try:
@@ -346,8 +345,8 @@ def add_subparsers(subparsers) -> None:
     d.add_argument("--hidden", help="the student's hidden layer sizes (default 100)")
     d.add_argument("--activation", help="the student's activation (default relu)")
     d.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    d.add_argument("-T", "--temperature", type=float, default=4.0, help="softmax temperature T (default 4)")
-    d.add_argument("--alpha", type=float, default=0.9, help="weight α of the soft targets (default 0.9)")
+    d.add_argument("-T", "--temperature", type=float, default=2.0, help="softmax temperature T (default 2)")
+    d.add_argument("--alpha", type=float, default=0.5, help="weight α of the soft targets (default 0.5)")
     d.add_argument("--no-baseline", dest="no_baseline", action="store_true",
                    help="skip training the student alone")
     _common(d)

@@ -42,12 +42,14 @@ one; the tests check they agree.
 """
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, is_grad_enabled
 from .math import as_tensor
 
 __all__ = ["conv2d", "conv1d", "conv2d_reference", "conv_output_size"]
@@ -145,6 +147,37 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
+def _thread_count() -> int:
+    """Threads for the memory-bound loops: NEURONA_NUM_THREADS, else the BLAS/OpenMP setting, else the cores (≤ 4)."""
+    for var in ("NEURONA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit() and int(v) > 0:
+            return min(4, int(v))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+# memory-bound loops (patch copies, col2im adds) are split over this many threads; NumPy releases the GIL inside them
+_THREADS = _thread_count()
+_PARALLEL_MIN_BYTES = 1 << 20  # below this a thread hand-off costs more than it saves
+_pool: ThreadPoolExecutor | None = None
+
+
+def _parallel(fn, n: int, nbytes: int) -> None:
+    """Run ``fn(lo, hi)`` over [0, n) in up to ``_THREADS`` contiguous chunks, in parallel when worth it."""
+    workers = min(_THREADS, n)
+    if workers < 2 or nbytes < _PARALLEL_MIN_BYTES:
+        fn(0, n)
+        return
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_THREADS - 1, thread_name_prefix="neurona-conv")
+    bounds = [n * k // workers for k in range(workers + 1)]
+    futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, workers)]
+    fn(bounds[0], bounds[1])
+    for f in futures:
+        f.result()
+
+
 def _memory_is(x, axes) -> bool:
     """Whether ``x`` is stored contiguously in the axis order ``axes`` (e.g. (1, 2, 3, 0): batch last)."""
     return x.transpose(axes).flags.c_contiguous
@@ -203,13 +236,17 @@ class Conv2d(Function):
             y = self._forward_last(x, w)
             if b is not None:
                 y += b  # y is (N·OH·OW, O) here
-            return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
-        if layout == "batch_last":
+            y = y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+        elif layout == "batch_last":
             y = self._forward_batch_last(x, w)
             if b is not None:
                 y += b.reshape(o, 1, 1, 1)
-            return y.transpose(3, 0, 1, 2)
-        raise ValueError(f"unknown layout {layout!r}")
+            y = y.transpose(3, 0, 1, 2)
+        else:
+            raise ValueError(f"unknown layout {layout!r}")
+        if not is_grad_enabled():  # no graph will keep the patches: hand them back now (inference)
+            self.release()
+        return y
 
     def _forward_last(self, x, w):
         n, c, h, wd, o, kh, kw, oh, ow = self.geom
@@ -258,7 +295,10 @@ class Conv2d(Function):
         s0, s1, s2, s3 = xpad.strides
         view = _windows(xp, xpad, (c, kh, kw, oh, ow, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
         buf = _workspace.take(xp, (c, kh, kw, oh, ow, n), x.dtype)
-        xp.copyto(buf, view)  # im2col: runs of OW·N contiguous values
+        if c > 1:  # im2col: runs of OW·N contiguous values, split over channels (or kernel rows) between threads
+            _parallel(lambda lo, hi: xp.copyto(buf[lo:hi], view[lo:hi]), c, buf.nbytes)
+        else:
+            _parallel(lambda lo, hi: xp.copyto(buf[:, lo:hi], view[:, lo:hi]), kh, buf.nbytes)
         if padded:
             _workspace.give(xpad)
         cols = buf.reshape(g, cg * kh * kw, oh * ow * n)
@@ -294,14 +334,18 @@ class Conv2d(Function):
                 gbuf = _workspace.take(xp, (g, cg * kh * kw, oh * ow * n), gy.dtype)
                 xp.matmul(w.reshape(g, og, cg * kh * kw).swapaxes(1, 2), gyt, out=gbuf)
                 gcols = gbuf.reshape(c, kh, kw, oh, ow, n)
-            for i in range(kh):
-                for j in range(kw):
-                    if big:  # one offset at a time: no kh·kw-times-larger buffer
-                        gij = xp.matmul(xp.ascontiguousarray(wt[:, :, :, i, j].swapaxes(1, 2)), gyt).reshape(c, oh, ow, n)
-                    else:
-                        gij = gcols[:, i, j]
-                    gpad[:, i * dh:i * dh + hi:sh, j * dw:j * dw + wi:sw] += gij
-            if not big:
+            if big:
+                for i in range(kh):
+                    for j in range(kw):  # one offset at a time: no kh·kw-times-larger buffer
+                        gij = xp.matmul(xp.ascontiguousarray(wt[:, :, :, i, j].swapaxes(1, 2)), gyt)
+                        gpad[:, i * dh:i * dh + hi:sh, j * dw:j * dw + wi:sw] += gij.reshape(c, oh, ow, n)
+            else:
+                def col2im(c0, c1):  # channels are independent: split them between threads
+                    for i in range(kh):
+                        for j in range(kw):
+                            gpad[c0:c1, i * dh:i * dh + hi:sh, j * dw:j * dw + wi:sw] += gcols[c0:c1, i, j]
+
+                _parallel(col2im, c, gbuf.nbytes)
                 _workspace.give(gbuf)
             gx = gpad[:, t:t + h, l:l + wd].transpose(3, 0, 1, 2)
         return (gx, gw, gb) if len(self.needs) > 2 else (gx, gw)

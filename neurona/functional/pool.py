@@ -16,8 +16,12 @@ strided slice of the (padded) input, and the output is a running max (or
 sum) over these kh·kw slices; the max also records which offset won. NumPy
 reduces such slices elementwise many times faster than a small trailing
 window axis. Backward writes (non-overlapping windows) or adds (overlapping
-ones) the routed gradient into the same slices. Also here: adaptive average/max pooling, channel dropout
-(``dropout2d``) and ``interpolate`` (nearest / bilinear upsampling).
+ones) the routed gradient into the same slices. Outputs and gradients keep
+the memory order of the input (NCHW, or the NHWC / CHWN of a convolution's
+output), so no transposing copy is made between layers.
+
+Also here: adaptive average/max pooling, channel dropout (``dropout2d``)
+and ``interpolate`` (nearest / bilinear upsampling).
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@
 Each model module registers its models with ``register_model`` (see
 ``registry.py``); model files store the name and config and are rebuilt here.
 """
-from .registry import ModelSpec, UnknownModelError, build_model, get_model_spec, list_models, model_config, register_model
+from .registry import (ModelSpec, UnknownModelError, build_model, get_model_spec, list_models, model_config,
+                       register_model)
 from .mlp import MLP
 
 # --- model families added by other modules (cnn, rnn, ...): one import line each ---
@@ -18,4 +19,6 @@ from .alexnet import AlexNet
 from .vgg import VGG, VGG11, VGG13, VGG16, VGG19, vgg
 from .resnet import BasicBlock, ResNet, ResNet18, ResNet34, resnet
 from .inception import BasicConv2d, GoogLeNet, InceptionAux, InceptionBlock
-from .transfer import LoadReport, find_head, freeze, load_weights, param_groups, read_safetensors, replace_head, unfreeze
+from .transfer import (LoadReport, find_head, freeze, load_weights, param_groups, read_safetensors, replace_head,
+                       unfreeze)
+from .recurrent import CharLM, EmbeddingBagClassifier, SequenceClassifier, gru_classifier, lstm_classifier, rnn_classifier

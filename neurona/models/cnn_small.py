@@ -2,7 +2,7 @@
 
 Four 3x3 convolution blocks (convolution, batch normalization, ReLU) with
 16-32-64-64 channels, max pooling after the second and third, global average
-pooling and one linear layer: 61,514 parameters for one input channel and
+pooling and one linear layer: 61,050 parameters for one input channel and
 10 classes. Batch normalization lets it train with a large learning rate; the
 global average pooling (each of the 64 last feature maps becomes its mean)
 replaces the large dense layers of LeNet and AlexNet, so almost all of the
@@ -71,4 +71,4 @@ def cnn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> CNNSmall
 
 
 register_model("cnn-small", CNNSmall, from_cli=from_cli,
-               description="small CNN for 28x28 images: 4 conv-bn-relu blocks, global pooling (61.5k parameters)")
+               description="small CNN for 28x28 images: 4 conv-bn-relu blocks, global pooling (61k parameters)")

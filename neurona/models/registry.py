@@ -79,13 +79,23 @@ def register_model(name: str, build: Callable | None = None, *, from_cli: Callab
     return deco if build is None else deco(build)
 
 
-def _ensure_loaded() -> None:
+# Models registered by modules outside neurona.models (which import the models package themselves,
+# so they cannot be imported from it): name -> module that registers it on import.
+_ELSEWHERE = {"quantized": "neurona.compress.quantization"}
+
+
+def _ensure_loaded(name: str | None = None) -> None:
     # importing the package runs every model module's register_model calls
     from .. import models  # noqa: F401
 
+    if name is not None and name not in _REGISTRY and name in _ELSEWHERE:
+        import importlib
+
+        importlib.import_module(_ELSEWHERE[name])
+
 
 def get_model_spec(name: str) -> ModelSpec:
-    _ensure_loaded()
+    _ensure_loaded(name)
     spec = _REGISTRY.get(name)
     if spec is None:
         known = ", ".join(sorted(_REGISTRY)) or "none"

@@ -28,6 +28,7 @@ from one chunk to the next with :func:`detach_state` (see
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, Iterator
 
 import numpy as np
@@ -221,6 +222,9 @@ class RNNBase(Module):
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = _check_p(dropout, name)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(f"{name}: dropout={dropout} acts between stacked layers, and num_layers=1 has none; "
+                          f"it has no effect (add an nn.Dropout after the layer instead)", stacklevel=3)
         self.bidirectional = bool(bidirectional)
         self.fused = bool(fused)
         d = _dtype(dtype)
@@ -471,8 +475,10 @@ def truncated_bptt(model: Module, loss_fn: Callable, optimizer, inputs, targets,
     backpropagating into the previous chunk. Returns (mean loss per chunk, weighted by chunk length,
     final state), so successive calls continue the same streams.
 
-    >>> # x: (batch, 10_000) token ids of parallel text streams, y = x shifted by one
-    >>> # loss, state = truncated_bptt(lm, loss_fn, opt, x, y, k=64)                # doctest: +SKIP
+    x: (batch, 10_000) token ids of parallel text streams, y the same shifted by one step::
+
+        loss, state = truncated_bptt(lm, loss_fn, opt, x, y, k=64)
+        loss, state = truncated_bptt(lm, loss_fn, opt, x2, y2, k=64, state=state)   # the text goes on
     """
     from .utils import clip_grad_norm_
 

@@ -541,7 +541,7 @@ class ProgressBar(Callback):
             return
         logs = logs or {}
         elapsed = logs.get("time", time.perf_counter() - self._start)
-        parts = [self._head(), f"{elapsed:.1f}s"]
+        parts = [self._head(), f"{elapsed:.1f}s" if elapsed >= 1 else f"{elapsed:.2f}s"]
         parts += [f"{k} {_fmt(v)}" for k, v in logs.items() if k not in ("time",) and _numeric(v)]
         line = "  ".join(parts)
         if self._live:
@@ -597,7 +597,8 @@ class LearningRateScheduler(Callback):
         self.monitor = monitor if monitor is not None else ("val_loss" if self.plateau else None)
         self._function = not hasattr(schedule, "step")
         if self._function and not callable(schedule):
-            raise TypeError("LearningRateScheduler: expected a scheduler (with .step()) or a function (epoch, lr) -> lr")
+            raise TypeError("LearningRateScheduler: expected a scheduler (with .step()) or a function "
+                            "(epoch, lr) -> lr")
         self._mon = _Monitor(self.monitor, "min", 0.0, "LearningRateScheduler") if self.monitor else None
 
     def on_epoch_begin(self, epoch, logs=None):

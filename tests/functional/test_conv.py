@@ -208,3 +208,22 @@ def test_output_size_formula():
     assert C.conv_output_size(28, 5, 1, 2, 2) == 28
     assert C.conv_output_size(224, 11, 4, 2, 2) == 55
     assert C.conv_output_size(7, 3, 2, 1, 1, dilation=2) == 3
+
+
+def test_threaded_patch_copies_and_col2im_agree(rng, monkeypatch):
+    """The memory-bound loops split over threads give the same values and gradients as one thread."""
+    x, w = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((4, 5, 3, 3))
+    x1 = rng.standard_normal((3, 1, 7, 6))
+    results = []
+    for threads in (1, 3):
+        monkeypatch.setattr(C, "_THREADS", threads)
+        monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
+        xt = neurona.from_numpy(x.copy()).requires_grad_()
+        y = C.conv2d(xt, neurona.from_numpy(w), padding=1)
+        y.sum().backward()
+        y1 = C.conv2d(neurona.from_numpy(x1), neurona.from_numpy(w[:, :1]), padding=1)  # one channel: split kernel rows
+        results.append((y.data.copy(), xt.grad.data.copy(), y1.data.copy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, None, 1, 1), rtol=1e-10, atol=1e-12)
