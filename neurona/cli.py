@@ -170,11 +170,23 @@ def _read_file_data(path: Path, target, task: str) -> tuple:
     raise CLIError(f"--data {path}: unknown file type {suffix!r}; use a .csv file (with --target) or an .npz file")
 
 
+def _npz_names(path: Path) -> list[str]:
+    """The array names of an .npz file; a damaged or pickled file is a CLIError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise CLIError(f"{path}: a single .npy array, not an .npz archive of named arrays")
+            return list(z.files)
+    except CLIError:
+        raise
+    except Exception as e:  # truncated zip, pickled data, not an archive at all
+        raise CLIError(f"{path}: cannot read it as an .npz archive ({type(e).__name__}: {e})") from None
+
+
 def _read_npz_data(path: Path, task: str):
     from .data import load_npz
 
-    with np.load(path, allow_pickle=False) as z:
-        files = set(z.files)
+    files = set(_npz_names(path))
     test = None
     if {"x_train", "y_train"} <= files:
         X, y = load_npz(path, x="x_train", y="y_train")
@@ -241,7 +253,7 @@ def load_data(spec: str, *, target=None, task: str = "auto", seed: int = 0, val_
     elif spec in SKLEARN:
         from .data import load_sklearn
 
-        X, y = load_sklearn(spec)
+        X, y, class_names, _ = load_sklearn(spec, return_names=True)
         task = "regression" if spec == "diabetes" else "classification"
     else:
         path = Path(spec)
@@ -350,10 +362,13 @@ def _parse_ints(text: str, what: str) -> list[int]:
     return values
 
 
+FULL_BATCH = "full"
+
+
 def _batch_size(text: str):
     t = str(text).strip().lower()
     if t in ("full", "all", "0"):
-        return None
+        return FULL_BATCH  # not None: None means "flag not given" to _options
     try:
         b = int(t)
     except ValueError:
@@ -497,6 +512,8 @@ def _options(args, defaults: dict) -> dict:
         out[k] = d if v is None else v
     if isinstance(out["hidden"], str):
         out["hidden"] = _parse_ints(out["hidden"], "--hidden")
+    if out.get("batch_size") == FULL_BATCH:
+        out["batch_size"] = None  # the whole training set in one batch
     return out
 
 
@@ -567,6 +584,13 @@ def cmd_train(args) -> int:
     resume_dir = Path(args.resume) if args.resume else None
     ckpt_file = None
     if resume_dir is not None:
+        given = [k for k in TRAIN_DEFAULTS if k != "epochs" and getattr(args, k, None) is not None]
+        given += [k for k in ("no_standardize",) if getattr(args, k, False)]
+        given += [k for k in ("name",) if getattr(args, k, None) is not None]
+        if given:  # silently training with other options than asked would be worse than refusing
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise CLIError(f"--resume continues {resume_dir} with the options it was started with; only --epochs "
+                           f"and --quiet may be given with it, got {flags}")
         ckpt_path = resume_dir / "checkpoint.npz"
         cfg_path = resume_dir / "config.json"
         if not ckpt_path.exists() or not cfg_path.exists():
@@ -767,7 +791,10 @@ def cmd_evaluate(args) -> int:
             math.prod(data.input_shape) != math.prod(expected):
         raise CLIError(f"--data {spec}: samples of shape {data.input_shape}, but {f.path} expects "
                        f"{tuple(expected)}")
-    X = _scale(f.preprocessing if hasattr(f.preprocessing, "transform") else None, data.X_test)
+    X = data.X_test
+    if expected is not None:  # e.g. flat 784-value rows for a model trained on 1×28×28 images
+        X = X.reshape((len(X),) + tuple(int(s) for s in expected))
+    X = _scale(f.preprocessing if hasattr(f.preprocessing, "transform") else None, X)
     out = predict(model, X, batch_size=512)
     task = meta.get("task", data.task)
     print(f"{f.path} on {spec}: {len(X):,} samples")
@@ -854,7 +881,8 @@ def _read_features_csv(path: Path, feature_names, target) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def _read_image(path: Path, expected: list | None) -> np.ndarray:
+def _read_image(path: Path, expected: list | None) -> tuple[np.ndarray, float]:
+    """(one sample shaped as the model expects, grey in [0, 1]; the mean brightness of the image's border)."""
     try:
         import matplotlib.image as mpimg
     except ImportError:
@@ -871,13 +899,19 @@ def _read_image(path: Path, expected: list | None) -> np.ndarray:
         if img.shape[2] == 4:
             img = img[..., :3]
         img = img[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if img.shape[2] >= 3 else img[..., 0]
+    border = float(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).mean())
     if expected is None:
-        return img[None, None]
+        return img[None, None], border
+    if len(expected) < 2:  # a model of flat inputs: accept an image with as many pixels
+        if img.size != math.prod(expected):
+            raise CLIError(f"{path}: the image is {img.shape[1]}×{img.shape[0]} = {img.size} pixels; this model "
+                           f"expects {math.prod(expected)} values per sample")
+        return img.reshape((1,) + tuple(int(s) for s in expected)), border
     h, w = int(expected[-2]), int(expected[-1])
     if img.shape != (h, w):
         raise CLIError(f"{path}: the image is {img.shape[1]}×{img.shape[0]} pixels; this model expects {w}×{h} "
                        f"grey images (resize it first)")
-    return img.reshape((1,) + tuple(int(s) for s in expected))
+    return img.reshape((1,) + tuple(int(s) for s in expected)), border
 
 
 def cmd_predict(args) -> int:
@@ -893,27 +927,32 @@ def cmd_predict(args) -> int:
     suffix = path.suffix.lower()
     image = False
     if suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"):
-        X = _read_image(path, expected)
+        X, border = _read_image(path, expected)
         image = True
         invert = args.invert
         if invert == "auto":
-            border = np.concatenate([X[0, ..., 0, :].ravel(), X[0, ..., -1, :].ravel(), X[0, ..., :, 0].ravel(),
-                                     X[0, ..., :, -1].ravel()])
-            invert = "yes" if meta.get("is_image") and border.mean() > 0.5 else "no"
+            # a model of flat inputs may have been trained on images too: judge by the data it saw
+            looks_like_images = meta.get("is_image") or str(meta.get("dataset") or "").startswith("fashion-mnist") \
+                or len(expected or ()) < 2
+            invert = "yes" if looks_like_images and border > 0.5 else "no"
             if invert == "yes":
                 print(f"{path}: light background detected; inverting it (the training images are light on dark; "
                       f"--invert no to keep it)")
         if invert == "yes":
             X = 1.0 - X
     elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            keys = [k for k in ("x", "X", "x_test", "images") if k in z.files] or list(z.files)
-            if len(keys) != 1 and not any(k in z.files for k in ("x", "X", "x_test", "images")):
-                raise CLIError(f"{path}: holds several arrays ({', '.join(z.files)}); name the inputs 'x'")
-            try:
-                X = z[keys[0]]
-            except ValueError as e:
-                raise CLIError(f"{path}: array {keys[0]!r} cannot be read without pickle ({e})") from None
+        files = _npz_names(path)
+        known = [k for k in ("x", "X", "x_test", "images") if k in files]
+        if not known and len(files) != 1:
+            raise CLIError(f"{path}: holds {len(files)} arrays ({', '.join(files) or 'none'}); name the inputs 'x'")
+        key = known[0] if known else files[0]
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                X = z[key]
+        except ValueError as e:
+            raise CLIError(f"{path}: array {key!r} cannot be read without pickle ({e})") from None
+        except Exception as e:  # a damaged entry
+            raise CLIError(f"{path}: cannot read array {key!r} ({type(e).__name__}: {e})") from None
         if X.dtype.kind not in "fiub":
             raise CLIError(f"{path}: array has dtype {X.dtype}, expected numbers")
         X, _ = _as_images(X) if meta.get("is_image") and X.ndim in (3, 4) else (X, False)
@@ -1015,6 +1054,16 @@ def cmd_info(args) -> int:
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in items)
         print(f"{layer or '(model)':<28} {shapes:<40} {n:>12,}")
     print(f"{'total learnable parameters':<69} {total:>12,}")
+    if model is not None and f.metadata.get("input_shape") is not None:
+        from .models.summary import format_summary, summary
+
+        shape = tuple(f.metadata["input_shape"])
+        try:
+            rows = summary(model, shape, dtype=f.metadata.get("input_dtype"))
+        except (ValueError, TypeError, IndexError) as e:
+            print(f"\nper-layer output shapes: not available ({e})")
+        else:
+            print(f"\nper-layer output shapes, for one input of shape {shape}:\n{format_summary(rows)}")
     meta = f.metadata
     if meta:
         print("\ntraining metadata:")

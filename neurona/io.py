@@ -432,6 +432,14 @@ class ModelFile:
 
     def build(self, model=None):
         """The model with these weights (built from the config unless ``model`` is given), in eval mode."""
+        model = self.checked_model(model)
+        model.load_state_dict(self.weights)
+        if hasattr(model, "eval"):
+            model.eval()
+        return model
+
+    def checked_model(self, model=None):
+        """``model`` (or one built from the config) once its names and shapes match the file; weights not loaded."""
         if model is None:
             if self.model_name is None:
                 _fail(self.path, "stores weights only (the model was not built from neurona.models); "
@@ -445,9 +453,6 @@ class ModelFile:
             except (TypeError, ValueError) as e:
                 _fail(self.path, f"cannot build model {self.model_name!r} from its config {self.config}: {e}")
         check_architecture(model, self.weights, self.path)
-        model.load_state_dict(self.weights)
-        if hasattr(model, "eval"):
-            model.eval()
         return model
 
 
@@ -642,18 +647,21 @@ def load_checkpoint(path, model=None, optimizer=None, *, trainer=None, loader=No
     rng = f.decode("rng")
     trainer_state = f.decode("trainer")
     extra = f.decode("extra") or {}
-    m = f.build(model)
-    if hasattr(m, "train"):
-        m.train()
+    if optimizer is not None and opt_state is None:
+        _fail(f.path, "holds no optimizer state")
+    # whatever can refuse the file does so before the model's weights change: the architecture, the optimizer
+    # state (checked and copied before it is committed), the trainer's callbacks
+    m = f.checked_model(model)
     if optimizer is not None:
-        if opt_state is None:
-            _fail(f.path, "holds no optimizer state")
         try:
             optimizer.load_state_dict(opt_state)
         except (ValueError, KeyError, TypeError) as e:
             _fail(f.path, f"the optimizer state does not fit this optimizer: {e}")
     if trainer is not None and trainer_state is not None:
         trainer.load_state_dict(trainer_state)
+    m.load_state_dict(f.weights)
+    if hasattr(m, "train"):
+        m.train()
     if restore_rng and rng is not None:
         restore_rng_state(rng, loader)
     return Checkpoint(m, epoch, f.metadata, f.preprocessing, extra, opt_state, trainer_state, rng, f)

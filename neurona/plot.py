@@ -91,7 +91,7 @@ def learning_curves(history, path=None, metrics: Sequence[str] | str | None = No
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
-        _integer_epochs(ax)
+        _integer_epochs(ax, _longest(s, (name, "val_" + name)))
         _best_marker(ax, s, name)
     if title:
         fig.suptitle(title)
@@ -100,10 +100,16 @@ def learning_curves(history, path=None, metrics: Sequence[str] | str | None = No
     return fig
 
 
-def _integer_epochs(ax) -> None:
+def _integer_epochs(ax, n_epochs: int | None = None) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if n_epochs:  # half an epoch of margin: a one-epoch run gets the tick "1", not 0.95 ... 1.05
+        ax.set_xlim(0.5, n_epochs + 0.5)
+
+
+def _longest(series: Mapping, names) -> int:
+    return max((len(series[k]) for k in names if k in series), default=0)
 
 
 def _best_marker(ax, s: Mapping, name: str) -> None:
@@ -137,7 +143,7 @@ def compare_curves(histories: Mapping[str, object], path=None, metrics: Sequence
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        _integer_epochs(ax)
+        _integer_epochs(ax, max((len(_series(h).get(name, ())) for h in histories.values()), default=0))
         if "loss" in name:  # keep a diverging run from flattening the others
             vals = np.concatenate([np.asarray(_series(h)[name], float) for h in histories.values()
                                    if name in _series(h)])

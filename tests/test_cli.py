@@ -108,6 +108,8 @@ def test_resume_messages_and_refusals(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
     assert run("train", "--resume", "runs/none") == 1
     assert "no checkpoint.npz" in capsys.readouterr().err
+    assert run("train", "--resume", "runs/x", "--epochs", 3, "--lr", 0.5, "--hidden", 9) == 1
+    assert "only --epochs and --quiet may be given with it, got --hidden, --lr" in capsys.readouterr().err
     # a model file from a different architecture: the run's config was edited by hand
     cfg = tmp_path / "runs/x/config.json"
     data = json.loads(cfg.read_text())
@@ -118,13 +120,33 @@ def test_resume_messages_and_refusals(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "runs/x/checkpoint.npz" in err and "different architecture" in err and "(4, 2)" in err
     assert (tmp_path / "runs/x/checkpoint.npz").read_bytes() == before
+    (tmp_path / "runs/x/checkpoint.npz").write_bytes(before[: len(before) // 2])  # a disk that filled up
+    assert run("train", "--resume", "runs/x", "--epochs", 3) == 1
+    assert "runs/x/checkpoint.npz: truncated or corrupted" in capsys.readouterr().err
+
+
+def _without_matplotlib(monkeypatch):
+    """Make every `import matplotlib...` fail, as on a machine without the plot extra."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
 
 
 def test_plots_are_skipped_without_matplotlib(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(neurona.plot, "available", lambda: False)
+    _without_matplotlib(monkeypatch)
+    assert not neurona.plot.available()
     assert run("train", "--data", "circle", "--hidden", 4, "--epochs", 1, "--name", "np", "--quiet") == 0
-    assert "plots skipped: matplotlib is not installed" in capsys.readouterr().err
-    assert not list((tmp_path / "runs/np").glob("*.png")) and (tmp_path / "runs/np/model.npz").exists()
+    captured = capsys.readouterr()
+    assert "plots skipped: matplotlib is not installed" in captured.err and "test accuracy" in captured.out
+    r = tmp_path / "runs/np"
+    assert not list(r.glob("*.png"))
+    for name in ("model.npz", "checkpoint.npz", "metrics.json", "history.csv"):
+        assert (r / name).is_file(), name
+    assert run("evaluate", r, "--confusion", "cm.png") == 0
+    assert "plots skipped" in capsys.readouterr().err and not (tmp_path / "cm.png").exists()
+    assert run("boundary", "--data", "xor") == 1
+    assert "needs matplotlib" in capsys.readouterr().err
+    with pytest.raises(neurona.plot.PlotUnavailable, match=r"pip install 'neurona\[plot\]'"):
+        neurona.plot.learning_curves({"loss": [1.0]})
 
 
 def test_missing_fashion_mnist_falls_back_loudly(tmp_path, capsys, monkeypatch):
@@ -315,3 +337,164 @@ def test_subprocess_smoke(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stdout and (tmp_path / "runs/sp/model.npz").exists()
+
+
+def _optimizer_state(path):
+    return io.read_model_file(path).decode("optimizer")
+
+
+def test_train_flags_take_effect(tmp_path):
+    assert run("train", "--data", "circle", "--samples", 200, "--noise", 0.2, "--val-split", 0.2, "--hidden", "6,5",
+               "--activation", "tanh", "--batch-norm", "--dropout", 0.1, "--optimizer", "rmsprop", "--lr", 0.05,
+               "--momentum", 0.8, "--weight-decay", 1e-4, "--l1", 1e-5, "--l2", 1e-4, "--clip-grad", 1.0,
+               "--lr-schedule", "step", "--batch-size", "full", "--epochs", 3, "--patience", 2, "--monitor",
+               "val_loss", "--no-standardize", "--seed", 3, "--out", "elsewhere", "--name", "f", "--quiet") == 0
+    r = tmp_path / "elsewhere" / "f"
+    opts = json.loads((r / "config.json").read_text())["options"]
+    expected = {"hidden": [6, 5], "activation": "tanh", "batch_norm": True, "dropout": 0.1, "optimizer": "rmsprop",
+                "lr": 0.05, "momentum": 0.8, "weight_decay": 1e-4, "l1": 1e-5, "l2": 1e-4, "clip_grad": 1.0,
+                "lr_schedule": "step", "batch_size": None, "epochs": 3, "patience": 2, "monitor": "val_loss",
+                "standardize": False, "seed": 3, "val_split": 0.2, "samples": 200, "noise": 0.2}
+    assert {k: opts[k] for k in expected} == expected
+    f = io.read_model_file(r / "model.npz")
+    assert {k: f.config[k] for k in ("hidden", "activation", "batch_norm", "dropout")} == \
+        {"hidden": [6, 5], "activation": "tanh", "batch_norm": True, "dropout": 0.1}
+    assert f.preprocessing is None  # --no-standardize
+    opt = _optimizer_state(r / "checkpoint.npz")
+    group = opt["state"]["param_groups"][0]
+    assert opt["class"] == "RMSprop" and group["momentum"] == 0.8 and group["weight_decay"] == 1e-4
+    assert all(int(s["step"]) == 3 for s in opt["state"]["state"].values())  # full batch: one update per epoch
+    rows = list(csv.DictReader(open(r / "history.csv")))
+    np.testing.assert_allclose([float(row["lr"]) for row in rows], [0.05, 0.005, 0.0005], rtol=1e-6)  # step ÷10
+    assert all(float(row["penalty"]) > 0 for row in rows)  # --l1/--l2 add a logged penalty
+    assert json.loads((r / "metrics.json").read_text())["test_samples"] == 40  # 200 points, 20 % test
+
+
+def test_online_mode_and_seed(tmp_path):
+    for name, seed in (("o1", 1), ("o2", 2)):
+        assert run("train", "--data", "xor", "--samples", 50, "--hidden", 4, "--batch-size", 1, "--epochs", 1,
+                   "--seed", seed, "--name", name, "--quiet") == 0
+    # 50 points: 10 test, then 4 validation and 36 training samples, one update each
+    opt = _optimizer_state(tmp_path / "runs/o1/checkpoint.npz")
+    assert all(int(s["step"]) == 36 for s in opt["state"]["state"].values())
+    w1, w2 = _weights(tmp_path / "runs/o1/model.npz"), _weights(tmp_path / "runs/o2/model.npz")
+    assert not np.array_equal(w1["layers.0.weight"], w2["layers.0.weight"])
+
+
+def test_standardizer_is_fitted_on_the_training_split_only(tmp_path):
+    from neurona.cli import load_data
+
+    assert run("train", "--data", "gaussians", "--samples", 300, "--hidden", 4, "--epochs", 1, "--seed", 5,
+               "--name", "st", "--quiet") == 0
+    sc = io.read_model_file(tmp_path / "runs/st/model.npz").preprocessing
+    data = load_data("gaussians", samples=300, seed=5, noise=0.1, val_split=0.1)
+    np.testing.assert_allclose(sc.mean.ravel(), data.X_train.astype(np.float64).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(sc.var.ravel(), data.X_train.astype(np.float64).var(axis=0, ddof=1), rtol=1e-6)
+    everything = np.concatenate([data.X_train, data.X_val, data.X_test]).astype(np.float64)
+    assert not np.allclose(sc.mean.ravel(), everything.mean(axis=0), rtol=1e-6)
+
+
+def test_augmentation_touches_training_batches_only(monkeypatch, tmp_path):
+    import neurona.cli as cli
+
+    seen = []
+    make = cli._augmentation
+
+    def spy(*args, **kwargs):
+        aug = make(*args, **kwargs)
+
+        def counted(x):
+            seen.append(len(x))
+            return aug(x)
+
+        return counted
+
+    monkeypatch.setattr(cli, "_augmentation", spy)
+    assert run("train", *SMALL, "--hidden", 8, "--batch-size", 512, "--augment", "--epochs", 1, "--name", "aug",
+               "--quiet") == 0
+    assert sum(seen) == 2700 and max(seen) == 512  # the 2,700 training images; not validation's 300 nor the test's
+    assert run("train", "--data", "xor", "--augment", "--name", "no") == 1
+    assert not (tmp_path / "runs/no").exists()
+
+
+def test_sklearn_data_sets_keep_their_class_names(tmp_path, capsys):
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:  # the optional extra is missing: the command says how to get it
+        assert run("train", "--data", "iris", "--name", "i", "--quiet") == 1
+        assert "pip install neurona[sklearn]" in capsys.readouterr().err
+        return
+    assert run("train", "--data", "iris", "--hidden", 4, "--epochs", 1, "--name", "i", "--quiet") == 0
+    f = io.read_model_file(tmp_path / "runs/i/model.npz")
+    assert f.metadata["class_names"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_damaged_data_and_model_files_are_named(tmp_path, capsys):
+    (tmp_path / "cut.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 20)
+    (tmp_path / "text.npz").write_text("not an archive")
+    for name in ("cut.npz", "text.npz"):
+        assert run("train", "--data", name, "--name", "bad", "--quiet") == 1
+        err = capsys.readouterr().err
+        assert f"{name}: cannot read it as an .npz archive" in err and "Traceback" not in err
+    x = np.random.default_rng(0).normal(size=(30, 3)).astype(np.float32)
+    x[7, 2] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=np.arange(30) % 2)
+    assert run("train", "--data", "nan.npz", "--name", "bad", "--quiet") == 1
+    err = capsys.readouterr().err
+    assert "nan.npz" in err and "1 NaN values, at index (7, 2)" in err
+    assert not (tmp_path / "runs/bad").exists()
+    import pickle
+
+    with open(tmp_path / "evil.npz", "wb") as fh:
+        pickle.dump({"weights": 1}, fh)
+    for command in ("evaluate", "info"):
+        assert run(command, "evil.npz") == 1
+        assert "evil.npz: holds pickled Python objects" in capsys.readouterr().err
+    assert run("predict", "evil.npz", "--input", "nan.npz") == 1
+    assert "evil.npz: holds pickled Python objects" in capsys.readouterr().err
+
+
+def test_flat_inputs_for_image_models_and_images_for_flat_models(small_run, tmp_path, capsys):
+    from neurona.data import fashion_mnist_small
+
+    x, y = fashion_mnist_small("test", as_float=True, warn=False)
+    np.savez(tmp_path / "flat.npz", x=x.reshape(len(x), 784), y=y)  # rows of 784 values for a 1×28×28 model
+    capsys.readouterr()
+    assert run("evaluate", small_run, "--data", "flat.npz") == 0
+    acc = json.loads((small_run / "metrics.json").read_text())["test_accuracy"]
+    assert f"accuracy {acc:.4f}" in capsys.readouterr().out
+
+    n = 400
+    np.savez(tmp_path / "rows.npz", x_train=x[:n].reshape(n, 784), y_train=y[:n], x_test=x[n:].reshape(-1, 784),
+             y_test=y[n:])
+    assert run("train", "--data", "rows.npz", "--hidden", 8, "--epochs", 1, "--name", "flat", "--quiet") == 0
+    assert io.read_model_file(tmp_path / "runs/flat/model.npz").metadata["input_shape"] == [784]
+    capsys.readouterr()
+    if not neurona.plot.available():  # images are read with matplotlib; without it the command says so
+        (tmp_path / "one.png").write_bytes(b"\x89PNG")
+        assert run("predict", "runs/flat", "--input", "one.png") == 1
+        assert "reading images needs matplotlib" in capsys.readouterr().err
+        return
+    import matplotlib.image as mpimg
+
+    mpimg.imsave(tmp_path / "one.png", x[0], cmap="gray", vmin=0, vmax=1)
+    assert run("predict", "runs/flat", "--input", "one.png") == 0
+    assert "one.png:" in capsys.readouterr().out
+    mpimg.imsave(tmp_path / "small.png", x[0, :20, :20], cmap="gray", vmin=0, vmax=1)
+    assert run("predict", "runs/flat", "--input", "small.png") == 1
+    assert "small.png: the image is 20×20 = 400 pixels; this model expects 784 values" in capsys.readouterr().err
+
+
+def test_model_presets_by_name(tmp_path, capsys):
+    from neurona.data import fashion_mnist_small
+
+    x, y = fashion_mnist_small("train", warn=False)
+    np.savez(tmp_path / "imgs.npz", x_train=x[:80], y_train=y[:80], x_test=x[80:100], y_test=y[80:100])
+    assert run("train", "--data", "imgs.npz", "--model", "cnn-small", "--epochs", 1, "--batch-size", 64,
+               "--name", "cnn", "--quiet") == 0
+    f = io.read_model_file(tmp_path / "runs/cnn/model.npz")
+    assert f.model_name == "cnn-small" and f.metadata["input_shape"] == [1, 28, 28]
+    assert type(io.load(tmp_path / "runs/cnn/model.npz")).__name__ == "CNNSmall"
+    capsys.readouterr()
+    assert run("train", "--data", "xor", "--model", "nosuch", "--name", "ns") == 1
+    assert "no model named 'nosuch'" in capsys.readouterr().err and not (tmp_path / "runs/ns").exists()

@@ -337,3 +337,27 @@ def test_rng_capture_and_restore_with_augmentation():
     again = [b[0].data.copy() for b in loader], neurona.randn(3).data
     np.testing.assert_array_equal(first[1], again[1])
     assert len(state["loader"]) == 3  # the loader's generator, Compose (none), the flip's generator
+
+
+def test_a_refused_checkpoint_changes_nothing(tmp_path):
+    neurona.manual_seed(0)
+    t, loader, val = _train_setup()
+    t.fit(loader, val, epochs=1)
+    io.save_checkpoint(tmp_path / "ck.npz", t.model, t.optimizer, epoch=1, trainer=t, loader=loader)
+    # a run without the EarlyStopping the checkpoint has state for
+    neurona.manual_seed(1)
+    model = build_model("mlp", in_features=2, hidden=[16], out_features=2, dropout=0.3)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    other = Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0)
+    weights = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="callback EarlyStopping:0"):
+        io.load_checkpoint(tmp_path / "ck.npz", model=model, optimizer=opt, trainer=other)
+    for k, v in weights.items():
+        np.testing.assert_array_equal(model.state_dict()[k], v)
+    assert len(other.history) == 0 and other.epochs_done == 0
+    # an optimizer over other parameters than the checkpoint's
+    opt2 = optim.Adam(list(model.parameters())[:2], lr=0.01)
+    with pytest.raises(io.ModelFileError, match="optimizer state does not fit"):
+        io.load_checkpoint(tmp_path / "ck.npz", model=model, optimizer=opt2)
+    for k, v in weights.items():
+        np.testing.assert_array_equal(model.state_dict()[k], v)

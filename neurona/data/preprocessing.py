@@ -55,6 +55,8 @@ class _Scaler:
     def _check_shape(self, a: np.ndarray, name: str) -> None:
         ref = getattr(self, self._state[0])
         try:
+            if a.ndim != ref.ndim:  # broadcasting (N, 784) against (1, 1, 1, 1) would succeed and scramble rows
+                raise ValueError
             np.broadcast_shapes(a.shape, ref.shape)
         except ValueError:
             raise ValueError(f"{type(self).__name__}.{name}: input of shape {a.shape} does not match the statistics "
@@ -131,6 +133,7 @@ class Standardizer(_Scaler):
         """x = x̂ · sqrt(σ² + ε) + μ."""
         self._require_fit("inverse_transform")
         a, was_tensor = _array(x)
+        self._check_shape(a, "inverse_transform")
         a = _float_like(a)
         scale = np.sqrt(self.var + self.eps)
         return _wrap(a * scale.astype(a.dtype) + self.mean.astype(a.dtype), was_tensor)
@@ -184,6 +187,7 @@ class MinMaxScaler(_Scaler):
     def inverse_transform(self, x):
         self._require_fit("inverse_transform")
         a, was_tensor = _array(x)
+        self._check_shape(a, "inverse_transform")
         a = _float_like(a)
         out = (a - a.dtype.type(self.feature_range[0])) / self._scale().astype(a.dtype) + self.min.astype(a.dtype)
         return _wrap(out, was_tensor)

@@ -13,13 +13,16 @@ SKLEARN_SETS = {
 }
 
 
-def load_sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
+def load_sklearn(name: str, return_names: bool = False):
     """Load a scikit-learn bundled dataset as (X float32, y).
 
     y is int64 class labels for 'digits', 'iris', 'wine' and 'breast_cancer',
     and float32 targets for the regression set 'diabetes'. No download is needed.
+    With ``return_names=True`` it returns ``(X, y, class_names, feature_names)``
+    too (class_names is None for 'diabetes').
 
     >>> X, y = load_sklearn("iris")     # (150, 4) float32, (150,) int64
+    >>> X, y, classes, features = load_sklearn("iris", return_names=True)   # classes[0] == "setosa"
     """
     if name not in SKLEARN_SETS:
         raise ValueError(f"load_sklearn: unknown dataset {name!r}; available: {', '.join(SKLEARN_SETS)}")
@@ -30,7 +33,15 @@ def load_sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
                           "Install the optional extra: pip install neurona[sklearn]  "
                           "(or: pip install scikit-learn)") from e
     loader, task = SKLEARN_SETS[name]
-    X, y = getattr(datasets, loader)(return_X_y=True)
-    X = np.asarray(X, dtype=np.float32)
-    y = np.asarray(y, dtype=np.int64 if task == "classification" else np.float32)
-    return X, y
+    bunch = getattr(datasets, loader)()
+    X = np.asarray(bunch.data, dtype=np.float32)
+    y = np.asarray(bunch.target, dtype=np.int64 if task == "classification" else np.float32)
+    if not return_names:
+        return X, y
+    classes = None
+    if task == "classification":
+        names = getattr(bunch, "target_names", None)
+        classes = [str(c) for c in names] if names is not None else [str(c) for c in range(int(y.max()) + 1)]
+    features = getattr(bunch, "feature_names", None)
+    features = [str(f) for f in features] if features is not None else None
+    return X, y, classes, features

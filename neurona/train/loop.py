@@ -331,17 +331,18 @@ class Trainer:
         return out
 
     def load_state_dict(self, state: dict) -> None:
+        by_key = self._keyed_callbacks()
+        saved = state.get("callbacks", {})
+        for key in saved:  # refuse before changing anything
+            if key not in by_key:
+                raise ValueError(f"resume: the checkpoint has state for callback {key}, which this run does not have "
+                                 f"(callbacks now: {', '.join(by_key)})")
         self.epochs_done = int(state["epochs_done"])
         self.epoch = self.epochs_done - 1
         self.history.load_state_dict(state["history"])
         self.stop_reason = state.get("stop_reason")
-        by_key = self._keyed_callbacks()
-        for key, s in state.get("callbacks", {}).items():
-            c = by_key.get(key)
-            if c is None:
-                raise ValueError(f"resume: the checkpoint has state for callback {key}, which this run does not have "
-                                 f"(callbacks now: {', '.join(by_key)})")
-            c.load_state_dict(s)
+        for key, s in saved.items():
+            by_key[key].load_state_dict(s)
         self.resuming = True
 
 

@@ -86,3 +86,14 @@ def test_train_val_split_errors_and_unstratified():
     assert len(Xva) == 3
     with pytest.raises(ValueError, match="samples"):
         train_val_split(X, y[:5], stratify=False)
+
+
+def test_scalers_refuse_inputs_of_another_rank():
+    # (N, 784) rows would broadcast against per-channel statistics of shape (1, 1, 1, 1) into (1, 1, N, 784)
+    imgs = np.random.default_rng(2).random((6, 1, 4, 4))
+    for sc in (Standardizer(axis=(0, 2, 3)).fit(imgs), MinMaxScaler(axis=(0, 2, 3)).fit(imgs)):
+        for method in ("transform", "inverse_transform"):
+            with pytest.raises(ValueError, match=r"shape \(6, 16\) does not match the statistics of shape "
+                                                 r"\(1, 1, 1, 1\)"):
+                getattr(sc, method)(imgs.reshape(6, 16))
+        assert sc.transform(imgs).shape == imgs.shape

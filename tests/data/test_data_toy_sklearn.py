@@ -45,12 +45,22 @@ def test_bad_arguments(make):
         make(10, noise=-1)
 
 
-@pytest.mark.parametrize("name,n,task", [("iris", 150, "c"), ("wine", 178, "c"), ("diabetes", 442, "r")])
+@pytest.mark.parametrize("name,n,task", [("iris", 150, "c"), ("wine", 178, "c"), ("diabetes", 442, "r"),
+                                         ("digits", 1797, "c"), ("breast_cancer", 569, "c")])
 def test_load_sklearn(name, n, task):
     pytest.importorskip("sklearn")
     X, y = load_sklearn(name)
     assert X.dtype == np.float32 and len(X) == len(y) == n
     assert y.dtype == (np.int64 if task == "c" else np.float32)
+    X2, y2, classes, features = load_sklearn(name, return_names=True)
+    np.testing.assert_array_equal(X2, X)
+    assert len(features) == X.shape[1]
+    if task == "c":
+        assert len(classes) == int(y.max()) + 1
+    else:
+        assert classes is None
+    if name == "iris":
+        assert classes == ["setosa", "versicolor", "virginica"]
 
 
 def test_load_sklearn_unknown_name():

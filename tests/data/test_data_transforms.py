@@ -107,3 +107,24 @@ def test_bad_input_shape():
         RandomRotation(10)(np.zeros((4, 784)))
     with pytest.raises(ValueError, match="probability"):
         RandomHorizontalFlip(1.5)
+
+
+def test_random_choices_are_drawn_per_image_in_one_call():
+    x = np.repeat(batch((1, 1, 9, 9)), 64, axis=0)  # 64 copies of one image
+    for t in (RandomRotation(30, seed=0), RandomTranslate(2, seed=0), GaussianNoise(0.1, seed=0)):
+        out = t(x)
+        distinct = {out[k].tobytes() for k in range(len(out))}
+        assert len(distinct) > 8, type(t).__name__  # each copy got its own angle / shift / noise
+
+
+def test_a_loader_augments_each_epoch_anew_but_reproducibly():
+    x = batch((8, 1, 6, 6))
+    y = np.arange(8)
+
+    def epochs(seed):
+        loader = DataLoader((x, y), batch_size=8, transform=RandomRotation(20, seed=seed))
+        return [next(iter(loader))[0].data for _ in range(2)]
+
+    first, second = epochs(1)
+    assert not np.array_equal(first, second)  # a fresh draw every epoch
+    np.testing.assert_array_equal(epochs(1)[1], second)
