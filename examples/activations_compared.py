@@ -75,14 +75,16 @@ def train(activation: str, x, y, epochs: int, lr: float, momentum: float, seed: 
     return model, losses
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Train one network per activation; return {activation: {"losses", "train_accuracy", "test_accuracy"}}."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=600)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/activations_compared.png", help="where to save the learning curves")
-    args = parser.parse_args()
+    parser.add_argument("--out", default="runs/activations_compared.png",
+                        help="where to save the learning curves ('' for no figure)")
+    args = parser.parse_args(argv)
 
     x_train, y_train = two_spirals(200, noise=0.03, seed=1)
     x_test, y_test = two_spirals(500, noise=0.03, seed=2)
@@ -92,14 +94,18 @@ def main() -> None:
     print(f"Two spirals: {len(y_train)} training and {len(y_test)} test points; 2-32-32-2 MLP, "
           f"{args.epochs} full-batch steps, lr {args.lr}, momentum {args.momentum}")
     print(f"{'activation':12s} {'final loss':>10s} {'train acc':>9s} {'test acc':>8s} {'time':>6s}")
-    curves = {}
+    curves, results = {}, {}
     for name in activations:
         start = time.perf_counter()
         model, losses = train(name, x_train, y_train, args.epochs, args.lr, args.momentum, args.seed)
         seconds = time.perf_counter() - start
         curves[name] = losses
-        print(f"{name:12s} {losses[-1]:10.4f} {accuracy(model, x_train, y_train):9.3f} "
-              f"{accuracy(model, x_test, y_test):8.3f} {seconds:5.1f}s")
+        results[name] = {"losses": losses, "train_accuracy": accuracy(model, x_train, y_train),
+                         "test_accuracy": accuracy(model, x_test, y_test)}
+        print(f"{name:12s} {losses[-1]:10.4f} {results[name]['train_accuracy']:9.3f} "
+              f"{results[name]['test_accuracy']:8.3f} {seconds:5.1f}s")
+    if not args.out:
+        return results
 
     try:
         import matplotlib
@@ -107,7 +113,7 @@ def main() -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no plot saved (pip install matplotlib)")
-        return
+        return results
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, losses in curves.items():
         ax.plot(losses, label=name, linestyle="--" if name in ("sigmoid", "tanh", "softsign") else "-")
@@ -119,7 +125,9 @@ def main() -> None:
     fig.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=120)
+    plt.close(fig)
     print(f"learning curves saved to {args.out}")
+    return results
 
 
 if __name__ == "__main__":

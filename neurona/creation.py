@@ -103,7 +103,8 @@ def as_tensor(data, dtype=None) -> Tensor:
 def from_numpy(array: np.ndarray) -> Tensor:
     """Wrap an ndarray without changing its dtype or copying it."""
     t = Tensor.__new__(Tensor)
-    t.data, t.grad, t._ctx, t.name, t.requires_grad = np.asarray(array), None, None, None, False
+    arr = backend.get_array_module(array).asarray(array)  # a CuPy array stays on its device
+    t.data, t.grad, t._ctx, t.name, t.requires_grad = arr, None, None, None, False
     if t.data.dtype.kind not in _ALLOWED_KINDS:
         raise TypeError(f"from_numpy: dtype {t.data.dtype} is not supported")
     return t

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..tensor import Function, Tensor
 from .math import as_tensor
 
@@ -51,7 +52,7 @@ class Heaviside(Function):
         return y
 
     def backward(self, gy):  # piecewise constant: g'(z) = 0 for z ≠ threshold, undefined at it (0 is used)
-        return np.zeros(self.shape, self.dtype)
+        return get_array_module(gy).zeros(self.shape, self.dtype)
 
 
 # --- sigmoid family ------------------------------------------------------------------
@@ -233,7 +234,7 @@ def _erfc_large(x):
 
 def _erf(x):
     """erf(x) in float64 to ~1e-16 absolute error (NumPy has no erf, and neurona does not depend on SciPy)."""
-    x = np.asarray(x, dtype=np.float64)
+    x = get_array_module(x).asarray(x, dtype=np.float64)
     out = np.empty_like(x)
     small = np.abs(x) < 2
     xs = x[small]
@@ -249,7 +250,7 @@ def _erf(x):
 
 def _normal_cdf(x):
     """Φ(x) = (1 + erf(x/√2))/2 in float64; the far left tail uses erfc directly (no cancellation)."""
-    u = np.asarray(x, dtype=np.float64) * (1 / math.sqrt(2))
+    u = get_array_module(x).asarray(x, dtype=np.float64) * (1 / math.sqrt(2))
     out = np.empty_like(u)
     tail = u < -2
     out[tail] = 0.5 * _erfc_large(-u[tail])
@@ -306,7 +307,7 @@ class Maxout(Function):
             z = z + b.T.reshape(-1)
         z = z.reshape(-1, k, out_f)
         y = z[:, 0]
-        win = np.zeros(y.shape, np.intp)  # the winning piece of each (sample, unit)
+        win = get_array_module(y).zeros(y.shape, np.intp)  # the winning piece of each (sample, unit)
         for p in range(1, k):
             better = z[:, p] > y
             y = np.where(better, z[:, p], y)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..creation import _gen, from_numpy
 from ..tensor import Function, Tensor
 from .math import as_tensor
@@ -33,26 +34,30 @@ def _check_p(p: float, op: str) -> float:
     return p
 
 
-def dropout(x, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None) -> Tensor:
+def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            generator: np.random.Generator | None = None) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1 − p).
 
     The scaling keeps the expectation, E[y] = x, so nothing changes at
     evaluation time, where dropout is the identity (``training=False``).
     The mask comes from ``generator`` (default: neurona's global generator,
-    seeded by ``neurona.manual_seed``).
+    seeded by ``neurona.manual_seed``). The signature is PyTorch's;
+    ``inplace`` is accepted, and the result is always a new tensor.
     """
     x = as_tensor(x)
     p = _check_p(p, "dropout")
     if not training or p == 0.0:
         return x
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    xp = get_array_module(x.data)
     if p == 1.0:
-        mask = np.zeros(x.shape, dtype)
+        mask = xp.zeros(x.shape, dtype)
     else:
         u = _gen(generator).random(x.shape, dtype=np.float32 if dtype != np.float64 else np.float64)
         keep = u >= p
         mask = keep.astype(dtype)
         mask *= dtype.type(1.0 / (1.0 - p))
+        mask = xp.asarray(mask)  # drawn on the host by the seeded generator, used where x lives
     return DropoutMask(mask)(x)
 
 
@@ -66,4 +71,4 @@ def gaussian_noise(x, std: float, training: bool = True, generator: np.random.Ge
         return x
     noise = _gen(generator).standard_normal(x.shape).astype(x.dtype, copy=False)
     noise *= x.dtype.type(std)
-    return x + from_numpy(noise)
+    return x + from_numpy(get_array_module(x.data).asarray(noise))

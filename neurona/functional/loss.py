@@ -21,11 +21,14 @@ Every loss takes ``reduction='mean' | 'sum' | 'none'`` (``kl_div`` also
 Options after ``(input, target[, weight])`` are keyword-only: PyTorch's
 positional slots there hold its deprecated ``size_average``/``reduce``, so a
 positional call written for PyTorch fails loudly instead of misassigning.
+:func:`huber_loss` is the exception, as in PyTorch, which gives it no such
+slots: ``huber_loss(input, target, reduction, delta)``.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..tensor import Function, Tensor
 from .activation import _sigmoid, log_softmax
 from .math import as_tensor, cast
@@ -52,12 +55,13 @@ def _reduce(loss, reduction: str, n: int | None = None):
     """'none': the elementwise losses; 'sum': their sum; 'mean': the sum divided by ``n`` (default: their count)."""
     if reduction == "none":
         return loss
+    xp = get_array_module(loss)
     total = loss.sum()
     if reduction == "sum":
-        return np.asarray(total)
+        return xp.asarray(total)
     n = loss.size if n is None else n
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / _c(loss, n)) if n else np.asarray(_c(loss, np.nan))
+        return xp.asarray(total / _c(loss, n)) if n else xp.asarray(_c(loss, np.nan))
 
 
 def _spread(gy, reduction: str, n: int | None):
@@ -75,7 +79,7 @@ def _float_target(target, x: Tensor, op: str) -> Tensor:
         if target.data.dtype.kind == "f" and x.data.dtype.kind == "f":
             return cast(target, x.data.dtype)
         return Tensor(target.data.astype(x.data.dtype), dtype=x.data.dtype)
-    return Tensor(np.asarray(target, dtype=x.data.dtype), dtype=x.data.dtype)
+    return Tensor(get_array_module(x.data).asarray(target, dtype=x.data.dtype), dtype=x.data.dtype)
 
 
 def _check_float_input(x: Tensor, op: str) -> None:
@@ -95,7 +99,7 @@ def _const_array(a, x: Tensor, op: str, name: str, shape_ok) -> np.ndarray | Non
     """A non-differentiable per-element or per-class factor (weight, pos_weight) as an array of x's dtype."""
     if a is None:
         return None
-    arr = a.data if isinstance(a, Tensor) else np.asarray(a)
+    arr = a.data if isinstance(a, Tensor) else get_array_module(x.data).asarray(a)
     arr = arr.astype(x.data.dtype, copy=False)
     problem = shape_ok(arr.shape)
     if problem:
@@ -177,7 +181,7 @@ def l1_loss(input, target, *, reduction: str = "mean") -> Tensor:
     return _pointwise(L1, input, target, reduction, "l1_loss")
 
 
-def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """Huber loss: ½d² for |d| < δ, δ(|d| - ½δ) beyond (d = input - target): quadratic near 0, linear far away."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -259,7 +263,8 @@ class CrossEntropy(Function):
         w = self.weight
         self.w_y = w_y = w[ys] if w is not None else _c(x, 1.0)  # w_{y_n} (not yet masked)
         wm = w_y * mask
-        loss = -(wm * logp[np.arange(y.size), ys])
+        xp = get_array_module(x)
+        loss = -(wm * logp[xp.arange(y.size), ys])
         eps = self.smoothing
         if eps:
             smooth = -((logp @ w) if w is not None else logp.sum(axis=1)) * mask
@@ -267,23 +272,24 @@ class CrossEntropy(Function):
         if self.reduction == "none":
             return loss.reshape(self.target.shape)
         if self.reduction == "sum":
-            return np.asarray(loss.sum())
+            return xp.asarray(loss.sum())
         self.denom = wm.sum()
         return _mean_by(loss.sum(), self.denom)
 
     def backward(self, gy):
         logp, ys, w, eps = self.logp, self.ys, self.weight, self.smoothing
+        rows_idx = get_array_module(logp).arange(logp.shape[0])
         rows, c = logp.shape
         g_row = _per_row(gy, self.reduction, rows, getattr(self, "denom", None)) * self.mask
         p = np.exp(logp)
         if eps == 0 and w is None:  # the common case: g = softmax - onehot, per row
             g = p * g_row[:, None]
-            g[np.arange(rows), ys] -= g_row
+            g[rows_idx, ys] -= g_row
             return _classes_back(g, self.shape)
         wsum = w.sum() if w is not None else _c(p, c)
         big_a = _c(p, 1 - eps) * self.w_y + _c(p, eps / c) * wsum
         g = p * (g_row * big_a)[:, None]
-        g[np.arange(rows), ys] -= g_row * _c(p, 1 - eps) * self.w_y
+        g[rows_idx, ys] -= g_row * _c(p, 1 - eps) * self.w_y
         if eps:
             g -= (g_row * _c(p, eps / c))[:, None] * (w[None, :] if w is not None else _c(p, 1.0))
         return _classes_back(g, self.shape)
@@ -291,7 +297,7 @@ class CrossEntropy(Function):
 
 def _mean_by(total, denom):
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / denom)
+        return get_array_module(total).asarray(total / denom)
 
 
 class CrossEntropyProbs(Function):
@@ -347,13 +353,14 @@ class NLLLoss(Function):
         y = self.target.reshape(-1)
         mask = y != self.ignore_index
         self.ys = ys = np.where(mask, y, 0)
-        w_y = self.weight[ys] if self.weight is not None else np.ones(y.size, x.dtype)
+        xp = get_array_module(x)
+        w_y = self.weight[ys] if self.weight is not None else xp.ones(y.size, x.dtype)
         self.wm = wm = w_y * mask
-        loss = -(wm * x2[np.arange(y.size), ys])
+        loss = -(wm * x2[xp.arange(y.size), ys])
         if self.reduction == "none":
             return loss.reshape(self.target.shape)
         if self.reduction == "sum":
-            return np.asarray(loss.sum())
+            return xp.asarray(loss.sum())
         self.denom = wm.sum()
         return _mean_by(loss.sum(), self.denom)
 
@@ -361,8 +368,9 @@ class NLLLoss(Function):
         rows = self.ys.size
         c = self.shape[1] if len(self.shape) > 1 else self.shape[0]
         g_row = _per_row(gy, self.reduction, rows, getattr(self, "denom", None))
-        g = np.zeros((rows, c), self.dtype)
-        g[np.arange(rows), self.ys] = -(g_row * self.wm)
+        xp = get_array_module(gy)
+        g = xp.zeros((rows, c), self.dtype)
+        g[xp.arange(rows), self.ys] = -(g_row * self.wm)
         return _classes_back(g, self.shape)
 
 
@@ -378,7 +386,7 @@ def _class_input(x: Tensor, op: str) -> int:
 
 
 def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str) -> np.ndarray:
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.data if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     expected = _sample_shape(x.shape)
     if t.dtype.kind not in "iu":
         raise TypeError(
@@ -398,7 +406,7 @@ def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str) -> np.n
             f"{op}: target class index {v} is out of range for {c} classes (valid: 0 to {c - 1}, "
             f"or ignore_index={ignore_index})"
         )
-    return t
+    return get_array_module(x.data).asarray(t)  # on the input's array library, like the logits
 
 
 def _class_weight(weight, c: int, x: Tensor, op: str):
@@ -434,7 +442,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     x = as_tensor(input)
     c = _class_input(x, op)
     w = _class_weight(weight, c, x, op)
-    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t_arr = target.data if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     if t_arr.dtype.kind == "f":
         if t_arr.shape != x.shape:
             raise ValueError(
@@ -478,7 +486,7 @@ def cross_entropy_composed(input, target, weight=None, *, ignore_index: int = -1
     wb = None if w is None else Tensor(w.reshape((1, c) + (1,) * (x.ndim - 2)) if x.ndim > 1 else w, dtype=w.dtype)
     eps = float(label_smoothing)
     logp = log_softmax(x, dim=cdim)
-    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t_arr = target.data if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     if t_arr.dtype.kind == "f":
         t = _float_target(target, x, op)
         _same_shape(x, t, op)
@@ -500,7 +508,7 @@ def cross_entropy_composed(input, target, weight=None, *, ignore_index: int = -1
     if reduction == "sum":
         smooth = smooth.sum()
     elif reduction == "mean":
-        w_y = w[np.where(mask, y, 0)] if w is not None else np.ones(y.shape, x.data.dtype)
+        w_y = w[np.where(mask, y, 0)] if w is not None else get_array_module(x.data).ones(y.shape, x.data.dtype)
         smooth = smooth.sum() / Tensor((w_y * mask).sum(), dtype=x.data.dtype)
     return nll * (1 - eps) + smooth * (eps / c)
 

@@ -16,7 +16,7 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and like.data.dtype.kind == "f":
-        a = np.asarray(x)
+        a = get_array_module(x).asarray(x)
         if a.dtype.kind in "fiub":
             return Tensor(a.astype(like.data.dtype, copy=False))
     return Tensor(x)
@@ -108,7 +108,9 @@ class Pow(Function):
         a, b, y = self.a, self.b, self.y
         ga = gb = None
         if self.needs[0]:
-            ga = unbroadcast(gy * b * a ** (b - 1), a.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = b * a ** (b - 1)
+            ga = unbroadcast(gy * np.where(b == 0, 0, d).astype(y.dtype, copy=False), a.shape)  # a^0 is constant
         if self.needs[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, 0, np.nan)).astype(y.dtype, copy=False)
@@ -169,10 +171,12 @@ class PowConst(Function):
             return a * a
         return a ** c
 
-    def backward(self, gy):  # ∂a^c/∂a = c a^(c-1)
+    def backward(self, gy):  # ∂a^c/∂a = c a^(c-1), and 0 for c = 0 (even at a = 0, as PyTorch)
         a, c = self.a, self.c
         if c == 2:
             return gy * (a + a)
+        if c == 0:
+            return get_array_module(gy).zeros_like(gy)
         return gy * (c * a ** (c - 1))
 
 
@@ -411,7 +415,9 @@ class Clip(Function):
 
     def backward(self, gy):  # 1 inside [lo, hi] (bounds included, as PyTorch), 0 outside
         x, lo, hi = self.x, self.lo, self.hi
-        mask = np.ones(x.shape, bool) if lo is None else x >= lo
+        if lo is None:
+            return gy * (x <= hi)
+        mask = x >= lo
         if hi is not None:
             mask &= x <= hi
         return gy * mask
@@ -526,7 +532,7 @@ def minimum(a, b) -> Tensor:
 
 def where(condition, a, b) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (differentiable in a and b)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else get_array_module(condition).asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     a, b = _pair(a, b)

@@ -9,6 +9,7 @@ import builtins
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..tensor import Function, Tensor
 from .math import as_tensor
 
@@ -186,8 +187,9 @@ def _arg(fn, x, axis, keepdims, dim, keepdim, name):
         axis = dim
     keep = _keep(keepdims, keepdim)
     if axis is None:
-        r = fn(x.data.reshape(-1))
-        return Tensor(np.asarray(r).reshape((1,) * x.ndim) if keep else np.asarray(r, dtype=np.int64))
+        xp = get_array_module(x.data)
+        r = xp.asarray(fn(x.data.reshape(-1)), dtype=np.int64)
+        return Tensor(r.reshape((1,) * x.ndim) if keep else r)
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"{name}: axis {axis} is out of range for a tensor with {x.ndim} dimensions")
     return Tensor(fn(x.data, axis=axis, keepdims=keep).astype(np.int64, copy=False))

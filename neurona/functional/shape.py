@@ -290,14 +290,26 @@ def chunk(x, chunks: int, dim: int = 0) -> list:
     return split(x, size, dim)
 
 
-def pad(x, pad, value: float = 0.0) -> Tensor:
-    """Constant padding.
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad with a constant (``value``, default 0) or by ``mode`` 'reflect', 'replicate' or 'circular' (as PyTorch).
 
     ``pad`` is either NumPy-style ``((before, after), ...)`` per dimension, or
     PyTorch-style flat ``(left, right, top, bottom, ...)`` starting from the
-    last dimension.
+    last dimension. The other modes copy input values outward: the gradient of
+    an input element is the sum over every place it was copied to.
+
+    >>> import neurona
+    >>> pad(neurona.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect")
+    tensor([3., 2., 1., 2., 3., 2.])
     """
     x = as_tensor(x)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(map(repr, _PAD_MODES))}, got {mode!r}")
+    if value is not None and mode != "constant":
+        raise ValueError(f"pad: value applies to mode 'constant' only, got value={value} with mode {mode!r}")
     if len(pad) and isinstance(pad[0], (tuple, list)):
         width = tuple((int(a), int(b)) for a, b in pad)
         if len(width) != x.ndim:
@@ -307,9 +319,21 @@ def pad(x, pad, value: float = 0.0) -> Tensor:
             raise ValueError(f"pad: a flat pad needs an even length of at most {2 * x.ndim}, got {len(pad)}")
         pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
         width = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
-    if builtins.min(builtins.min(p) for p in width) < 0:
+    if builtins.min((builtins.min(p) for p in width), default=0) < 0:
         raise ValueError(f"pad: negative padding {width} is not supported")
-    return Pad(width, value)(x)
+    if mode == "constant":
+        return Pad(width, 0.0 if value is None else value)(x)
+    # every output element copies one input element: a gather by per-axis index maps, whose gradient scatters back
+    xp = get_array_module(x.data)
+    maps = []
+    for d, (lo, hi) in enumerate(width):
+        n = x.shape[d]
+        limit = n - 1 if mode == "reflect" else n
+        if (lo or hi) and (n == 0 or builtins.max(lo, hi) > limit):
+            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of dimension {d} needs at most {limit} on each side "
+                             f"for an input of shape {x.shape}")
+        maps.append(xp.pad(xp.arange(n), (lo, hi), mode=_PAD_MODES[mode]))
+    return getitem(x, xp.ix_(*maps))
 
 
 def getitem(x: Tensor, index) -> Tensor:
@@ -323,5 +347,5 @@ def getitem(x: Tensor, index) -> Tensor:
 
 
 def _list_index(items: list) -> np.ndarray:
-    a = np.asarray(items)
+    a = get_array_module(*items).asarray(items)
     return a.astype(np.intp) if a.size == 0 else a  # [] selects nothing (NumPy would read it as floats)

@@ -11,7 +11,8 @@ network output, ``t`` the targets, N samples, λ the regularization factor)::
 Class weights and ``pos_weight`` are registered as buffers, so they follow
 ``criterion.to(dtype)`` and appear in ``state_dict``. Options other than
 ``weight`` are keyword-only (PyTorch's deprecated ``size_average``/``reduce``
-are not accepted), so a positional call written for PyTorch fails loudly.
+are not accepted), so a positional call written for PyTorch fails loudly;
+``HuberLoss(reduction, delta)``, which PyTorch gives no deprecated slots, takes them positionally.
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ class L1Loss(_Loss):
 class HuberLoss(_Loss):
     """½d² for |d| < δ, δ(|d| - ½δ) beyond: robust to outliers (``delta`` = δ)."""
 
-    def __init__(self, *, reduction: str = "mean", delta: float = 1.0):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
         if delta <= 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")

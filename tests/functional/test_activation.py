@@ -78,6 +78,20 @@ def test_activation_op(name, fn, ref, domain, shape):
     check_op(fn, ref, [shape], domain)
 
 
+# size-1 axes and non-contiguous inputs (transposed, strided, reversed), built inside the op
+LAYOUTS = [
+    ("size1_axes", (3, 1, 1), lambda a: a),
+    ("transposed", (4, 1, 3), lambda a: a.T),
+    ("strided", (6, 8), lambda a: a[::2, ::-3]),
+]
+
+
+@pytest.mark.parametrize("layout,shape,view", LAYOUTS, ids=[l[0] for l in LAYOUTS])
+@pytest.mark.parametrize("name,fn,ref,domain", UNARY, ids=[u[0] for u in UNARY])
+def test_activation_op_layouts(name, fn, ref, domain, layout, shape, view):
+    check_op(lambda x: fn(view(x)), lambda a: ref(view(a)), [shape], domain)
+
+
 @pytest.mark.parametrize("dim,shape", [(0, (4,)), (0, (3, 4)), (1, (3, 4)), (1, (2, 3, 4)), (-2, (2, 3, 4))])
 def test_softmax_dims(dim, shape):
     check_op(lambda x: A.softmax(x, dim), lambda a: np_softmax(a, dim), [shape])
@@ -97,6 +111,16 @@ def test_prelu_op(xshape, wshape):
         return np.where(a > 0, a, wb * a)
 
     check_op(A.prelu, ref, [xshape, wshape], ["away0", "any"])
+
+
+def test_prelu_and_maxout_on_noncontiguous_inputs():
+    def prelu_ref(a, w):
+        return np.where(a > 0, a, w.reshape(1, -1, 1) * a)
+
+    check_op(lambda x, w: A.prelu(x.permute(2, 1, 0), w), lambda a, w: prelu_ref(a.transpose(2, 1, 0), w),
+             [(4, 3, 2), (3,)], ["away0", "any"])
+    check_op(lambda x, w, b: A.maxout(x.T[::2], w, b), lambda x, w, b: np_maxout(x.T[::2], w, b),
+             [(3, 8), (2, 2, 3), (2, 2)])
 
 
 def test_prelu_channel_mismatch_names_shapes():

@@ -157,6 +157,25 @@ def test_cross_entropy_probability_targets(smoothing, weighted, reduction, shape
              lambda x, t: np_cross_entropy_probs(x, t, reduction=reduction, **kw), [shape, shape], ["any", "pos"])
 
 
+def test_losses_on_noncontiguous_inputs(rng):
+    """Transposed, strided and reversed inputs and targets give the same losses and gradients as contiguous ones."""
+    y = rng.integers(0, 4, 5)
+    w = rng.uniform(0.5, 2.0, 4)
+    check_op(lambda x: L.cross_entropy(x.T, y, w, label_smoothing=0.1),
+             lambda x: np_cross_entropy(x.T, y, w, label_smoothing=0.1), [(4, 5)])
+    check_op(lambda x: L.nll_loss(x[::-1, ::2], y), lambda x: np_nll(x[::-1, ::2], y), [(5, 8)])
+    check_op(lambda x, t: L.cross_entropy(x.permute(1, 0, 2), t.permute(2, 1, 0)[:, :, ::-1]),
+             lambda x, t: np_cross_entropy_probs(x.transpose(1, 0, 2), t.transpose(2, 1, 0)[:, :, ::-1]),
+             [(4, 2, 3), (3, 4, 2)], ["any", "pos"])
+    check_op(lambda x, t: L.mse_loss(x.T, t[::2]), lambda x, t: np.mean((x.T - t[::2]) ** 2), [(3, 4), (8, 3)])
+    check_op(lambda x, t: L.huber_loss(x[:, ::-1], t.T, delta=0.5),
+             lambda x, t: np.mean(np_huber(x[:, ::-1] - t.T, 0.5)), [(3, 4), (4, 3)])
+    check_op(lambda x, t: L.binary_cross_entropy_with_logits(x.T, to_prob(t[::2])),
+             lambda x, t: np.mean(to_prob(t[::2]) * np.logaddexp(0, -x.T)
+                                  + (1 - to_prob(t[::2])) * np.logaddexp(0, x.T)),
+             [(3, 4), (8, 3)], ["any", "unit"])
+
+
 # --- fused vs composed --------------------------------------------------------------------------
 
 
@@ -296,6 +315,10 @@ def test_extreme_logits_give_finite_losses_and_gradients(dtype):
         "bce_of_sigmoid": lambda z: L.binary_cross_entropy(A.sigmoid(z), probs),
         "kl": lambda z: L.kl_div(A.log_softmax(z, 1), probs, reduction="batchmean"),
         "mse_of_softmax": lambda z: L.mse_loss(A.softmax(z, 1), probs),
+        "mse": lambda z: L.mse_loss(z, probs),
+        "l1": lambda z: L.l1_loss(z, -probs, reduction="sum"),
+        "huber": lambda z: L.huber_loss(z, probs, delta=2.0),
+        "smooth_l1": lambda z: L.smooth_l1_loss(z, probs, beta=0.5),
     }
     for name, fn in calls.items():
         z = nr.from_numpy(x.copy()).requires_grad_()

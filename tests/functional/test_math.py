@@ -44,6 +44,7 @@ UNARY = [
     ("pow_half", lambda x: x ** 0.5, np.sqrt, "pos"),
     ("pow_neg", lambda x: x ** -1.5, lambda a: a ** -1.5, "pos"),
     ("pow_fn", lambda x: nr.pow(x, 3), lambda a: a ** 3, "any"),
+    ("pow_0", lambda x: x ** 0 + x, lambda a: a ** 0 + a, "any"),
     ("pow_method", lambda x: x.pow(2.5), lambda a: a ** 2.5, "pos"),
     ("rpow_2", lambda x: 2 ** x, lambda a: 2.0 ** a, "any"),
     ("rpow_e", lambda x: np.e ** x, np.exp, "any"),
@@ -404,3 +405,19 @@ def test_gradient_of_kinks_follows_pytorch():
     nr.maximum(a, b).sum().backward()
     np.testing.assert_array_equal(a.grad.data, [0.5, 1])
     np.testing.assert_array_equal(b.grad.data, [0.5, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zeroth_power_has_zero_gradient_even_at_zero(dtype):
+    """x ** 0 is the constant 1: its gradient is 0 everywhere, even at 0 where c·x^(c-1) is 0 · inf (as PyTorch)."""
+    x = nr.tensor([0.0, 2.0, -3.0], dtype=dtype, requires_grad=True)
+    e = nr.tensor([0.0, 0.0, 0.0], dtype=dtype, requires_grad=True)
+    with np.errstate(all="raise"):
+        ((x ** 0) * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0, 0, 0])
+    assert x.grad.dtype == dtype
+    x.grad = None
+    (x ** e).sum().backward()  # a tensor exponent that is 0: ∂/∂x is 0, ∂/∂e = ln x (0 at x = 0, NaN below)
+    np.testing.assert_array_equal(x.grad.data, [0, 0, 0])
+    np.testing.assert_allclose(e.grad.data, [0, np.log(2.0), np.nan], rtol=1e-6)
+    assert x.grad.dtype == e.grad.dtype == dtype

@@ -31,6 +31,7 @@ def test_eval_mode_and_p0_are_the_identity():
     assert layer(x) is x
     assert nn.Dropout(0.0)(x) is x
     assert dropout(x, 0.9, training=False) is x
+    assert dropout(x, 0.9, False, True) is x  # PyTorch's positional (input, p, training, inplace)
 
 
 def test_p1_drops_everything():

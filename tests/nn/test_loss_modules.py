@@ -113,6 +113,12 @@ def test_bad_options_fail_at_construction():
         nn.HuberLoss(delta=0.0)
     with pytest.raises(TypeError):
         nn.MSELoss("sum")  # options are keyword-only: PyTorch's first positional is the deprecated size_average
+    # HuberLoss has no deprecated slots in PyTorch: (reduction, delta) positionally, there and here
+    huber = nn.HuberLoss("sum", 0.5)
+    assert (huber.reduction, huber.delta) == ("sum", 0.5)
+    x, t = nr.tensor([0.0, 2.0]), nr.tensor([0.1, 0.0])
+    np.testing.assert_allclose(huber(x, t).item(), 0.5 * 0.1 ** 2 + 0.5 * (2 - 0.5 / 2), rtol=1e-6)  # ½d², δ(|d| - ½δ)
+    assert L.huber_loss(x, t, "sum", 0.5).item() == huber(x, t).item()
     with pytest.raises(TypeError):
         L.cross_entropy(nr.randn(2, 3), [0, 1], None, None, -100)  # PyTorch's (weight, size_average, ignore_index)
 

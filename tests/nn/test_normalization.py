@@ -72,6 +72,24 @@ def test_batch_norm_eval_against_numpy_gradcheck_float32(shape, rng):
     check_op(fn, ref, [shape, (c,), (c,)])
 
 
+def test_batch_norm_and_layer_norm_on_noncontiguous_inputs(rng):
+    rm, rv = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    check_op(lambda x, w, b: batch_norm(x.T, None, None, w, b, training=True),
+             lambda x, w, b: np_batch_norm(x.T, w, b), [(3, 6), (3,), (3,)], rtol32=1e-3, atol32=1e-4)
+    check_op(lambda x: batch_norm(x.permute(2, 1, 0)[::2], None, None, training=True),
+             lambda x: np_batch_norm(x.transpose(2, 1, 0)[::2]), [(4, 3, 8)], rtol32=1e-3, atol32=1e-4)
+
+    def eval_ref(x):
+        a = x[:, ::-1]
+        return (a - rm) / np.sqrt(rv + EPS)
+
+    check_op(lambda x: batch_norm(x[:, ::-1], neurona.from_numpy(rm.astype(x.dtype)),
+                                  neurona.from_numpy(rv.astype(x.dtype)), training=False), eval_ref, [(5, 3)])
+    check_op(lambda x, w, b: layer_norm(x.transpose(0, 2)[:, ::2], 3, w, b),
+             lambda x, w, b: np_layer_norm(np.swapaxes(x, 0, 2)[:, ::2], 1, w, b), [(3, 4, 2), (3,), (3,)],
+             rtol32=1e-3, atol32=1e-4)
+
+
 def _composed_batch_norm(x, w, b, eps=EPS):
     """The same normalization written with primitive ops (the reference for the fused backward)."""
     axes = (0,) + tuple(range(2, x.ndim))
