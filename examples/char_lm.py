@@ -5,6 +5,7 @@ with greedy decoding, temperature sampling and beam search.
     python examples/char_lm.py                         # all fortunes (~2.7 M characters), LSTM 256, 3 epochs
     python examples/char_lm.py --epochs 5 --layers 2 --prompt "The computer"
     python examples/char_lm.py --quick                 # the small sample shipped with neurona, 2 epochs
+    neurona train --model char-lm                      # the same task as a run folder (runs/<name>/)
 
 The model reads a character and predicts the next one: embedding → LSTM →
 softmax over the characters. The text is cut into 64 parallel streams, and
@@ -26,23 +27,8 @@ import numpy as np
 import neurona
 from neurona import nn, optim
 from neurona.models import CharLM
-from neurona.text import Vocab, batchify, beam_search, fortunes_sample, load_fortunes, sample_decode, greedy_decode
-
-
-def perplexity(model: CharLM, streams: np.ndarray, k: int) -> float:
-    """exp of the mean cross-entropy per character over (B, L) streams, state carried across windows."""
-    loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    total, n, state = 0.0, 0, None
-    model.eval()
-    with neurona.no_grad():
-        for s in range(0, streams.shape[1] - 1, k):
-            x = streams[:, s:min(s + k, streams.shape[1] - 1)]
-            y = streams[:, s + 1:s + 1 + x.shape[1]]
-            logits, state = model(x, state)
-            total += float(loss_fn(logits.reshape(-1, logits.shape[-1]), neurona.tensor(y.reshape(-1))).item())
-            n += y.size
-    model.train()
-    return math.exp(total / n)
+from neurona.text import (Vocab, batchify, beam_search, fortunes_sample, greedy_decode, load_fortunes, perplexity,
+                          sample_decode)
 
 
 def main(argv=None) -> dict:

@@ -3,6 +3,7 @@
     python examples/fashion_rows_rnn.py --cell lstm            # 28 steps of 28 pixels, hidden 128, 15 epochs
     python examples/fashion_rows_rnn.py --cell gru --epochs 20
     python examples/fashion_rows_rnn.py --quick                # 3,000 embedded images, 1 epoch: a smoke test
+    neurona train --model lstm --hidden 128                    # the same as a run folder (or --model gru)
 
 Each image is a sequence of its 28 rows; the recurrent layer reads one row
 (28 pixel values) per step, and its hidden state after the last row — which

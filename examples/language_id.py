@@ -5,6 +5,7 @@
     python examples/language_id.py --cell lstm --per-language 40000 --epochs 12
     python examples/language_id.py --quick              # the 2,100-word sample shipped with neurona
     python examples/language_id.py --predict hola hello bonjour ciao hallo olá hallo
+    neurona train --model language-id                  # the same task as a run folder (runs/<name>/)
 
 A word is a sequence of characters; an embedding turns each character into a
 vector, a GRU (or LSTM) reads them in both directions, and its final states

@@ -9,8 +9,10 @@ labelled images per class and a small training budget.
 
 1. Train a network on task A.
 2. For task B, build the same architecture, load A's weights by name
-   (``models.load_weights(..., skip_mismatched=True)`` skips the old head),
-   put a new 5-class head (``models.replace_head``) and fine-tune everything,
+   (``models.load_weights``, which checks every shape; with
+   ``skip_mismatched=True`` a head for another number of classes would be
+   skipped), put a new 5-class head (``models.replace_head``: B's classes
+   are not A's) and fine-tune everything,
    the body and the head in two optimizer parameter groups
    (``models.param_groups``; ``--body-lr`` below ``--lr`` changes the
    pretrained filters more gently, which pays when the tasks are close) —

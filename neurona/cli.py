@@ -578,8 +578,11 @@ def _monitor(o: dict, data: DataBundle) -> str:
 
 def cmd_train(args) -> int:
     from . import io
+    from .text.tasks import is_task, train_task
     from .train import EarlyStopping, TerminateOnNaN, Trainer, weight_penalty
 
+    if is_task(args.model):  # the sequence tasks: language-id, char-lm, word2vec, text-classifier
+        return train_task(args)
     quiet = bool(args.quiet)
     resume_dir = Path(args.resume) if args.resume else None
     ckpt_file = None
@@ -1275,7 +1278,8 @@ def _common_parents() -> dict[str, argparse.ArgumentParser]:
 
     m = argparse.ArgumentParser(add_help=False)
     g = m.add_argument_group("model")
-    g.add_argument("--model", help="registered model name (default mlp)")
+    g.add_argument("--model", help="registered model name (default mlp); sequence tasks: language-id, char-lm, "
+                                   "word2vec, word2vec-cbow, text-classifier")
     g.add_argument("--hidden", help="hidden layer sizes, e.g. 300,100 (default)")
     g.add_argument("--activation", help="relu (default), tanh, sigmoid, leaky_relu, elu, gelu, ...")
     g.add_argument("--dropout", type=float, help="dropout probability after each hidden layer (default 0)")

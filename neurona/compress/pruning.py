@@ -319,6 +319,18 @@ def _prune_smallest(scores: np.ndarray, k: int) -> np.ndarray:
     return keep
 
 
+def _prune_smallest_weighted(scores: np.ndarray, sizes: np.ndarray, target: float) -> np.ndarray:
+    """A keep-mask dropping the lowest-scored slices until their total size is as close as possible to ``target``."""
+    order = np.argsort(scores, kind="stable")
+    cum = np.cumsum(sizes[order])
+    k = int(np.searchsorted(cum, target, side="right"))  # slices whose running total stays <= target
+    if k < len(cum) and (k == 0 or cum[k] - target < target - cum[k - 1]):
+        k += 1  # one more slice lands closer to the target
+    keep = np.ones(scores.shape, bool)
+    keep[order[:k]] = False
+    return keep
+
+
 def _row_scores(w: np.ndarray, mask: np.ndarray, dim: int, norm: float, mean: bool) -> np.ndarray:
     """One score per slice along ``dim``: ‖w_i‖ (L1 or L2), or its per-element mean; −1 for slices already pruned."""
     a = np.moveaxis(np.abs(w.astype(np.float64)), dim, 0).reshape(w.shape[dim], -1)
@@ -356,7 +368,8 @@ def magnitude_prune(model, sparsity: float, scope: str = "layer", structured: bo
     of a Linear, the output channels of a convolution) are ranked by the
     L1 (``norm=1``) or L2 norm of their weights and removed whole, with the
     matching bias entries; ``scope="global"`` compares the norms divided by
-    the slice size. Every layer keeps at least one slice, and the last
+    the slice size and removes slices until ``sparsity`` of the selected
+    weights are gone. Every layer keeps at least one slice, and the last
     selected layer (the model's outputs: one neuron per class) is left out
     when the layers are chosen automatically, unless ``include_output_layer=True``.
 
@@ -408,9 +421,10 @@ def magnitude_prune(model, sparsity: float, scope: str = "layer", structured: bo
         if scope == "layer":
             keeps = {n: _prune_smallest(rows[n], min(int(round(s * rows[n].size)), rows[n].size - 1))
                      for n, _ in sel}
-        else:
+        else:  # slices of different layers differ in size: prune the smallest until s of the *weights* are gone
             allsc = np.concatenate([rows[n] for n, _ in sel])
-            keep = _prune_smallest(allsc, int(round(s * allsc.size)))
+            sizes = np.concatenate([np.full(rows[n].size, p.data.size // rows[n].size) for n, p in sel])
+            keep = _prune_smallest_weighted(allsc, sizes, s * float(sizes.sum()))
             keeps, start = {}, 0
             for n, _ in sel:
                 k = keep[start:start + rows[n].size]

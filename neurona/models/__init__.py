@@ -18,7 +18,8 @@ from .cnn_small import CNNSmall, cnn_small
 from .alexnet import AlexNet
 from .vgg import VGG, VGG11, VGG13, VGG16, VGG19, vgg
 from .resnet import BasicBlock, ResNet, ResNet18, ResNet34, resnet
-from .inception import BasicConv2d, GoogLeNet, InceptionAux, InceptionBlock
+from .inception import BasicConv2d, GoogLeNet, InceptionAux, InceptionBlock, googlenet_loss
 from .transfer import (LoadReport, find_head, freeze, load_weights, param_groups, read_safetensors, replace_head,
                        unfreeze)
+from .summary import LayerInfo, format_summary, summary
 from .recurrent import CharLM, EmbeddingBagClassifier, SequenceClassifier, gru_classifier, lstm_classifier, rnn_classifier

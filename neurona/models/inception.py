@@ -20,13 +20,14 @@ parameters at 224x224 with 1000 classes and no auxiliary classifiers
 from __future__ import annotations
 
 from .. import nn
+from ..functional.loss import cross_entropy
 from ..functional.pool import adaptive_avg_pool2d
 from ..functional.shape import cat
 from ..tensor import Tensor
 from ._common import as_images, check_sizes, from_cli, is_small
 from .registry import register_model
 
-__all__ = ["BasicConv2d", "InceptionBlock", "InceptionAux", "GoogLeNet"]
+__all__ = ["BasicConv2d", "InceptionBlock", "InceptionAux", "GoogLeNet", "googlenet_loss"]
 
 
 class BasicConv2d(nn.Module):
@@ -130,8 +131,8 @@ class GoogLeNet(nn.Module):
 
     ``aux_logits=True`` adds the two auxiliary classifiers (after blocks 4a and
     4d); in training mode ``forward`` then returns ``(logits, aux2, aux1)``
-    (train with loss + 0.3·(aux losses), as in the paper), in eval mode only
-    the logits. For ``input_size`` ≥ 64 the stem is the original (7x7 conv
+    (train with loss + 0.3·(aux losses), as in the paper: :func:`googlenet_loss`),
+    in eval mode only the logits. For ``input_size`` ≥ 64 the stem is the original (7x7 conv
     with stride 2, two max poolings); for small images it is a 3x3 conv
     with stride 1 and only the second pooling, so the blocks see 14x14 maps
     for 28x28 inputs.
@@ -194,6 +195,25 @@ class GoogLeNet(nn.Module):
         return {"num_classes": self.num_classes, "in_channels": self.in_channels, "input_size": self.input_size,
                 "aux_logits": self.aux_logits, "dropout": self.dropout_p, "aux_dropout": self.aux_dropout,
                 "branch5_kernel": self.branch5_kernel}
+
+
+def googlenet_loss(output, target, aux_weight: float = 0.3) -> Tensor:
+    """Cross-entropy of GoogLeNet's output; in training with auxiliary classifiers, where the output is
+    (logits, aux2, aux1), the paper's weighted sum CE(logits) + aux_weight·(CE(aux1) + CE(aux2)).
+
+    In eval mode the model returns only the logits and this is the plain cross-entropy::
+
+        model.train()
+        loss = googlenet_loss(model(x), y)      # the auxiliary classifiers train the middle blocks too
+        loss.backward()
+    """
+    if isinstance(output, tuple):
+        logits, *aux = output
+        loss = cross_entropy(logits, target)
+        for a in aux:
+            loss = loss + cross_entropy(a, target) * float(aux_weight)
+        return loss
+    return cross_entropy(output, target)
 
 
 register_model("googlenet", GoogLeNet, from_cli=from_cli,

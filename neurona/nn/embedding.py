@@ -46,7 +46,8 @@ class Embedding(Module):
     ``weight`` (num_embeddings, embedding_dim) is drawn from N(0, 1), PyTorch's default; the row of
     ``padding_idx`` starts at 0 and never receives a gradient (the padding token stays a zero vector).
     ``max_norm`` rescales looked-up rows longer than it; ``scale_grad_by_freq`` divides each row's
-    gradient by its count in the batch.
+    gradient by its count in the batch. ``sparse`` is accepted for PyTorch compatibility; the
+    gradient of ``weight`` is always a dense array (rows not looked up are 0).
 
     >>> import neurona
     >>> emb = neurona.nn.Embedding(10, 3, padding_idx=0)
@@ -56,10 +57,11 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                 _weight=None, _freeze: bool = False, dtype=None):
+                 sparse: bool = False, _weight=None, _freeze: bool = False, dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _check_padding_idx(padding_idx, self.num_embeddings, "Embedding")
+        self.sparse = bool(sparse)
         self.max_norm, self.norm_type = max_norm, float(norm_type)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
         self.weight = _table("Embedding", self.num_embeddings, self.embedding_dim, _weight, dtype)
@@ -85,12 +87,12 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
                         max_norm: float | None = None, norm_type: float = 2.0,
-                        scale_grad_by_freq: bool = False) -> "Embedding":
+                        scale_grad_by_freq: bool = False, sparse: bool = False) -> "Embedding":
         """An Embedding holding ``embeddings`` (2-D); frozen (no gradient) unless ``freeze=False``."""
         w = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {w.shape}")
-        return cls(w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq,
+        return cls(w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=embeddings, _freeze=freeze)
 
     def extra_repr(self) -> str:
@@ -118,8 +120,8 @@ class EmbeddingBag(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: float | None = None,
-                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean", _weight=None,
-                 include_last_offset: bool = False, padding_idx: int | None = None, dtype=None):
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                 _weight=None, include_last_offset: bool = False, padding_idx: int | None = None, dtype=None):
         super().__init__()
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
@@ -127,7 +129,7 @@ class EmbeddingBag(Module):
             raise ValueError("EmbeddingBag: scale_grad_by_freq is not available for bags; use Embedding")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.max_norm, self.norm_type, self.mode = max_norm, float(norm_type), mode
-        self.include_last_offset = bool(include_last_offset)
+        self.include_last_offset, self.sparse = bool(include_last_offset), bool(sparse)  # sparse: as Embedding's
         self.padding_idx = _check_padding_idx(padding_idx, self.num_embeddings, "EmbeddingBag")
         self.weight = _table("EmbeddingBag", self.num_embeddings, self.embedding_dim, _weight, dtype)
         if _weight is None:
@@ -146,13 +148,13 @@ class EmbeddingBag(Module):
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, max_norm: float | None = None,
-                        norm_type: float = 2.0, mode: str = "mean", include_last_offset: bool = False,
-                        padding_idx: int | None = None) -> "EmbeddingBag":
+                        norm_type: float = 2.0, mode: str = "mean", sparse: bool = False,
+                        include_last_offset: bool = False, padding_idx: int | None = None) -> "EmbeddingBag":
         """An EmbeddingBag holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
         w = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if w.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {w.shape}")
-        bag = cls(w.shape[0], w.shape[1], max_norm, norm_type, False, mode, _weight=embeddings,
+        bag = cls(w.shape[0], w.shape[1], max_norm, norm_type, False, mode, sparse, _weight=embeddings,
                   include_last_offset=include_last_offset, padding_idx=padding_idx)
         if freeze:
             bag.weight.requires_grad_(False)

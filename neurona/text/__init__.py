@@ -9,6 +9,7 @@ from . import augment
 from .datasets import (WORD_LISTS, fortune_categories, fortunes_sample, load_fortunes, load_word_lists,
                        read_fortunes, read_word_list, stratified_split, words_sample)
 from .decoding import beam_search, greedy_decode, sample_decode, select_state
+from .tasks import perplexity
 from .vocab import (BOS, EOS, PAD, UNK, BucketLoader, Vocab, batchify, char_tokenize, pad_sequences,
                     word_tokenize)
 from .word2vec import CBOW, SkipGram, Word2Vec, cosine_similarity, most_similar
@@ -18,4 +19,4 @@ __all__ = ["Vocab", "BucketLoader", "char_tokenize", "word_tokenize", "pad_seque
            "greedy_decode", "sample_decode", "beam_search", "select_state",
            "Word2Vec", "SkipGram", "CBOW", "cosine_similarity", "most_similar",
            "WORD_LISTS", "read_word_list", "load_word_lists", "words_sample", "read_fortunes", "load_fortunes",
-           "fortunes_sample", "fortune_categories", "stratified_split", "augment"]
+           "fortunes_sample", "fortune_categories", "stratified_split", "augment", "perplexity"]

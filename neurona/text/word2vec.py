@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import nn, optim
 from ..functional.activation import logsigmoid
-from ..functional.embedding import embedding, embedding_bag
+from ..functional.embedding import embedding_bag
 from ..tensor import Tensor, no_grad
 from .vocab import PAD, Vocab
 
@@ -60,7 +60,11 @@ class SkipGram(nn.Module):
     def __init__(self, vocab_size: int, embedding_dim: int = 100, padding_idx: int | None = None):
         super().__init__()
         self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
-        _init_tables(self, self.vocab_size, self.embedding_dim, padding_idx)
+        self.padding_idx = None if padding_idx is None else int(padding_idx)
+        _init_tables(self, self.vocab_size, self.embedding_dim, self.padding_idx)
+
+    def get_config(self) -> dict:
+        return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "padding_idx": self.padding_idx}
 
     def forward(self, center, context, negatives) -> Tensor:
         v = self.in_embed(center)
@@ -79,6 +83,9 @@ class CBOW(nn.Module):
         self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
         self.padding_idx = int(padding_idx)
         _init_tables(self, self.vocab_size, self.embedding_dim, self.padding_idx)
+
+    def get_config(self) -> dict:
+        return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "padding_idx": self.padding_idx}
 
     def forward(self, context, center, negatives) -> Tensor:
         v = embedding_bag(context, self.in_embed.weight, mode="mean", padding_idx=self.padding_idx)
@@ -274,3 +281,14 @@ class Word2Vec:
         s = self.vocab.stoi
         q = V[s[b]] - V[s[a]] + V[s[c]]
         return most_similar(self.vectors, self.vocab, q, topn, exclude=(a, b, c))
+
+
+def _register() -> None:
+    from ..models.registry import register_model
+
+    register_model("skipgram", SkipGram, overwrite=True,
+                   description="word2vec skip-gram tables (in_embed: the vectors)")
+    register_model("cbow", CBOW, overwrite=True, description="word2vec CBOW tables (in_embed: the vectors)")
+
+
+_register()

@@ -69,7 +69,7 @@ def test_prune_structured_writes_a_shrunk_model(trained):
     assert m.hidden == [16]
 
 
-def test_quantize_command(trained):
+def test_quantize_command(trained, capsys):
     out, base = trained
     assert _run(["quantize", str(base), "--calibration-batches", "2", "--out", str(out), "--name", "q",
                  "--quiet"]) == 0
@@ -81,6 +81,12 @@ def test_quantize_command(trained):
     q = neurona.io.load(run / "model.npz")
     assert isinstance(q, compress.QuantizedModel)
     assert (run / "model.npz").stat().st_size == rows["int8 (gemm int32)"]["file_bytes"]
+    capsys.readouterr()
+    assert cli.main(["info", str(run)]) == 0  # per-layer shapes and the int8 values each layer stores
+    out = capsys.readouterr().out
+    layer0 = [line for line in out[out.index("per-layer output shapes"):].splitlines()
+              if line.startswith("model.layers.0 ")]
+    assert len(layer0) == 1 and "QuantizedLinear" in layer0[0] and "(1, 32)" in layer0[0] and "25,120" in layer0[0]
 
 
 def test_distill_command(trained):

@@ -112,6 +112,18 @@ def test_structured_global_keeps_a_neuron_in_every_layer():
         assert np.any(m.layers[i].weight.data != 0)
 
 
+def test_structured_global_reaches_the_weight_sparsity_across_layers_of_different_sizes():
+    m = _mlp(hidden=(10, 50), n_in=200)           # 10 rows of 200 weights in layers.0, 50 rows of 10 in layers.2
+    masks = compress.magnitude_prune(m, 0.6, structured=True, scope="global")
+    pruned = ["layers.0.weight", "layers.2.weight"]
+    total = sum(masks[n].size for n in pruned)
+    zeros = sum(int((~masks[n]).sum()) for n in pruned)
+    assert abs(zeros / total - 0.6) <= 200 / total  # within one slice of the target (not 60 % of the rows)
+    for n in pruned:                              # whole rows only
+        rows = masks[n].reshape(masks[n].shape[0], -1)
+        assert np.all(rows.all(axis=1) | (~rows).all(axis=1))
+
+
 def test_prune_smallest_exact_count():
     s = np.array([3.0, 1.0, 2.0, 1.0, 5.0])
     keep = _prune_smallest(s, 2)

@@ -119,6 +119,25 @@ def test_googlenet_auxiliary_classifiers():
         assert model(neurona.randn(1, 1, 28, 28)).shape == (1, 5)
 
 
+def test_googlenet_loss_weights_the_auxiliary_classifiers():
+    neurona.manual_seed(0)
+    model = models.GoogLeNet(num_classes=3, in_channels=1, input_size=16, aux_logits=True, dropout=0.0,
+                             aux_dropout=0.0)
+    x, y = neurona.randn(2, 1, 16, 16), neurona.tensor([0, 2])
+    logits, aux2, aux1 = out = model(x)
+    loss = models.googlenet_loss(out, y, aux_weight=0.3)
+    ce = nn.CrossEntropyLoss()
+    expected = ce(logits, y).item() + 0.3 * (ce(aux1, y).item() + ce(aux2, y).item())
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert model.aux1.fc2.weight.grad is not None and model.aux2.conv.conv.weight.grad is not None
+    assert np.abs(model.inception4a.branch1.conv.weight.grad.data).sum() > 0
+    model.eval()
+    with neurona.no_grad():
+        plain = model(x)
+    assert models.googlenet_loss(plain, y).item() == pytest.approx(ce(plain, y).item())
+
+
 def test_vgg_configurations():
     for depth, convs in ((11, 8), (13, 10), (16, 13), (19, 16)):
         model = models.vgg(depth, num_classes=10, in_channels=1, input_size=28)

@@ -10,6 +10,7 @@ import pytest
 import neurona
 from neurona import nn
 from neurona.functional.conv import conv2d_reference
+from tests.opcheck import check_op
 
 REF = np.load(Path(__file__).parents[1] / "fixtures" / "conv_reference.npz", allow_pickle=False)
 
@@ -64,6 +65,54 @@ def test_conv1d_layer(rng):
     same = nn.Conv1d(2, 2, 4, padding="same", padding_mode="circular")
     assert same(neurona.randn(1, 2, 7)).shape == (1, 2, 7)
     assert "kernel_size=3" in repr(conv)
+
+
+# layer, its arguments, input shape: the layers' own paths (padding modes, 'same' with even kernels, groups,
+# dilation, Conv1d through Conv2d) over odd sizes; check_op gradchecks input, weight and bias, compares with
+# the plain reference on an explicitly padded input, and checks float32 in, float32 out
+LAYER_GRID = [
+    (nn.Conv2d, dict(in_channels=2, out_channels=4, kernel_size=3, padding=1, padding_mode="reflect"), (2, 2, 5, 6)),
+    (nn.Conv2d, dict(in_channels=4, out_channels=2, kernel_size=(3, 2), stride=(2, 1), padding=(1, 2),
+                     padding_mode="replicate", groups=2), (1, 4, 7, 5)),
+    (nn.Conv2d, dict(in_channels=3, out_channels=3, kernel_size=3, padding="same", dilation=2,
+                     padding_mode="circular", groups=3), (2, 3, 7, 7)),
+    (nn.Conv2d, dict(in_channels=2, out_channels=3, kernel_size=4, padding="same", bias=False), (1, 2, 5, 6)),
+    (nn.Conv2d, dict(in_channels=3, out_channels=2, kernel_size=(1, 5), stride=(3, 2), padding="valid"), (1, 3, 7, 9)),
+    (nn.Conv1d, dict(in_channels=2, out_channels=4, kernel_size=3, stride=2, padding=1), (2, 2, 9)),
+    (nn.Conv1d, dict(in_channels=4, out_channels=6, kernel_size=5, dilation=2, groups=2, padding=3), (1, 4, 13)),
+    (nn.Conv1d, dict(in_channels=3, out_channels=3, kernel_size=4, padding="same", groups=3, padding_mode="reflect"),
+     (2, 3, 7)),
+    (nn.Conv1d, dict(in_channels=2, out_channels=2, kernel_size=2, padding="same", padding_mode="circular"), (1, 2, 5)),
+    (nn.Conv1d, dict(in_channels=2, out_channels=3, kernel_size=1, bias=False), (2, 2, 6)),
+]
+_NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@pytest.mark.parametrize("cls, kwargs, xs", LAYER_GRID)
+def test_conv_layer_grid_gradcheck_reference_float32(cls, kwargs, xs):
+    layer = cls(dtype=np.float64, **kwargs)
+    params = dict(layer._parameters)
+    one_d = cls is nn.Conv1d
+    top, bottom, left, right = layer._explicit_pads()
+
+    def fn(x, w, b=None):
+        layer._parameters.update(weight=w, bias=b)  # gradcheck's inputs stand in for the parameters
+        try:
+            return layer(x)
+        finally:
+            layer._parameters.update(params)
+
+    def ref(x, w, b=None):
+        x4, w4 = (x[:, :, None], w[:, :, None]) if one_d else (x, w)
+        pads = ((0, 0), (0, 0), (top, bottom), (left, right))
+        xp = np.pad(x4, pads, mode=_NP_MODES[layer.padding_mode])
+        stride = (1,) + layer.stride if one_d else layer.stride
+        dilation = (1,) + layer.dilation if one_d else layer.dilation
+        y = conv2d_reference(xp, w4, b, stride, 0, dilation, layer.groups)
+        return y[:, :, 0] if one_d else y
+
+    shapes = [xs, layer.weight.shape] + ([layer.bias.shape] if layer.bias is not None else [])
+    check_op(fn, ref, shapes)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -130,6 +179,30 @@ def test_pooling_layers():
     np.testing.assert_array_equal(up(x).data, x.data.repeat(2, axis=2).repeat(2, axis=3))
     assert nn.Upsample(size=(5, 7), mode="bilinear")(x).shape == (2, 3, 5, 7)
     assert "kernel_size=2" in repr(nn.MaxPool2d(2)) and "scale_factor=2" in repr(up)
+
+
+def _pool1d_reference(x, k, s, p, op, count_include_pad=True):
+    """1-D pooling from the definition, padding −∞ (max) or 0 (mean), one window at a time."""
+    fill = -np.inf if op == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p)), constant_values=fill)
+    n_out = (x.shape[2] + 2 * p - k) // s + 1
+    cols = []
+    for i in range(n_out):
+        win = xp[:, :, i * s:i * s + k]
+        if op == "max":
+            cols.append(win.max(axis=2))
+        else:
+            real = min(i * s + k, p + x.shape[2]) - max(i * s, p)
+            cols.append(win.sum(axis=2) / (k if count_include_pad else real))
+    return np.stack(cols, axis=2)
+
+
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 2)])
+def test_pool1d_layers_gradcheck_reference_float32(k, s, p):
+    check_op(nn.MaxPool1d(k, s, p), lambda x: _pool1d_reference(x, k, s, p, "max"), [(2, 3, 11)], "distinct")
+    check_op(nn.AvgPool1d(k, s, p), lambda x: _pool1d_reference(x, k, s, p, "avg"), [(2, 3, 11)])
+    check_op(nn.AvgPool1d(k, s, p, count_include_pad=False),
+             lambda x: _pool1d_reference(x, k, s, p, "avg", count_include_pad=False), [(1, 2, 9)])
 
 
 def test_small_cnn_trains_and_keeps_float32(rng):

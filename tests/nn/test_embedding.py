@@ -129,6 +129,20 @@ def test_embedding_bag_float32():
     assert bag.weight.grad.dtype == np.float32
 
 
+def test_pytorch_positional_signatures():
+    """Arguments given by position in PyTorch's order land where PyTorch puts them (sparse included)."""
+    emb = nn.Embedding(10, 3, 0, None, 2.0, True, True)
+    assert emb.padding_idx == 0 and emb.scale_grad_by_freq and emb.sparse
+    emb(neurona.tensor([1, 1, 2])).sum().backward()
+    assert emb.weight.grad.shape == (10, 3)                      # dense, rows not looked up are 0
+    np.testing.assert_allclose(emb.weight.grad.data[1], [1, 1, 1])
+    bag = nn.EmbeddingBag(10, 3, None, 2.0, False, "sum", True, None, True, 0)
+    assert bag.mode == "sum" and bag.sparse and bag.include_last_offset and bag.padding_idx == 0
+    w = np.ones((4, 2), np.float32)
+    assert nn.Embedding.from_pretrained(w, True, None, None, 2.0, False, True).sparse
+    assert nn.EmbeddingBag.from_pretrained(w, True, None, 2.0, "max", True).mode == "max"
+
+
 def test_one_hot():
     oh = one_hot(neurona.tensor([0, 2, 1]), 4)
     assert oh.dtype == np.int64

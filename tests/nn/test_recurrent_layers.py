@@ -159,6 +159,38 @@ def test_layer_gradcheck(kind, kw):
     assert neurona.gradcheck(fn, *inputs)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_cell_unrolled_gradcheck(kind):
+    """A cell run by hand over 4 steps (the notes' unrolled network): BPTT through the module's loop."""
+    I, H, T, B = 3, 4, 4, 2
+    if kind.startswith("rnn"):
+        cell = nn.RNNCell(I, H, nonlinearity=kind[4:], dtype=np.float64)
+    else:
+        cell = (nn.LSTMCell if kind == "lstm" else nn.GRUCell)(I, H, dtype=np.float64)
+    names = [n for n, _ in cell.named_parameters()]
+    params = list(cell.parameters())
+    n_states = 2 if kind == "lstm" else 1
+    rng = np.random.default_rng(5)
+
+    def fn(x, *rest):
+        states, ws = rest[:n_states], rest[n_states:]
+        cell._parameters.update(zip(names, ws))
+        try:
+            s = tuple(states) if kind == "lstm" else states[0]
+            hs = []
+            for t in range(T):
+                s = cell(x[t], s)
+                hs.append(s[0] if kind == "lstm" else s)
+        finally:
+            cell._parameters.update(zip(names, params))
+        return [neurona.stack(hs)] + (list(s) if kind == "lstm" else [])
+
+    inputs = [neurona.from_numpy(rng.standard_normal((T, B, I)))]
+    inputs += [neurona.from_numpy(rng.standard_normal((B, H)) * 0.5) for _ in range(n_states)]
+    inputs += [neurona.from_numpy(p.data.copy()) for p in params]
+    assert neurona.gradcheck(fn, *inputs)
+
+
 def test_fused_and_composed_agree_float32():
     rng = np.random.default_rng(0)
     x = neurona.from_numpy(rng.standard_normal((7, 5, 6)).astype(np.float32))

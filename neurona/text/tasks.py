@@ -1,0 +1,439 @@
+"""The sequence tasks as ``neurona train`` presets: language identification, a character language model,
+word2vec and a bag-of-embeddings text classifier.
+
+    neurona train --model language-id              # which language is a word? (Debian word lists)
+    neurona train --model char-lm                  # character language model on the fortunes, then generation
+    neurona train --model word2vec                 # skip-gram embeddings of the fortunes (word2vec-cbow: CBOW)
+    neurona train --model text-classifier --augment  # fortune categories from the mean word embedding
+
+``--data`` picks the corpus: ``words`` (the system word lists; the default of
+language-id) or ``words-sample`` (the sample shipped with neurona);
+``fortunes`` (the installed fortunes; the default of the others) or
+``fortunes-sample``. A missing corpus falls back to its sample, loudly. The
+usual flags apply where they mean something: ``--hidden`` (the recurrent
+hidden size, ``128,128`` for two layers; the embedding dimension of
+word2vec and of the classifier), ``--epochs``, ``--lr``, ``--batch-size``
+(for the language model: the number of parallel text streams),
+``--dropout``, ``--optimizer``, ``--patience``, ``--val-split``, ``--seed``,
+``--clip-grad``, ``--out``, ``--name``, ``--quiet``; ``--augment`` adds two
+augmented variants of every training fortune of the text classifier
+(random deletion of 20 % of the words and a few random insertions; swaps
+would not change a bag of words). Each run writes ``runs/<name>/`` with
+``model.npz`` (the vocabulary in its metadata), ``config.json``,
+``metrics.json``, ``history.csv`` and a task report (``confusion_matrix.txt``,
+``samples.txt`` or ``neighbours.txt``).
+
+The same tasks, with more to see, are the example scripts
+``examples/language_id.py``, ``char_lm.py`` and ``word2vec.py``.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TASKS", "is_task", "train_task", "perplexity"]
+
+#: preset name → (corpus kind, defaults for the flags the user did not give)
+TASKS = {
+    "language-id": ("words", {"hidden": [128], "epochs": 10, "lr": 3e-3, "batch_size": 128, "dropout": 0.1,
+                              "patience": 3, "val_split": 0.1, "clip_grad": 5.0}),
+    "char-lm": ("fortunes", {"hidden": [256], "epochs": 3, "lr": 3e-3, "batch_size": 64, "dropout": 0.0,
+                             "clip_grad": 1.0}),
+    "word2vec": ("fortunes", {"hidden": [64], "epochs": 5, "lr": 5e-3, "batch_size": 1024}),
+    "word2vec-cbow": ("fortunes", {"hidden": [64], "epochs": 5, "lr": 5e-3, "batch_size": 256}),
+    "text-classifier": ("fortunes", {"hidden": [64], "epochs": 10, "lr": 5e-3, "batch_size": 64, "patience": 3,
+                                     "val_split": 0.1}),
+}
+_COMMON = {"dropout": 0.0, "optimizer": "adam", "patience": 0, "val_split": 0.1, "seed": 0, "clip_grad": None,
+           "augment": False}
+#: fortune files used as classes by the text classifier (those installed)
+CATEGORIES = ["computers", "food", "law", "love", "medicine", "politics", "science", "sports", "religion", "pets",
+              "education", "kids"]
+QUERIES = ["computer", "love", "money", "god", "war", "woman", "eat", "science", "law", "happy"]
+WORDS_PER_LANGUAGE = 20000
+MAX_WORD_LENGTH = 24
+MAX_DOCUMENT_WORDS = 200
+BPTT = 100
+
+
+def is_task(name) -> bool:
+    return name in TASKS
+
+
+def _cli():
+    from .. import cli
+
+    return cli
+
+
+def _options(args) -> dict:
+    """The run's options: flags given on the command line over the task's defaults."""
+    kind, defaults = TASKS[args.model]
+    o = {**_COMMON, **defaults, "model": args.model}
+    for k in ("data", "hidden", "dropout", "epochs", "lr", "batch_size", "seed", "patience", "val_split", "optimizer",
+              "clip_grad", "augment"):
+        v = getattr(args, k, None)
+        if v is not None:
+            o[k] = v
+    o.setdefault("data", kind)
+    if isinstance(o["hidden"], str):
+        o["hidden"] = _cli()._parse_ints(o["hidden"], "--hidden")
+    if not o["hidden"]:
+        raise _cli().CLIError(f"--hidden: {args.model} needs a size, e.g. --hidden 64")
+    samples = {"words": ("words", "words-sample"), "fortunes": ("fortunes", "fortunes-sample")}[kind]
+    if o["data"] not in samples:
+        raise _cli().CLIError(f"--data {o['data']!r}: the {args.model} preset trains on {' or '.join(samples)}")
+    if o["augment"] and args.model != "text-classifier":
+        raise _cli().CLIError(f"--augment: text augmentation applies to text-classifier, not {args.model}")
+    if o["epochs"] < 0 or o["patience"] < 0:
+        raise _cli().CLIError("--epochs and --patience must be >= 0")
+    return o
+
+
+# --- corpora -------------------------------------------------------------------------------------
+
+
+def _fallback(problem: Exception, what: str) -> None:
+    _cli()._loud(f"WARNING: {problem}\nTraining on the SMALL SAMPLE of {what} shipped with neurona instead: "
+                 f"figures will be well below the full corpus's.")
+
+
+def _words(spec: str, seed: int):
+    from ..data import DatasetNotFoundError
+    from .datasets import load_word_lists, words_sample
+
+    if spec == "words":
+        try:
+            return load_word_lists(per_language=WORDS_PER_LANGUAGE, seed=seed), False
+        except DatasetNotFoundError as e:
+            _fallback(e, "words")
+    return words_sample(), True
+
+
+def _fortunes(spec: str, categories=None):
+    from ..data import DatasetNotFoundError
+    from .datasets import fortune_categories, fortunes_sample, load_fortunes
+
+    if spec == "fortunes":
+        try:
+            if categories is None:
+                return load_fortunes(), False
+            installed = set(fortune_categories())
+            return load_fortunes([c for c in categories if c in installed] or None), False
+        except DatasetNotFoundError as e:
+            _fallback(e, "fortunes")
+    return fortunes_sample(), True
+
+
+# --- shared steps ----------------------------------------------------------------------------------
+
+
+def _run_dir(args, o: dict) -> Path:
+    cli = _cli()
+    run = cli._new_run_dir(args.out, args.name, f"{o['model']}-{o['data']}")
+    run.mkdir(parents=True, exist_ok=True)
+    cli._write_json(run / "config.json", {"command": "train", "options": o,
+                                          "created": _dt.datetime.now().isoformat(timespec="seconds")})
+    return run
+
+
+def _optimizer(o: dict, params):
+    return _cli().make_optimizer(o["optimizer"], params, o["lr"])
+
+
+def _classifier_callbacks(o: dict, has_val: bool) -> list:
+    from ..train import EarlyStopping, TerminateOnNaN
+
+    cbs = [TerminateOnNaN()]
+    if o["patience"] and has_val:
+        cbs.append(EarlyStopping(monitor="val_accuracy", patience=o["patience"], restore_best_weights=True,
+                                 verbose=0))
+    return cbs
+
+
+def _split(labels: np.ndarray, o: dict):
+    """(train, validation, test) indices: 20 % held out for testing, ``val_split`` of the rest for validation."""
+    from .datasets import stratified_split
+
+    train, test = stratified_split(labels, 0.2, seed=o["seed"])
+    val = np.zeros(0, np.int64)
+    if o["val_split"] > 0:
+        sub_tr, sub_val = stratified_split(labels[train], o["val_split"], seed=o["seed"] + 1)
+        train, val = train[sub_tr], train[sub_val]
+    return train, val, test
+
+
+def _confusion_text(cm: np.ndarray, names: list[str]) -> str:
+    w = max(len(n) for n in names)
+    lines = [f"rows: true class, columns: predicted\n{'':>{w}s} " + " ".join(f"{n[:6]:>6s}" for n in names)
+             + "  accuracy"]
+    for k, (n, row) in enumerate(zip(names, cm)):
+        lines.append(f"{n:>{w}s} " + " ".join(f"{v:6d}" for v in row) + f"  {row[k] / max(row.sum(), 1):.3f}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """history.csv for the tasks trained outside ``fit``: one row per epoch."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _finish(run: Path, model, o: dict, metrics: dict, meta: dict, report_name: str, report: str, quiet: bool,
+            history) -> int:
+    """Save the model, metrics.json, history.csv (a History or a list of rows) and the task's report."""
+    from .. import io
+
+    cli = _cli()
+    test = {k: v for k, v in metrics.items() if k.startswith(("test_", "val_"))}
+    io.save(model, run / "model.npz", **meta, options=o, test=test)
+    cli._write_json(run / "metrics.json", metrics)
+    if isinstance(history, list):
+        _write_rows(run / "history.csv", history)
+    else:
+        history.to_csv(run / "history.csv")
+    (run / report_name).write_text(report, encoding="utf-8")
+    if not quiet:
+        print(report, end="")
+    print(f"run files in {run}/: model.npz, config.json, metrics.json, history.csv, {report_name}")
+    return 0
+
+
+# --- 1. language identification (many-to-one, characters) ------------------------------------------
+
+
+def _language_id(args, o: dict, quiet: bool) -> int:
+    from .. import manual_seed, nn
+    from ..models import SequenceClassifier
+    from ..train import fit, predict
+    from ..train import metrics as M
+    from .vocab import BucketLoader, Vocab, pad_sequences
+
+    (words, labels, names), sample = _words(o["data"], o["seed"])
+    tr, val, te = _split(labels, o)
+    vocab = Vocab.build([words[i] for i in tr])  # characters seen in training; the others become <unk>
+
+    def encode(idx):
+        return pad_sequences([vocab.encode(words[i]) for i in idx], vocab.pad_index, max_len=MAX_WORD_LENGTH)
+
+    (x_tr, len_tr), (x_val, len_val), (x_te, _) = encode(tr), encode(val), encode(te)
+    hidden = o["hidden"]
+    if len(set(hidden)) > 1:
+        raise _cli().CLIError(f"--hidden: a recurrent stack has one size for all its layers, got {hidden}")
+    manual_seed(o["seed"])
+    model = SequenceClassifier(hidden_size=hidden[0], num_classes=len(names), cell="gru", num_layers=len(hidden),
+                               bidirectional=True, vocab_size=len(vocab), embedding_dim=32,
+                               padding_idx=vocab.pad_index, dropout=o["dropout"])
+    _cli()._say(f"data: {len(words):,} words in {len(names)} languages{' (shipped sample)' if sample else ''}, "
+                f"shared words removed; {len(tr):,} training, {len(val):,} validation, {len(te):,} test words; "
+                f"{len(vocab)} characters\nmodel: character embedding 32 → bidirectional {len(hidden)}x GRU "
+                f"{hidden[0]} → Linear, {model.num_parameters():,} parameters", quiet)
+    run = _run_dir(args, o)
+    train = BucketLoader(x_tr, labels[tr], len_tr, batch_size=o["batch_size"], seed=o["seed"])
+    valid = BucketLoader(x_val, labels[val], len_val, batch_size=512, shuffle=False) if len(val) else None
+    start = time.perf_counter()
+    history = fit(model, nn.CrossEntropyLoss(), _optimizer(o, model.parameters()), train, val=valid,
+                  epochs=o["epochs"], verbose=0 if quiet else 2, clip_grad_norm=o["clip_grad"],
+                  callbacks=_classifier_callbacks(o, valid is not None))
+    seconds = time.perf_counter() - start
+    out = predict(model, x_te, batch_size=512)
+    acc = M.accuracy(labels[te], out)
+    cm = M.confusion_matrix(labels[te], out, num_classes=len(names))
+    metrics = {"task": "language identification", "dataset": o["data"], "shipped_sample": sample,
+               "test_words": int(len(te)), "test_accuracy": acc, "chance": 1.0 / len(names), "languages": names,
+               "confusion_matrix": cm, "epochs_trained": len(history), "train_seconds": round(seconds, 2)}
+    print(f"test accuracy: {acc:.4f} on {len(te):,} held-out words (chance {1 / len(names):.3f})")
+    meta = {"dataset": o["data"], "task": "classification", "class_names": names, "vocab": vocab.itos,
+            "input_shape": [MAX_WORD_LENGTH], "input_dtype": "int64", "epochs_trained": len(history)}
+    return _finish(run, model, o, metrics, meta, "confusion_matrix.txt", _confusion_text(cm, names), quiet, history)
+
+
+# --- 3. character language model (many-to-many, generation) ---------------------------------------
+
+
+def perplexity(model, streams: np.ndarray, k: int) -> float:
+    """exp(mean cross-entropy per token) of a language model over (B, L) id streams, the state carried
+    across windows of ``k`` steps (eval mode, no graph). The vocabulary size for a model that knows
+    nothing, 1 for one that is always sure and right."""
+    from .. import nn, no_grad, tensor
+
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    total, n, state = 0.0, 0, None
+    was = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for s in range(0, streams.shape[1] - 1, k):
+                x = streams[:, s:min(s + k, streams.shape[1] - 1)]
+                y = streams[:, s + 1:s + 1 + x.shape[1]]
+                logits, state = model(x, state)
+                total += float(loss_fn(logits.reshape(-1, logits.shape[-1]), tensor(y.reshape(-1))).item())
+                n += y.size
+    finally:
+        model.train(was)
+    return math.exp(total / max(n, 1))
+
+
+def _char_lm(args, o: dict, quiet: bool) -> int:
+    from .. import manual_seed, nn
+    from ..models import CharLM
+    from .decoding import beam_search, greedy_decode, sample_decode
+    from .vocab import Vocab, batchify
+
+    (texts, _, _), sample = _fortunes(o["data"])
+    rng = np.random.default_rng(o["seed"])
+    order = rng.permutation(len(texts))
+    n_val = max(len(texts) // 20, 1)
+    val_text = "\n\n".join(texts[i] for i in order[:n_val]) + "\n\n"
+    train_text = "\n\n".join(texts[i] for i in order[n_val:]) + "\n\n"
+    vocab = Vocab.build([train_text], min_freq=1 if sample else 20)  # rare characters become <unk>
+    streams = int(o["batch_size"])
+    k = BPTT if not sample else 40
+    train = batchify(vocab.encode(train_text), streams)
+    val = batchify(vocab.encode(val_text), max(1, min(streams, len(val_text) // (4 * k))))
+    hidden = o["hidden"]
+    if len(set(hidden)) > 1:
+        raise _cli().CLIError(f"--hidden: a recurrent stack has one size for all its layers, got {hidden}")
+    manual_seed(o["seed"])
+    model = CharLM(len(vocab), 48, hidden[0], len(hidden), "lstm", dropout=o["dropout"])
+    _cli()._say(f"data: {len(texts):,} fortunes{' (shipped sample)' if sample else ''}, {len(train_text):,} training "
+                f"and {len(val_text):,} validation characters, {len(vocab)} symbols; {streams} streams, truncated "
+                f"BPTT every {k} steps\nmodel: embedding 48 → {len(hidden)}x LSTM {hidden[0]} → Linear "
+                f"{len(vocab)}, {model.num_parameters():,} parameters", quiet)
+    run = _run_dir(args, o)
+    opt = _optimizer(o, model.parameters())
+    ce = nn.CrossEntropyLoss()
+
+    def loss_fn(logits, y):
+        return ce(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    rows, start = [], time.perf_counter()
+    for epoch in range(o["epochs"]):
+        t0 = time.perf_counter()
+        for g in opt.param_groups:  # halve the rate after the first epochs
+            g["lr"] = o["lr"] * (0.5 ** max(0, epoch - 1))
+        loss, _ = nn.truncated_bptt(model, loss_fn, opt, train[:, :-1], train[:, 1:], k, clip_grad_norm=o["clip_grad"])
+        ppl = perplexity(model, val, k)
+        rows.append({"epoch": epoch + 1, "loss": loss, "perplexity": math.exp(loss), "val_perplexity": ppl})
+        _cli()._say(f"epoch {epoch + 1}/{o['epochs']}: train cross-entropy {loss:.3f} (perplexity "
+                    f"{math.exp(loss):.2f}), validation perplexity {ppl:.2f}  [{time.perf_counter() - t0:.0f}s]", quiet)
+    seconds = time.perf_counter() - start
+    val_ppl = rows[-1]["val_perplexity"] if rows else perplexity(model, val, k)
+    prompt_text = "The "
+    prompt = vocab.encode(prompt_text)
+    model.eval()
+    texts_out = {"greedy": greedy_decode(model.step, prompt, 120)[0],
+                 "temperature 0.7": sample_decode(model.step, prompt, 120, temperature=0.7, generator=o["seed"])[0]}
+    best, score = beam_search(model.step, prompt, 60, beam_width=5)[0]
+    texts_out["beam search, width 5"] = best
+    samples = "".join(f"--- {how}:\n{prompt_text}{''.join(vocab.decode(ids))}\n" for how, ids in texts_out.items())
+    print(f"validation perplexity: {val_ppl:.2f} per character (vocabulary {len(vocab)})")
+    metrics = {"task": "character language model", "dataset": o["data"], "shipped_sample": sample,
+               "val_perplexity": val_ppl, "vocab_size": len(vocab), "history": rows, "train_seconds": round(seconds, 2),
+               "samples": {how: "".join(vocab.decode(ids)) for how, ids in texts_out.items()}}
+    meta = {"dataset": o["data"], "task": "language model", "vocab": vocab.itos, "input_shape": [k],
+            "input_dtype": "int64", "epochs_trained": len(rows)}
+    return _finish(run, model, o, metrics, meta, "samples.txt", samples, quiet, rows)
+
+
+# --- 4. word embeddings and a text classifier on them ---------------------------------------------
+
+
+def _word2vec(args, o: dict, quiet: bool) -> int:
+    from .vocab import word_tokenize
+    from .word2vec import Word2Vec
+
+    mode = "cbow" if o["model"].endswith("cbow") else "skipgram"
+    (texts, _, _), sample = _fortunes(o["data"])
+    sentences = [word_tokenize(t) for t in texts]
+    w2v = Word2Vec(mode=mode, embedding_dim=o["hidden"][0], window=4, negative=5, min_count=2 if sample else 5,
+                   seed=o["seed"])
+    _cli()._say(f"data: {len(sentences):,} fortunes{' (shipped sample)' if sample else ''}, "
+                f"{sum(map(len, sentences)):,} words; word2vec {mode}, {o['hidden'][0]} dimensions", quiet)
+    run = _run_dir(args, o)
+    start = time.perf_counter()
+    losses = w2v.fit(sentences, epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], verbose=not quiet)
+    seconds = time.perf_counter() - start
+    queries = [q for q in QUERIES if q in w2v.vocab] or [w2v.vocab.itos[i] for i in range(1, min(6, len(w2v.vocab)))]
+    neighbours = {q: w2v.most_similar(q, 6) for q in queries}
+    report = "".join(f"{q:>12s}: " + ", ".join(f"{w} {s:.2f}" for w, s in nb) + "\n" for q, nb in neighbours.items())
+    print(f"{len(w2v.vocab):,} words; loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else
+          f"{len(w2v.vocab):,} words; not trained (--epochs 0)")
+    metrics = {"task": f"word2vec {mode}", "dataset": o["data"], "shipped_sample": sample, "vocab_size": len(w2v.vocab),
+               "loss": losses, "neighbours": {q: [[w, s] for w, s in nb] for q, nb in neighbours.items()},
+               "train_seconds": round(seconds, 2)}
+    meta = {"dataset": o["data"], "task": "word embeddings", "vocab": w2v.vocab.itos, "epochs_trained": len(losses)}
+    rows = [{"epoch": i + 1, "loss": v} for i, v in enumerate(losses)]
+    return _finish(run, w2v.model, o, metrics, meta, "neighbours.txt", report, quiet, rows)
+
+
+def _text_classifier(args, o: dict, quiet: bool) -> int:
+    from .. import manual_seed, nn
+    from ..models import EmbeddingBagClassifier
+    from ..train import fit, predict
+    from ..train import metrics as M
+    from .augment import TextAugmenter
+    from .vocab import BucketLoader, Vocab, pad_sequences, word_tokenize
+
+    (texts, labels, names), sample = _fortunes(o["data"], CATEGORIES)
+    tr, val, te = _split(labels, o)
+    docs = [word_tokenize(t) for t in texts]
+    train_docs, y_tr = [docs[i] for i in tr], labels[tr]
+    vocab = Vocab.build(train_docs, min_freq=1 if sample else 2)
+    n_train = len(train_docs)
+    if o["augment"]:  # new variants of the training fortunes only; validation and test stay as they are
+        # a bag of words ignores order, so swaps would change nothing: random deletion and a few insertions
+        aug = TextAugmenter(p_replace=0.0, p_insert=0.05, p_swap=0.0, p_delete=0.2, vocabulary=vocab.itos[2:],
+                            seed=o["seed"])
+        train_docs, y_tr = aug.augment(train_docs, y_tr, n_aug=2)
+
+    def encode(ds):
+        return pad_sequences([vocab.encode(d, skip_unknown=True) for d in ds], vocab.pad_index,
+                             max_len=MAX_DOCUMENT_WORDS)
+
+    (x_tr, len_tr), (x_val, len_val), (x_te, _) = encode(train_docs), encode([docs[i] for i in val]), \
+        encode([docs[i] for i in te])
+    manual_seed(o["seed"])
+    model = EmbeddingBagClassifier(len(vocab), o["hidden"][0], len(names), padding_idx=vocab.pad_index)
+    _cli()._say(f"data: {len(texts):,} fortunes in {len(names)} categories{' (shipped sample)' if sample else ''}; "
+                f"{n_train:,} training{f' (+{len(train_docs) - n_train:,} augmented)' if o['augment'] else ''}, "
+                f"{len(val):,} validation, {len(te):,} test; {len(vocab):,} words\nmodel: EmbeddingBag (mean of "
+                f"{o['hidden'][0]}-d word vectors) → Linear, {model.num_parameters():,} parameters", quiet)
+    run = _run_dir(args, o)
+    train = BucketLoader(x_tr, y_tr, len_tr, batch_size=o["batch_size"], seed=o["seed"])
+    valid = BucketLoader(x_val, labels[val], len_val, batch_size=512, shuffle=False) if len(val) else None
+    start = time.perf_counter()
+    history = fit(model, nn.CrossEntropyLoss(), _optimizer(o, model.parameters()), train, val=valid,
+                  epochs=o["epochs"], verbose=0 if quiet else 2, clip_grad_norm=o["clip_grad"],
+                  callbacks=_classifier_callbacks(o, valid is not None))
+    seconds = time.perf_counter() - start
+    out = predict(model, x_te, batch_size=512)
+    acc = M.accuracy(labels[te], out)
+    cm = M.confusion_matrix(labels[te], out, num_classes=len(names))
+    majority = float(np.bincount(labels[te], minlength=len(names)).max() / max(len(te), 1))
+    print(f"test accuracy: {acc:.4f} on {len(te):,} fortunes (majority class {majority:.3f})")
+    metrics = {"task": "text classification", "dataset": o["data"], "shipped_sample": sample, "categories": names,
+               "augmented": bool(o["augment"]), "train_texts": len(train_docs), "test_texts": int(len(te)),
+               "test_accuracy": acc, "majority_class": majority, "confusion_matrix": cm,
+               "epochs_trained": len(history), "train_seconds": round(seconds, 2)}
+    meta = {"dataset": o["data"], "task": "classification", "class_names": names, "vocab": vocab.itos,
+            "input_shape": [MAX_DOCUMENT_WORDS], "input_dtype": "int64", "epochs_trained": len(history)}
+    return _finish(run, model, o, metrics, meta, "confusion_matrix.txt", _confusion_text(cm, names), quiet, history)
+
+
+_RUNNERS = {"language-id": _language_id, "char-lm": _char_lm, "word2vec": _word2vec, "word2vec-cbow": _word2vec,
+            "text-classifier": _text_classifier}
+
+
+def train_task(args) -> int:
+    """``neurona train --model <task>`` for the sequence tasks (see the module docstring)."""
+    if getattr(args, "resume", None):
+        raise _cli().CLIError(f"--resume is not available for the {args.model} preset; start a new run")
+    o = _options(args)
+    return _RUNNERS[args.model](args, o, bool(args.quiet))
