@@ -42,12 +42,11 @@ one; the tests check they agree.
 """
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import _threads
 from ..backend import get_array_module
 from ..tensor import Function, Tensor, is_grad_enabled
 from .math import as_tensor
@@ -147,35 +146,9 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
-def _thread_count() -> int:
-    """Threads for the memory-bound loops: NEURONA_NUM_THREADS, else the BLAS/OpenMP setting, else the cores (≤ 4)."""
-    for var in ("NEURONA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        v = os.environ.get(var, "").strip()
-        if v.isdigit() and int(v) > 0:
-            return min(4, int(v))
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-# memory-bound loops (patch copies, col2im adds) are split over this many threads; NumPy releases the GIL inside them
-_THREADS = _thread_count()
-_PARALLEL_MIN_BYTES = 1 << 20  # below this a thread hand-off costs more than it saves
-_pool: ThreadPoolExecutor | None = None
-
-
 def _parallel(fn, n: int, nbytes: int) -> None:
-    """Run ``fn(lo, hi)`` over [0, n) in up to ``_THREADS`` contiguous chunks, in parallel when worth it."""
-    workers = min(_THREADS, n)
-    if workers < 2 or nbytes < _PARALLEL_MIN_BYTES:
-        fn(0, n)
-        return
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_THREADS - 1, thread_name_prefix="neurona-conv")
-    bounds = [n * k // workers for k in range(workers + 1)]
-    futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, workers)]
-    fn(bounds[0], bounds[1])
-    for f in futures:
-        f.result()
+    """Run ``fn(lo, hi)`` over [0, n) split between threads when the work is large (see ``neurona._threads``)."""
+    _threads.split_range(fn, n, nbytes)
 
 
 def _memory_is(x, axes) -> bool:

@@ -99,6 +99,21 @@ def _alloc(xp, shape, dtype, order: tuple, fill=None):
     return a.transpose(tuple(int(i) for i in np.argsort(order)))
 
 
+def _in_order(xp, a, order: tuple):
+    """``a`` itself if it is laid out in axis order ``order``, else a copy that is.
+
+    Backward gets ∂L/∂y in whatever layout the next layer produced (a flatten
+    gives NCHW while a pooled convolution output is CHWN); one transposing copy
+    up front is far cheaper than every per-offset product running on mismatched
+    strides.
+    """
+    if a.ndim != len(order) or _axis_order(a) == order:
+        return a
+    out = _alloc(xp, a.shape, a.dtype, order)
+    out[...] = a
+    return out
+
+
 def _padded(xp, x, pt, pb, pl, pr, value):
     if not (pt or pb or pl or pr):
         return x
@@ -164,6 +179,7 @@ class MaxPool2d(Function):
         (ph, pw) = self.p
         n, c, h, w = self.in_shape
         idx = self.idx
+        gy = _in_order(xp, gy, self.order)
         views = _offset_views(None, self.k, self.s, self.d, self.out_hw)
         overlap = _overlapping(self.k, self.s, self.d)
         covered = not overlap and self.pad_shape == self.in_shape and all(
@@ -262,7 +278,7 @@ class AvgPool2d(Function):
         xp = get_array_module(gy)
         (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.k, self.s, self.p, self.out_hw
         n, c, h, w = self.in_shape
-        g = gy / self.div
+        g = _in_order(xp, gy, self.order) / self.div
         overlap = _overlapping(self.k, self.s, (1, 1))
         covered = (not overlap and self.pad_shape == self.in_shape and (kh, kw) == (sh, sw)
                    and (oh * kh, ow * kw) == (h, w))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import neurona
+from neurona import _threads
 from neurona.functional import conv as C
 from tests.opcheck import check_op
 
@@ -216,8 +217,8 @@ def test_threaded_patch_copies_and_col2im_agree(rng, monkeypatch):
     x1 = rng.standard_normal((3, 1, 7, 6))
     results = []
     for threads in (1, 3):
-        monkeypatch.setattr(C, "_THREADS", threads)
-        monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(_threads, "THREADS", threads)
+        monkeypatch.setattr(_threads, "MIN_BYTES", 0)
         monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
         xt = neurona.from_numpy(x.copy()).requires_grad_()
         y = C.conv2d(xt, neurona.from_numpy(w), padding=1)

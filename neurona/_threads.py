@@ -1,0 +1,73 @@
+"""Worker threads for the loops NumPy runs without holding the GIL.
+
+NumPy releases the GIL inside its ufunc loops, copies and reductions, so two
+Python threads each running NumPy calls on their own part of an array work in
+parallel. neurona uses that for the memory-bound work BLAS does not thread:
+patch copies and col2im adds of convolutions, and the elementwise updates of
+the optimizers. Everything else stays on the calling thread.
+
+The number of threads is ``NEURONA_NUM_THREADS``, else ``OPENBLAS_NUM_THREADS``
+or ``OMP_NUM_THREADS`` (the user's wish for BLAS), else the number of cores,
+at most 4. Set ``NEURONA_NUM_THREADS=1`` to keep everything on one thread.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+__all__ = ["thread_count", "run_all", "split_range"]
+
+
+def thread_count() -> int:
+    """Threads for the memory-bound loops (see the module docstring)."""
+    for var in ("NEURONA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit() and int(v) > 0:
+            return min(4, int(v))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+THREADS = thread_count()
+#: below this many bytes of work a thread hand-off costs more than it saves
+MIN_BYTES = 1 << 20
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=max(1, THREADS - 1), thread_name_prefix="neurona")
+    return _pool
+
+
+def run_all(tasks: list[Callable[[], None]]) -> None:
+    """Run the callables concurrently (the first on the calling thread) and wait for all of them.
+
+    An exception raised by any task is raised here, after every task has ended.
+    """
+    if len(tasks) < 2:
+        for t in tasks:
+            t()
+        return
+    futures = [_executor().submit(t) for t in tasks[1:]]
+    try:
+        tasks[0]()
+    finally:
+        errors = [f.exception() for f in futures]
+    for e in errors:
+        if e is not None:
+            raise e
+
+
+def split_range(fn: Callable[[int, int], None], n: int, nbytes: int, threads: int | None = None) -> None:
+    """Run ``fn(lo, hi)`` over [0, n) in up to ``threads`` contiguous chunks, in parallel when worth it.
+
+    ``nbytes`` is the size of the work; below ``MIN_BYTES`` it runs in one call.
+    """
+    workers = min(THREADS if threads is None else threads, n)
+    if workers < 2 or nbytes < MIN_BYTES:
+        fn(0, n)
+        return
+    bounds = [n * k // workers for k in range(workers + 1)]
+    run_all([(lambda lo=bounds[k], hi=bounds[k + 1]: fn(lo, hi)) for k in range(workers)])
