@@ -8,7 +8,8 @@ bookkeeping (graph recording, backward ordering, gradient accumulation):
    forward, cross-entropy, backward, SGD update.
 
 Run:  python bench/engine_overhead.py         (needs `pip install torch==2.13.0` for the comparison)
-Prints the median time of each workload for both libraries and the ratio neurona / PyTorch.
+Prints the median time of each workload for both libraries and the median ratio neurona / PyTorch
+of runs taken in turn (neurona, PyTorch, neurona, ...).
 """
 from __future__ import annotations
 
@@ -23,19 +24,32 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import neurona as nr  # noqa: E402
 
-REPEATS = 30
+REPEATS = 60
 CHAIN = 1000
 
 
-def median_time(fn, repeats=REPEATS, warmup=3) -> float:
+def _once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def paired_times(fa, fb, repeats=REPEATS, warmup=3):
+    """Median time of ``fa`` and of ``fb``, and the median of their ratios, run in turn (a, b, a, b, ...)
+    so that drift in the machine's speed hits both alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        fa()
+        if fb is not None:
+            fb()
+    ta, tb, ratios = [], [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        ta.append(_once(fa))
+        if fb is not None:
+            tb.append(_once(fb))
+            ratios.append(ta[-1] / tb[-1])
+    if fb is None:
+        return statistics.median(ta), float("nan"), float("nan")
+    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
 
 
 def neurona_chain():
@@ -131,10 +145,9 @@ def main() -> None:
             ("3-layer MLP training step, batch 1", neurona_mlp_step, torch_mlp_step, None)]
     print(f"{'workload':44s} {'neurona':>11s} {'PyTorch':>11s} {'ratio':>7s}")
     for name, nfn, tfn, n_ops in rows:
-        tn = median_time(nfn())
-        tt = median_time(tfn(torch)) if torch else float("nan")
+        tn, tt, ratio = paired_times(nfn(), tfn(torch) if torch else None)
         extra = f"   ({tn / n_ops * 1e6:.2f} us/op vs {tt / n_ops * 1e6:.2f} us/op)" if n_ops else ""
-        print(f"{name:44s} {tn * 1e3:9.3f}ms {tt * 1e3:9.3f}ms {tn / tt:7.2f}{extra}")
+        print(f"{name:44s} {tn * 1e3:9.3f}ms {tt * 1e3:9.3f}ms {ratio:7.2f}{extra}")
     if torch is None:
         print("PyTorch is not installed: `pip install torch==2.13.0` for the comparison")
 

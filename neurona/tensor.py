@@ -545,9 +545,9 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
         _accumulate_leaf(root, g, handed)
         return
     pending = {ctx: g}
-    heap = [(-ctx.gen, id(ctx), ctx)]
-    while heap:
-        fn = heapq.heappop(heap)[2]
+    heap = []
+    fn = ctx
+    while True:
         gy = pending.pop(fn)
         if fn.freed:
             raise RuntimeError(
@@ -561,12 +561,14 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
         gxs = fn.backward(gy)
         if type(gxs) is not tuple:
             gxs = tuple(gxs) if type(gxs) is list else (gxs,)
-        if len(gxs) != len(fn.parents):
+        parents = fn.parents
+        if len(gxs) != len(parents):
             raise RuntimeError(
-                f"{type(fn).__name__}.backward returned {len(gxs)} gradient(s) for {len(fn.parents)} input(s); "
+                f"{type(fn).__name__}.backward returned {len(gxs)} gradient(s) for {len(parents)} input(s); "
                 f"return one per input (None where an input needs none)"
             )
-        for p, gx in zip(fn.parents, gxs):
+        nxt = None  # a node that became ready and may run next without going through the heap
+        for p, gx in zip(parents, gxs):
             if p is None or gx is None:
                 continue
             if isinstance(p, Tensor):  # a leaf that requires grad (Parameter included)
@@ -575,9 +577,19 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
                 pending[p] = pending[p] + gx  # never in place: gx may be shared
             else:
                 pending[p] = gx
-                heapq.heappush(heap, (-p.gen, id(p), p))
+                if nxt is not None:
+                    heapq.heappush(heap, (-nxt.gen, id(nxt), nxt))
+                nxt = p
         if not retain_graph:
             fn.release()
+        if nxt is not None:
+            if not heap or -heap[0][0] <= nxt.gen:
+                fn = nxt  # no waiting node has a higher generation: nxt is next in order (a chain never
+                continue  # touches the heap)
+            heapq.heappush(heap, (-nxt.gen, id(nxt), nxt))
+        if not heap:
+            break
+        fn = heapq.heappop(heap)[2]
 
 
 def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
