@@ -2,9 +2,9 @@
 
 NumPy releases the GIL inside its ufunc loops, copies and reductions, so two
 Python threads each running NumPy calls on their own part of an array work in
-parallel. neurona uses that for the memory-bound work BLAS does not thread:
-patch copies and col2im adds of convolutions, and the elementwise updates of
-the optimizers. Everything else stays on the calling thread.
+parallel. neurona uses that for the memory-bound work of convolutions that
+BLAS does not thread: the patch copies and the col2im adds. Everything else
+stays on the calling thread (BLAS threads its matrix products itself).
 
 The number of threads is ``NEURONA_NUM_THREADS``, else ``OPENBLAS_NUM_THREADS``
 or ``OMP_NUM_THREADS`` (the user's wish for BLAS), else the number of cores,

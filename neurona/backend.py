@@ -91,10 +91,8 @@ def tune_allocator(mmap_threshold_mib: int = MMAP_THRESHOLD_MIB, trim_threshold_
         return False
     try:
         import ctypes
-        import ctypes.util
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded into the process
     except (OSError, AttributeError):  # musl or another libc without mallopt
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int

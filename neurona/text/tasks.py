@@ -208,6 +208,22 @@ def _finish(run: Path, model, o: dict, metrics: dict, meta: dict, report_name: s
 # --- 1. language identification (many-to-one, characters) ------------------------------------------
 
 
+def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_classes: int, quiet: bool):
+    """Train a sequence classifier on length-bucketed batches; (history, seconds, test accuracy, confusion)."""
+    x_tr, y_tr, len_tr = train
+    x_val, y_val, len_val = val
+    loader = BucketLoader(x_tr, y_tr, len_tr, batch_size=o["batch_size"], seed=o["seed"])
+    valid = BucketLoader(x_val, y_val, len_val, batch_size=512, shuffle=False) if len(y_val) else None
+    start = time.perf_counter()
+    history = fit(model, nn.CrossEntropyLoss(), _optimizer(o, model.parameters()), loader, val=valid,
+                  epochs=o["epochs"], verbose=0 if quiet else 2, clip_grad_norm=o["clip_grad"],
+                  callbacks=_classifier_callbacks(o, valid is not None))
+    seconds = time.perf_counter() - start
+    out = predict(model, test[0], batch_size=512)
+    return (history, seconds, M.accuracy(test[1], out),
+            M.confusion_matrix(test[1], out, num_classes=num_classes))
+
+
 def _language_id(args, o: dict, quiet: bool) -> int:
     from .. import manual_seed, nn
     from ..models import SequenceClassifier
@@ -235,16 +251,8 @@ def _language_id(args, o: dict, quiet: bool) -> int:
                 f"{len(vocab)} characters\nmodel: character embedding 32 → bidirectional {len(hidden)}x GRU "
                 f"{hidden[0]} → Linear, {model.num_parameters():,} parameters", quiet)
     run = _run_dir(args, o)
-    train = BucketLoader(x_tr, labels[tr], len_tr, batch_size=o["batch_size"], seed=o["seed"])
-    valid = BucketLoader(x_val, labels[val], len_val, batch_size=512, shuffle=False) if len(val) else None
-    start = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(), _optimizer(o, model.parameters()), train, val=valid,
-                  epochs=o["epochs"], verbose=0 if quiet else 2, clip_grad_norm=o["clip_grad"],
-                  callbacks=_classifier_callbacks(o, valid is not None))
-    seconds = time.perf_counter() - start
-    out = predict(model, x_te, batch_size=512)
-    acc = M.accuracy(labels[te], out)
-    cm = M.confusion_matrix(labels[te], out, num_classes=len(names))
+    history, seconds, acc, cm = _fit_classifier(model, o, (x_tr, labels[tr], len_tr), (x_val, labels[val], len_val),
+                                                (x_te, labels[te]), len(names), quiet)
     metrics = {"task": "language identification", "dataset": o["data"], "shipped_sample": sample,
                "test_words": int(len(te)), "test_accuracy": acc, "chance": 1.0 / len(names), "languages": names,
                "confusion_matrix": cm, "epochs_trained": len(history), "train_seconds": round(seconds, 2)}
@@ -406,16 +414,8 @@ def _text_classifier(args, o: dict, quiet: bool) -> int:
                 f"{len(val):,} validation, {len(te):,} test; {len(vocab):,} words\nmodel: EmbeddingBag (mean of "
                 f"{o['hidden'][0]}-d word vectors) → Linear, {model.num_parameters():,} parameters", quiet)
     run = _run_dir(args, o)
-    train = BucketLoader(x_tr, y_tr, len_tr, batch_size=o["batch_size"], seed=o["seed"])
-    valid = BucketLoader(x_val, labels[val], len_val, batch_size=512, shuffle=False) if len(val) else None
-    start = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(), _optimizer(o, model.parameters()), train, val=valid,
-                  epochs=o["epochs"], verbose=0 if quiet else 2, clip_grad_norm=o["clip_grad"],
-                  callbacks=_classifier_callbacks(o, valid is not None))
-    seconds = time.perf_counter() - start
-    out = predict(model, x_te, batch_size=512)
-    acc = M.accuracy(labels[te], out)
-    cm = M.confusion_matrix(labels[te], out, num_classes=len(names))
+    history, seconds, acc, cm = _fit_classifier(model, o, (x_tr, y_tr, len_tr), (x_val, labels[val], len_val),
+                                                (x_te, labels[te]), len(names), quiet)
     majority = float(np.bincount(labels[te], minlength=len(names)).max() / max(len(te), 1))
     print(f"test accuracy: {acc:.4f} on {len(te):,} fortunes (majority class {majority:.3f})")
     metrics = {"task": "text classification", "dataset": o["data"], "shipped_sample": sample, "categories": names,
