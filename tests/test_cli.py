@@ -35,7 +35,7 @@ def test_train_writes_a_complete_run(tmp_path, capsys):
     assert run("train", *SMALL, "--epochs", 2, "--name", "r", "--quiet") == 0
     out = capsys.readouterr().out
     r = tmp_path / "runs" / "r"
-    assert "test accuracy: 0." in out and f"run files in runs/r/" in out and "Epoch" not in out
+    assert "test accuracy: 0." in out and "run files in runs/r/" in out and "Epoch" not in out
     for name in ("model.npz", "checkpoint.npz", "config.json", "metrics.json", "history.csv", "learning_curves.png",
                  "confusion_matrix.png"):
         assert (r / name).is_file(), name

@@ -741,7 +741,8 @@ def shrink(model, tol: float = 0.0):
     with no_grad():
         for a, b in zip(lin[:-1], lin[1:]):
             la, lb = new_mods[a], new_mods[b]
-            w, bias = la.weight.data, (la.bias.data if la.bias is not None else np.zeros(la.out_features, w.dtype))
+            w = la.weight.data
+            bias = la.bias.data if la.bias is not None else np.zeros(la.out_features, w.dtype)
             dead = (np.abs(w) <= tol).all(axis=1) & (np.abs(bias) <= tol)
             if not dead.any():
                 continue

@@ -210,6 +210,11 @@ def _finish(run: Path, model, o: dict, metrics: dict, meta: dict, report_name: s
 
 def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_classes: int, quiet: bool):
     """Train a sequence classifier on length-bucketed batches; (history, seconds, test accuracy, confusion)."""
+    from .. import nn
+    from ..train import fit, predict
+    from ..train import metrics as M
+    from .vocab import BucketLoader
+
     x_tr, y_tr, len_tr = train
     x_val, y_val, len_val = val
     loader = BucketLoader(x_tr, y_tr, len_tr, batch_size=o["batch_size"], seed=o["seed"])
@@ -225,11 +230,9 @@ def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_c
 
 
 def _language_id(args, o: dict, quiet: bool) -> int:
-    from .. import manual_seed, nn
+    from .. import manual_seed
     from ..models import SequenceClassifier
-    from ..train import fit, predict
-    from ..train import metrics as M
-    from .vocab import BucketLoader, Vocab, pad_sequences
+    from .vocab import Vocab, pad_sequences
 
     (words, labels, names), sample = _words(o["data"], o["seed"])
     tr, val, te = _split(labels, o)
@@ -382,12 +385,10 @@ def _word2vec(args, o: dict, quiet: bool) -> int:
 
 
 def _text_classifier(args, o: dict, quiet: bool) -> int:
-    from .. import manual_seed, nn
+    from .. import manual_seed
     from ..models import EmbeddingBagClassifier
-    from ..train import fit, predict
-    from ..train import metrics as M
     from .augment import TextAugmenter
-    from .vocab import BucketLoader, Vocab, pad_sequences, word_tokenize
+    from .vocab import Vocab, pad_sequences, word_tokenize
 
     (texts, labels, names), sample = _fortunes(o["data"], CATEGORIES)
     tr, val, te = _split(labels, o)

@@ -330,3 +330,15 @@ def test_shrink_sequential_and_refusals():
     np.testing.assert_allclose(small(x).data, seq(x).data, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="Conv2d"):
         compress.shrink(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2)))
+
+
+def test_shrink_handles_linear_layers_without_bias():
+    """A hidden Linear(bias=False): a neuron is dead when its weight row is zero (no bias to keep it alive)."""
+    neurona.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(4, 6, bias=False), nn.ReLU(), nn.Linear(6, 2))
+    with neurona.no_grad():
+        seq[0].weight.data[[1, 4]] = 0.0
+    small = compress.shrink(seq)
+    assert small[0].out_features == 4 and small[0].bias is None and small[2].in_features == 4
+    x = neurona.randn(5, 4)
+    np.testing.assert_allclose(small(x).data, seq(x).data, rtol=1e-5, atol=1e-6)
