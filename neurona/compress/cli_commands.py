@@ -63,12 +63,18 @@ def _data(f, spec: str | None, quiet: bool):
         cli._loud(note)
     if data.task != "classification":
         raise cli.CLIError(f"--data {spec}: compression commands report accuracy and need a classification data set")
-    scaler = f.preprocessing if hasattr(f.preprocessing, "transform") else None
-    X_tr, X_val, X_te = (cli._scale(scaler, a) for a in (data.X_train, data.X_val, data.X_test))
     expected = meta.get("input_shape")
     if expected is not None and math.prod(data.input_shape) != math.prod(expected):
         raise cli.CLIError(f"--data {spec}: samples of shape {data.input_shape}, but {f.path} expects "
                            f"{tuple(expected)}")
+    scaler = f.preprocessing if hasattr(f.preprocessing, "transform") else None
+
+    def prepare(a):  # the model's sample shape first (flat rows for an image model), then its scaling
+        if expected is not None and list(a.shape[1:]) != list(expected):
+            a = a.reshape((len(a),) + tuple(int(s) for s in expected))
+        return cli._scale(scaler, a)
+
+    X_tr, X_val, X_te = (prepare(a) for a in (data.X_train, data.X_val, data.X_test))
     return data, scaler, X_tr, X_val, X_te
 
 

@@ -205,6 +205,8 @@ class Conv2d(Function):
         ow = conv_output_size(wd, kw, sw, l, r, dw)
         self.geom = (n, c, h, wd, o, kh, kw, oh, ow)
         self.layout = layout = _FORCE_LAYOUT or _choose_layout(x, o, g)
+        if layout == "last" and g > 1:
+            raise ValueError(f"conv2d: the channels-last layout computes groups=1 only, got groups={g}")
         if layout == "last":
             y = self._forward_last(x, w)
             if b is not None:

@@ -11,6 +11,7 @@ from ..functional import *  # noqa: F401,F403  (core ops: math, reduce, shape)
 from ..functional.activation import *  # noqa: F401,F403
 from ..functional.conv import *  # noqa: F401,F403
 from ..functional.dropout import dropout, gaussian_noise  # noqa: F401
+from ..functional.embedding import embedding, embedding_bag, one_hot  # noqa: F401
 from ..functional.linear import linear  # noqa: F401
 from ..functional.loss import *  # noqa: F401,F403
 from ..functional.loss import cross_entropy_composed  # noqa: F401

@@ -255,7 +255,10 @@ class Trainer:
                 self._clip()
             opt.step()
             batch_loss = float(loss.item())
-            live = acc.update(batch_loss, out.data, y.data)  # running means over the epoch so far
+            # running means over the epoch so far; a model with auxiliary outputs (GoogLeNet in training)
+            # returns a tuple whose first element is the prediction the metrics score
+            main = out[0] if isinstance(out, (tuple, list)) else out
+            live = acc.update(batch_loss, main.data, y.data)
             self.callbacks.on_batch_end(b, {"batch": b, "size": len(x), **live, "batch_loss": batch_loss})
             if self.stop_training:
                 break

@@ -108,3 +108,29 @@ def test_command_errors(trained):
         _run(["prune", str(base), "--sparsity", "1.5", "--out", str(out)])
     with pytest.raises(cli.CLIError, match="no model named"):
         _run(["distill", "--teacher", str(base), "--student", "nope", "--out", str(out)])
+
+
+def test_compression_commands_take_flat_rows_for_an_image_model(tmp_path):
+    """An .npz of flat 784-value rows for a 1x28x28 model: reshaped to the model's input, then scaled."""
+    import numpy as np
+
+    from neurona.data import fashion_mnist
+
+    x, y = fashion_mnist("train", subset=True)
+    xt, yt = fashion_mnist("test", subset=True)
+    images = tmp_path / "images.npz"
+    np.savez(images, x_train=x[:600].astype(np.float32) / 255, y_train=y[:600], x_test=xt[:200].astype(np.float32) / 255,
+             y_test=yt[:200])
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, x_train=x[:600].reshape(600, -1).astype(np.float32) / 255, y_train=y[:600],
+             x_test=xt[:200].reshape(200, -1).astype(np.float32) / 255, y_test=yt[:200])
+    assert cli.main(["train", "--data", str(images), "--model", "lenet5", "--epochs", "1", "--patience", "0",
+                     "--out", str(tmp_path), "--name", "cnn", "--quiet"]) == 0
+    accuracies = []
+    for data in (images, flat):
+        name = f"pruned-{data.stem}"
+        _run(["prune", str(tmp_path / "cnn"), "--sparsity", "0.5", "--data", str(data), "--out", str(tmp_path),
+              "--name", name, "--quiet"])
+        _, rows = _rows(tmp_path / name)
+        accuracies.append([r["accuracy"] for r in rows.values()])
+    assert accuracies[0] == accuracies[1]  # the same images, whichever shape they come in

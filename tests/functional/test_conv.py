@@ -20,15 +20,6 @@ def cases(prefix: str) -> list[str]:
     return sorted({k.split(".")[0] for k in REF.files if k.startswith(prefix + "_") and k.endswith(".spec")})
 
 
-@pytest.fixture(params=[None, "last", "batch_last"])
-def layout(request):
-    """Run a test under the automatic layout choice and under each forced layout."""
-    old = C._FORCE_LAYOUT
-    C._FORCE_LAYOUT = request.param
-    yield request.param
-    C._FORCE_LAYOUT = old
-
-
 def _kw(spec: dict) -> dict:
     return {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec["kwargs"].items()}
 
@@ -45,11 +36,16 @@ def _run_case(case: str, fn):
     return spec
 
 
-@pytest.mark.parametrize("case", [c for c in cases("conv2d") if not c.startswith("conv2d_mode")])
-def test_conv2d_matches_pytorch(case, layout):
-    spec = json.loads(str(REF[f"{case}.spec"]))
-    if layout == "last" and spec["kwargs"]["groups"] > 1:
-        pytest.skip("the channels-last layout handles groups=1 only (the automatic choice never picks it)")
+def _layouts(groups: int) -> list:
+    """The automatic choice and each forced layout that can run ``groups`` (channels-last handles groups=1 only;
+    the automatic choice never picks it for grouped convolutions)."""
+    return [None, "batch_last"] + (["last"] if groups == 1 else [])
+
+
+@pytest.mark.parametrize("case, forced", [(c, f) for c in cases("conv2d") if not c.startswith("conv2d_mode")
+                                          for f in _layouts(json.loads(str(REF[f"{c}.spec"]))["kwargs"]["groups"])])
+def test_conv2d_matches_pytorch(case, forced, monkeypatch):
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", forced)
     _run_case(case, lambda x, w, b=None, **kw: C.conv2d(x, w, b, **kw))
 
 
@@ -73,10 +69,10 @@ GRID = [
 ]
 
 
-@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups", GRID)
-def test_conv2d_gradcheck_reference_float32(xs, ws, stride, padding, dilation, groups, layout):
-    if layout == "last" and groups > 1:
-        pytest.skip("channels-last handles groups=1 only")
+@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups, forced",
+                         [(*g, f) for g in GRID for f in _layouts(g[5])])
+def test_conv2d_gradcheck_reference_float32(xs, ws, stride, padding, dilation, groups, forced, monkeypatch):
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", forced)
 
     def fn(x, w, b):
         return C.conv2d(x, w, b, stride, padding, dilation, groups)

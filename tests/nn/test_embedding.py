@@ -167,3 +167,12 @@ def test_errors():
         embedding_bag([[1]], neurona.zeros(5, 2), per_sample_weights=neurona.ones(1, 1))
     with pytest.raises(ValueError, match="mode must be"):
         nn.EmbeddingBag(5, 2, mode="median")
+
+
+def test_nn_functional_has_the_embedding_functions():
+    """PyTorch users reach for F.one_hot, F.embedding and F.embedding_bag."""
+    import neurona.nn.functional as F
+    from neurona.functional import embedding as E
+
+    assert F.one_hot is E.one_hot and F.embedding is E.embedding and F.embedding_bag is E.embedding_bag
+    np.testing.assert_array_equal(F.one_hot(neurona.tensor([0, 2]), 3).data, [[1, 0, 0], [0, 0, 1]])

@@ -208,3 +208,40 @@ def test_clear_errors():
         Trainer(m, nn.CrossEntropyLoss(), opt, metrics=["acuracy"])
     with pytest.raises(TypeError, match="optimizer"):
         fit(m, nn.CrossEntropyLoss(), None, (Xtr, ytr))
+
+
+def test_fit_scores_the_first_output_of_a_model_with_auxiliary_outputs():
+    """Like GoogLeNet in training: forward returns (logits, aux); the loss takes the tuple, metrics the logits."""
+
+    class WithAux(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 16), nn.Tanh())
+            self.head, self.aux = nn.Linear(16, 2), nn.Linear(16, 2)
+
+        def forward(self, x):
+            h = self.body(x)
+            return (self.head(h), self.aux(h)) if self.training else self.head(h)
+
+    def loss(out, y):  # the auxiliary term in training only, as googlenet_loss
+        ce = nn.CrossEntropyLoss()
+        return ce(out[0], y) + 0.3 * ce(out[1], y) if isinstance(out, tuple) else ce(out, y)
+
+    Xtr, ytr, Xv, yv = _data()
+    neurona.manual_seed(0)
+    model = WithAux()
+    h = fit(model, loss, optim.Adam(model.parameters(), lr=0.05), (Xtr, ytr), val=(Xv, yv), epochs=3,
+            batch_size=32, verbose=0, seed=0)
+    assert h["accuracy"][-1] > 0.9 and h["val_accuracy"][-1] > 0.9
+
+
+def test_fit_trains_googlenet_with_auxiliary_classifiers():
+    from neurona import models
+
+    neurona.manual_seed(0)
+    m = models.GoogLeNet(num_classes=3, in_channels=1, input_size=16, aux_logits=True)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 1, 16, 16)).astype(np.float32), rng.integers(0, 3, 8)
+    h = fit(m, models.googlenet_loss, optim.Adam(m.parameters(), lr=1e-3), (x, y), epochs=1, batch_size=8,
+            verbose=0)
+    assert len(h) == 1 and np.isfinite(h["loss"][0]) and 0.0 <= h["accuracy"][0] <= 1.0
