@@ -116,8 +116,9 @@ def test_compression_commands_take_flat_rows_for_an_image_model(tmp_path):
 
     from neurona.data import fashion_mnist
 
-    x, y = fashion_mnist("train", subset=True)
-    xt, yt = fashion_mnist("test", subset=True)
+    with pytest.warns(neurona.data.EmbeddedSubsetWarning):
+        x, y = fashion_mnist("train", subset=True)
+        xt, yt = fashion_mnist("test", subset=True)
     images = tmp_path / "images.npz"
     np.savez(images, x_train=x[:600].astype(np.float32) / 255, y_train=y[:600], x_test=xt[:200].astype(np.float32) / 255,
              y_test=yt[:200])
