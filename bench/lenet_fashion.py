@@ -3,6 +3,7 @@
     python bench/lenet_fashion.py                 # 3 epochs each, interleaved; then peak memory
     python bench/lenet_fashion.py --epochs 5 --threads 1
     python bench/lenet_fashion.py --layers        # forward/backward time of every layer, both libraries
+    python bench/lenet_fashion.py --model cnn-small --epochs 1   # the small CNN (conv-bn-relu x4) instead
 
 The same network in both libraries — conv(6, 5x5, pad 2) → ReLU → max-pool 2 →
 conv(16, 5x5) → ReLU → max-pool 2 → 120 → ReLU → 84 → ReLU → 10 — trained with
@@ -90,12 +91,15 @@ def set_threads(n: int | None) -> None:
 class NeuronaRun:
     name = "neurona"
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, model: str = "lenet5"):
         import neurona
         from neurona import models, nn, optim
         self.neurona = neurona
         neurona.manual_seed(seed)
-        self.model = models.LeNet5(num_classes=10, in_channels=1, input_size=28, activation="relu", pooling="max")
+        if model == "cnn-small":
+            self.model = models.CNNSmall(num_classes=10, in_channels=1, input_size=28)
+        else:
+            self.model = models.LeNet5(num_classes=10, in_channels=1, input_size=28, activation="relu", pooling="max")
         self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss_fn = nn.CrossEntropyLoss()
 
@@ -120,11 +124,20 @@ class NeuronaRun:
 class TorchRun:
     name = "pytorch"
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, model: str = "lenet5"):
         import torch
         import torch.nn as tnn
         self.torch = torch
         torch.manual_seed(seed)
+        if model == "cnn-small":
+            def block(cin, cout):
+                return [tnn.Conv2d(cin, cout, 3, padding=1, bias=False), tnn.BatchNorm2d(cout), tnn.ReLU()]
+            self.model = tnn.Sequential(*block(1, 16), *block(16, 32), tnn.MaxPool2d(2), *block(32, 64),
+                                        tnn.MaxPool2d(2), *block(64, 64), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(),
+                                        tnn.Dropout(0.1), tnn.Linear(64, 10))
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+            self.loss_fn = tnn.CrossEntropyLoss()
+            return
         self.model = tnn.Sequential(
             tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
             tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
@@ -167,7 +180,7 @@ def timing(args) -> dict:
     import torch  # noqa: F401  (both libraries in this process)
     set_threads(args.threads)
     x, y, xt, yt = load_data()
-    runs = [NeuronaRun(args.seed), TorchRun(args.seed)]
+    runs = [NeuronaRun(args.seed, args.model), TorchRun(args.seed, args.model)]
     rng = np.random.default_rng(args.seed)
     times = {r.name: [] for r in runs}
     cpu = {r.name: [] for r in runs}
@@ -194,7 +207,7 @@ def memory_child(args) -> None:
     x, y, _, _ = load_data()
     before = rss_mb()  # the library and the data set are in memory
     exact = reset_peak()  # data loading peaks above training: count from here
-    run = TorchRun(args.seed) if args.child == "pytorch" else NeuronaRun(args.seed)
+    run = TorchRun(args.seed, args.model) if args.child == "pytorch" else NeuronaRun(args.seed, args.model)
     order = np.random.default_rng(args.seed).permutation(len(x))
     epoch(run, x, y, order, args.batch_size, limit=args.memory_batches)
     print(json.dumps({"rss_before_mb": before, "peak_mb": peak_mb(), "exact": exact}))
@@ -204,7 +217,7 @@ def memory(args) -> dict:
     out = {}
     for lib in ("neurona", "pytorch"):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, "--memory-batches", str(args.memory_batches),
-               "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+               "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--model", args.model]
         if args.threads is not None:
             cmd += ["--threads", str(args.threads)]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -262,6 +275,8 @@ def layers(args) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=["lenet5", "cnn-small"], default="lenet5",
+                    help="LeNet-5 (default) or the small CNN, the same network in both libraries")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: their default)")
@@ -274,10 +289,12 @@ def main(argv=None) -> None:
     if args.child:
         return memory_child(args)
     if args.layers:
+        if args.model != "lenet5":
+            ap.error("--layers times the layers of LeNet-5 only")
         return layers(args)
 
     import torch
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    print(f"model: {args.model}; machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"numpy {np.__version__}, torch {torch.__version__}; threads: "
           f"{args.threads if args.threads is not None else 'library defaults'}")
     res = timing(args)
