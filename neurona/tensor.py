@@ -395,7 +395,7 @@ class Tensor:
                 )
             g = np.ones_like(self.data)
         else:
-            g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            g = grad.data if isinstance(grad, Tensor) else backend.get_array_module(self.data).asarray(grad)
             if g.shape != self.data.shape:
                 raise ValueError(f"backward(): grad has shape {g.shape}, expected the tensor's shape {self.shape}")
             if g.dtype != self.data.dtype:
@@ -422,7 +422,7 @@ class Tensor:
 
     def copy_(self, src) -> "Tensor":
         self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        src = src.data if isinstance(src, Tensor) else backend.get_array_module(self.data).asarray(src)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:  # shapes that do not broadcast at all
