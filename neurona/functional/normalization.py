@@ -30,49 +30,165 @@ def _channel_shape(ndim: int, c: int) -> tuple:
     return (1, c) + (1,) * (ndim - 2)
 
 
+class _ChannelMatrix:
+    """An array seen as a 2-D matrix with the channels on one axis, without copying.
+
+    A convolution hands batch norm its output channels-last (NHWC in memory) or
+    batch-last (CHWN); (N, C) features are channels-last too. Seen as an
+    (M, C) or a (C, M) matrix, the per-channel sums become matrix-vector
+    products and x − μ, x·s + β one pass each over long rows, where NumPy's
+    reductions over axes (0, 2, 3) and its broadcasting of a (1, C, 1, 1)
+    vector over a few channels crawl through short inner loops.
+    """
+
+    __slots__ = ("kind", "shape", "order", "m", "c", "k")
+
+    def __init__(self, kind: str, shape: tuple, order: tuple, m: int, c: int):
+        self.kind, self.shape, self.order, self.m, self.c = kind, shape, order, m, c
+        # channels-last rows are only C long: k of them side by side make one row of k·C values
+        self.k = 1
+        if kind == "last":
+            for k in (64, 32, 16, 8, 4, 2):
+                if m % k == 0 and k * c <= 4096:
+                    self.k = k
+                    break
+
+    @classmethod
+    def of(cls, a) -> "_ChannelMatrix | None":
+        if a.ndim < 2 or a.size == 0 or type(a) is not np.ndarray:
+            return None
+        c = a.shape[1]
+        m = a.size // c
+        rest = (0,) + tuple(range(2, a.ndim))
+        if a.transpose(rest + (1,)).flags.c_contiguous:
+            return cls("last", a.shape, rest + (1,), m, c)
+        if a.transpose((1,) + tuple(range(2, a.ndim)) + (0,)).flags.c_contiguous:
+            return cls("first", a.shape, (1,) + tuple(range(2, a.ndim)) + (0,), m, c)
+        return None
+
+    def fits(self, a) -> bool:
+        """Whether ``a`` has this shape and this memory layout."""
+        return a.shape == self.shape and type(a) is np.ndarray and a.transpose(self.order).flags.c_contiguous
+
+    def like(self, a):
+        """``a`` in this layout: itself, or a copy (a gradient that came back in another layout)."""
+        if self.fits(a):
+            return a
+        out = self.empty(a.dtype)
+        out[...] = a
+        return out
+
+    def empty(self, dtype):
+        stored = np.empty(tuple(self.shape[i] for i in self.order), dtype)
+        return stored.transpose(tuple(int(i) for i in np.argsort(self.order)))
+
+    def matrix(self, a):
+        """(M, C) for channels-last, (C, M) for channels-first: a view."""
+        t = a.transpose(self.order)
+        return t.reshape(-1, self.c) if self.kind == "last" else t.reshape(self.c, -1)
+
+    def sum(self, a):
+        """Σ over everything but the channels, (C,)."""
+        mat = self.matrix(a)
+        if self.kind == "last":
+            return np.ones(self.m, a.dtype) @ mat
+        return mat @ np.ones(self.m, a.dtype)
+
+    def dot(self, a, b):
+        """Σ a·b over everything but the channels, (C,), without a temporary."""
+        return np.einsum("ij,ij->j" if self.kind == "last" else "ij,ij->i", self.matrix(a), self.matrix(b))
+
+    def _wide(self, a):
+        mat = self.matrix(a)
+        return mat.reshape(-1, self.k * self.c) if self.kind == "last" else mat
+
+    def _vec(self, v):
+        return np.tile(v, self.k) if self.kind == "last" else v[:, None]
+
+    def apply(self, ufunc, a, v, out):
+        """out = ufunc(a, v) with the per-channel vector v broadcast over the channels; ``out`` in this layout."""
+        ufunc(self._wide(a), self._vec(v), out=self._wide(out))
+        return out
+
+
 class BatchNormTrain(Function):
-    """Batch statistics over every axis except the channel axis 1; γ and β optional."""
+    """Batch statistics over every axis except the channel axis 1; γ and β optional.
+
+    Keeps for backward x − μ and 1/sqrt(σ² + ε) (x̂ is their product).
+    """
 
     def __init__(self, eps: float, has_weight: bool, has_bias: bool):
         self.eps, self.has_weight, self.has_bias = eps, has_weight, has_bias
 
     def forward(self, x, *affine):
+        w = affine[0] if self.has_weight else None
+        b = affine[-1] if self.has_bias else None
+        self.w = w
+        view = _ChannelMatrix.of(x)
+        if view is None:
+            return self._forward_any(x, w, b)
+        dt = x.dtype
+        mean = view.sum(x) / view.m
+        xc = view.apply(np.subtract, x, mean, view.empty(dt))
+        var = view.dot(xc, xc) / view.m                      # two passes: no cancellation in float32
+        inv = 1.0 / np.sqrt(var + dt.type(self.eps))
+        self.batch_mean, self.batch_var = mean, var          # read (then dropped) by batch_norm
+        self.view, self.xc, self.inv = view, xc, inv
+        y = view.apply(np.multiply, xc, inv if w is None else inv * w, view.empty(dt))  # y = γ x̂ + β
+        if b is not None:
+            view.apply(np.add, y, b, y)
+        return y
+
+    def _forward_any(self, x, w, b):
         axes = (0,) + tuple(range(2, x.ndim))
         cshape = _channel_shape(x.ndim, x.shape[1])
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
         var = np.mean(xc * xc, axis=axes, keepdims=True)
         inv = 1.0 / np.sqrt(var + x.dtype.type(self.eps))
-        xhat = xc
-        xhat *= inv  # xc is a fresh array: reuse it for x̂
-        self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)  # read (then dropped) by batch_norm
-        self.xhat, self.inv, self.axes = xhat, inv, axes
-        w = affine[0] if self.has_weight else None
-        b = affine[-1] if self.has_bias else None
-        self.w = w
-        if w is None and b is None:
-            return xhat.copy()
-        y = xhat * w.reshape(cshape) if w is not None else xhat.copy()
+        self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
+        self.view, self.xc, self.inv, self.axes = None, xc, inv, axes
+        y = xc * (inv if w is None else inv * w.reshape(cshape))
         if b is not None:
             y += b.reshape(cshape)
         return y
 
     def backward(self, gy):
-        xhat, inv, axes, w = self.xhat, self.inv, self.axes, self.w
+        view, xc, inv, w = self.view, self.xc, self.inv, self.w
+        if view is None:
+            return self._backward_any(gy)
+        gy = view.like(gy)
+        n = view.m
+        gb = view.sum(gy)                          # ∂L/∂β = Σ ∂L/∂y
+        gw = view.dot(gy, xc) * inv                # ∂L/∂γ = Σ ∂L/∂y ⊙ x̂, with x̂ = (x − μ)/sqrt(σ² + ε)
+        gx = None
+        if self.needs[0]:
+            # ∂L/∂x = s (G − mean(G) − x̂ mean(G x̂)), s = γ/sqrt(σ² + ε), the means over the batch axes:
+            # = s G − (x − μ) s/sqrt(σ² + ε) mean(G x̂) − s mean(G)
+            scale = inv if w is None else inv * w
+            gx = view.apply(np.multiply, gy, scale, view.empty(gy.dtype))
+            tmp = view.apply(np.multiply, xc, scale * inv * (gw / n), view.empty(gy.dtype))
+            gx -= tmp
+            view.apply(np.subtract, gx, scale * (gb / n), gx)
+        return self._grads(gx, gw, gb)
+
+    def _backward_any(self, gy):
+        xc, inv, axes, w = self.xc, self.inv, self.axes, self.w
+        xhat = xc * inv
         n = gy.size // gy.shape[1]
-        gb = gy.sum(axis=axes)                     # ∂L/∂β = Σ ∂L/∂y
-        gw = np.sum(gy * xhat, axis=axes)          # ∂L/∂γ = Σ ∂L/∂y ⊙ x̂
-        grads = []
+        gb = gy.sum(axis=axes)
+        gw = np.sum(gy * xhat, axis=axes)
+        gx = None
         if self.needs[0]:
             cshape = _channel_shape(gy.ndim, gy.shape[1])
             scale = inv if w is None else inv * w.reshape(cshape)
             inv_n = gy.dtype.type(1.0 / n)
-            # ∂L/∂x = γ/sqrt(σ²+ε) (g − mean(g) − x̂ mean(g x̂)), the means taken over the batch axes
             gx = gy - (gb * inv_n).reshape(cshape) - xhat * (gw * inv_n).reshape(cshape)
             gx *= scale
-            grads.append(gx)
-        else:
-            grads.append(None)
+        return self._grads(gx, gw, gb)
+
+    def _grads(self, gx, gw, gb) -> tuple:
+        grads = [gx]
         i = 1
         if self.has_weight:
             grads.append(gw if self.needs[i] else None)

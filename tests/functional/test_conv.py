@@ -224,3 +224,27 @@ def test_threaded_patch_copies_and_col2im_agree(rng, monkeypatch):
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, None, 1, 1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride, padding, dilation, kernel", [(1, 1, 1, 3), (2, 1, 1, 3), (1, 2, 2, 3), (1, 0, 1, 1),
+                                                                (2, 1, 1, 1), ((1, 2), (2, 1), 1, (3, 2))])
+def test_channels_last_blocks_of_images_agree_with_one_block(rng, monkeypatch, stride, padding, dilation, kernel):
+    """The channels-last loops copy and multiply the patches of a few images at a time (and backward copies
+    them again): one image per block must give the values and gradients of one block for the whole batch."""
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.standard_normal((5, 16, 7, 6))
+    w, b = rng.standard_normal((4, 16, kh, kw)), rng.standard_normal(4)
+    r = rng.standard_normal(C.conv2d(neurona.from_numpy(x), neurona.from_numpy(w), None, stride, padding,
+                                     dilation).shape)
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", "last")
+    results = []
+    for block in (1 << 30, 1):  # everything in one block; one image per block
+        monkeypatch.setattr(C, "_BLOCK_BYTES", block)
+        ts = [neurona.from_numpy(a.copy()).requires_grad_() for a in (x, w, b)]
+        y = C.conv2d(*ts, stride, padding, dilation)
+        y.backward(r)
+        results.append([y.data] + [t.grad.data for t in ts])
+    for one, many in zip(*results):
+        np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
+                               atol=1e-10)

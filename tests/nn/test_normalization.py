@@ -266,3 +266,55 @@ def test_integer_input_is_refused():
         batch_norm(neurona.tensor([[1, 2], [3, 4]]), None, None, training=True)
     with pytest.raises(TypeError, match="layer_norm: expected a floating-point input"):
         layer_norm(neurona.tensor([[1, 2], [3, 4]]), 2)
+
+
+# --- batch norm on the memory layouts convolutions produce ------------------------------------------
+
+from neurona.functional.pool import _alloc, _axis_order  # noqa: E402
+from neurona.tensor import Function  # noqa: E402
+
+
+class _Layout(Function):
+    """Identity that stores its output in axis order ``order``; its gradient goes back in the input's order."""
+
+    def __init__(self, order):
+        self.order = order
+
+    def forward(self, x):
+        self.back = _axis_order(x)
+        out = _alloc(np, x.shape, x.dtype, self.order)
+        out[...] = x
+        return out
+
+    def backward(self, gy):
+        g = _alloc(np, gy.shape, gy.dtype, self.back)
+        g[...] = gy
+        return g
+
+
+LAYOUTS = {"NHWC": (0, 2, 3, 1), "CHWN": (1, 2, 3, 0), "NWHC": (0, 3, 2, 1)}  # the last one: neither fast path
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (3, 2, 5, 3), (2, 5, 1, 1)])
+def test_batch_norm_in_channels_last_and_batch_last_memory(layout, shape):
+    """Channels-last and batch-last inputs take the matrix fast path (channels as one axis of an (M, C)
+    or (C, M) matrix); gradients arriving in the output's layout or another one give the same results."""
+    c = shape[1]
+    order = LAYOUTS[layout]
+
+    def fn(x, w, b):
+        y = batch_norm(_Layout(order)(x), None, None, w, b, training=True)
+        return _Layout((0, 1, 2, 3))(y) if layout == "NHWC" else y  # NHWC: the gradient comes back NCHW
+
+    check_op(fn, lambda x, w, b: np_batch_norm(x, w, b), [shape, (c,), (c,)], rtol32=1e-3, atol32=1e-4)
+
+
+def test_batch_norm_fast_path_is_taken_for_convolution_layouts(rng):
+    from neurona.functional.normalization import _ChannelMatrix
+
+    a = rng.standard_normal((8, 16, 5, 5)).astype(np.float32)
+    assert _ChannelMatrix.of(np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)).kind == "last"
+    assert _ChannelMatrix.of(np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)).kind == "first"
+    assert _ChannelMatrix.of(a[:, :, ::2]) is None and _ChannelMatrix.of(a) is None
+    assert _ChannelMatrix.of(np.ascontiguousarray(a[:, :, 0, 0])).kind == "last"  # (N, C) features
