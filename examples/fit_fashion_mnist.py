@@ -61,12 +61,12 @@ def one_epoch_by_hand(model, loss_fn, optimizer, loader) -> float:
     return total / n
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="use the full data set (must be installed)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--out", default="runs/fit_fashion_mnist")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -117,6 +117,8 @@ def main() -> None:
         print(f"plots in {out}/: learning_curves.png, confusion_matrix.png")
     else:
         print("plots skipped: matplotlib is not installed")
+    return {"history": history, "test_accuracy": test["accuracy"], "hand_loss": loss, "reloaded_same": same,
+            "model_path": path}
 
 
 if __name__ == "__main__":
