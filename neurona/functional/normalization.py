@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..tensor import Function, Tensor
 from .math import as_tensor
 
@@ -41,10 +42,10 @@ class _ChannelMatrix:
     vector over a few channels crawl through short inner loops.
     """
 
-    __slots__ = ("kind", "shape", "order", "m", "c", "k")
+    __slots__ = ("xp", "kind", "shape", "order", "m", "c", "k")
 
-    def __init__(self, kind: str, shape: tuple, order: tuple, m: int, c: int):
-        self.kind, self.shape, self.order, self.m, self.c = kind, shape, order, m, c
+    def __init__(self, xp, kind: str, shape: tuple, order: tuple, m: int, c: int):
+        self.xp, self.kind, self.shape, self.order, self.m, self.c = xp, kind, shape, order, m, c
         # channels-last rows are only C long: k of them side by side make one row of k·C values
         self.k = 1
         if kind == "last":
@@ -55,20 +56,21 @@ class _ChannelMatrix:
 
     @classmethod
     def of(cls, a) -> "_ChannelMatrix | None":
-        if a.ndim < 2 or a.size == 0 or type(a) is not np.ndarray:
+        if a.ndim < 2 or a.size == 0:
             return None
+        xp = get_array_module(a)
         c = a.shape[1]
         m = a.size // c
         rest = (0,) + tuple(range(2, a.ndim))
         if a.transpose(rest + (1,)).flags.c_contiguous:
-            return cls("last", a.shape, rest + (1,), m, c)
+            return cls(xp, "last", a.shape, rest + (1,), m, c)
         if a.transpose((1,) + tuple(range(2, a.ndim)) + (0,)).flags.c_contiguous:
-            return cls("first", a.shape, (1,) + tuple(range(2, a.ndim)) + (0,), m, c)
+            return cls(xp, "first", a.shape, (1,) + tuple(range(2, a.ndim)) + (0,), m, c)
         return None
 
     def fits(self, a) -> bool:
         """Whether ``a`` has this shape and this memory layout."""
-        return a.shape == self.shape and type(a) is np.ndarray and a.transpose(self.order).flags.c_contiguous
+        return a.shape == self.shape and a.transpose(self.order).flags.c_contiguous
 
     def like(self, a):
         """``a`` in this layout: itself, or a copy (a gradient that came back in another layout)."""
@@ -79,7 +81,7 @@ class _ChannelMatrix:
         return out
 
     def empty(self, dtype):
-        stored = np.empty(tuple(self.shape[i] for i in self.order), dtype)
+        stored = self.xp.empty(tuple(self.shape[i] for i in self.order), dtype)
         return stored.transpose(tuple(int(i) for i in np.argsort(self.order)))
 
     def matrix(self, a):
@@ -91,8 +93,8 @@ class _ChannelMatrix:
         """Σ over everything but the channels, (C,)."""
         mat = self.matrix(a)
         if self.kind == "last":
-            return np.ones(self.m, a.dtype) @ mat
-        return mat @ np.ones(self.m, a.dtype)
+            return self.xp.ones(self.m, a.dtype) @ mat
+        return mat @ self.xp.ones(self.m, a.dtype)
 
     def dot(self, a, b):
         """Σ a·b over everything but the channels, (C,), without a temporary."""
