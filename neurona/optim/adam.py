@@ -98,12 +98,12 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = v.copy()
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        step_size = lr / (1.0 - beta1 ** t)
-        np.sqrt(v, out=b)                          # √v̂ + ε = √v / √(1 - β2^t) + ε
-        b /= (1.0 - beta2 ** t) ** 0.5
-        b += float(group["eps"])
+        # γ m̂ / (√v̂ + ε) = γ √(1-β2^t) / (1-β1^t) · m / (√v + ε √(1-β2^t)): one pass fewer over the arrays
+        root2 = (1.0 - beta2 ** t) ** 0.5
+        np.sqrt(v, out=b)
+        b += float(group["eps"]) * root2
         np.divide(m, b, out=b)
-        b *= step_size
+        b *= lr * root2 / (1.0 - beta1 ** t)
         theta -= b
 
 

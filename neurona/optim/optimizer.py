@@ -55,6 +55,7 @@ class Optimizer:
         self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)  # parameter -> its state
         self.param_groups: list[dict[str, Any]] = []
         self._scratch: dict[Any, list] = {}  # reusable work arrays, one pool per dtype (see _work)
+        self._views: dict[Any, list] = {}  # their views by shape, made once
         self._opt_called = False  # lets an lr scheduler warn when it is stepped before the optimizer
 
         name = type(self).__name__
@@ -149,6 +150,10 @@ class Optimizer:
         contents are garbage on return, and the views are only valid until the
         next call.
         """
+        shape = like.shape
+        views = self._views.get((like.dtype, type(like), shape, count))
+        if views is not None:
+            return views
         key = (like.dtype, type(like))
         n = like.size
         pool = self._scratch.get(key)
@@ -156,8 +161,10 @@ class Optimizer:
             size = n if pool is None else max(n, pool[0].size)
             xp = get_array_module(like)
             pool = self._scratch[key] = [xp.empty(size, like.dtype) for _ in range(max(count, len(pool or ())))]
-        shape = like.shape
-        return [pool[i][:n].reshape(shape) for i in range(count)]
+            self._views = {k: v for k, v in self._views.items() if k[:2] != key}  # views of the old buffers
+        views = self._views[(like.dtype, type(like), shape, count)] = [pool[i][:n].reshape(shape)
+                                                                       for i in range(count)]
+        return views
 
     def _effective_grad(self, p: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
                         out: np.ndarray) -> np.ndarray:
