@@ -4,7 +4,7 @@ Both libraries train the same network from the same initial weights on the
 same standardized data, with the same batch order, in one process. Epochs
 alternate (neurona, PyTorch, neurona, ...) so that drift in the machine's speed
 hits both alike. Prints seconds per epoch (median over epochs) for each, the
-ratio neurona / PyTorch, both test accuracies, and the peak memory each
+ratio neurona / PyTorch, both test accuracies (final and best over the epochs), and the peak memory each
 library adds while training, measured in a child process that loads the data,
 imports the library and runs one epoch of it alone (peak resident memory during
 the epoch minus the resident memory before it).
@@ -179,6 +179,7 @@ def main() -> None:
     weights = initial_weights()
     runs = {"neurona": NeuronaRun(weights), "torch": TorchRun(torch, weights)}
     times = {k: [] for k in runs}
+    accs = {k: [] for k in runs}  # test accuracy after each epoch ("within 20 epochs": the best of them)
     rng = np.random.default_rng(0)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, PyTorch {torch.__version__} ({args.threads} threads)")
@@ -189,16 +190,17 @@ def main() -> None:
             t0 = time.perf_counter()
             run.epoch(x, y, order, args.batch_size)
             times[name].append(time.perf_counter() - t0)
+        for name, run in runs.items():
+            accs[name].append(run.accuracy(xte, yte))
         print(f"epoch {e + 1:2d}: neurona {times['neurona'][-1]:.2f}s  pytorch {times['torch'][-1]:.2f}s  "
-              f"test acc neurona {runs['neurona'].accuracy(xte, yte):.4f}  "
-              f"pytorch {runs['torch'].accuracy(xte, yte):.4f}", flush=True)
+              f"test acc neurona {accs['neurona'][-1]:.4f}  pytorch {accs['torch'][-1]:.4f}", flush=True)
     tn, tt = statistics.median(times["neurona"]), statistics.median(times["torch"])
     mem_n = peak_memory_child("neurona", args.threads)
     mem_t = peak_memory_child("torch", args.threads)
     print()
-    print(f"{'':10s} {'s/epoch (median)':>17s} {'test acc':>9s} {'train MiB':>9s}")
-    print(f"{'neurona':10s} {tn:17.3f} {runs['neurona'].accuracy(xte, yte):9.4f} {mem_n:9.0f}")
-    print(f"{'pytorch':10s} {tt:17.3f} {runs['torch'].accuracy(xte, yte):9.4f} {mem_t:9.0f}")
+    print(f"{'':10s} {'s/epoch (median)':>17s} {'test acc':>9s} {'best':>7s} {'train MiB':>9s}")
+    for label, name, t, mem in (("neurona", "neurona", tn, mem_n), ("pytorch", "torch", tt, mem_t)):
+        print(f"{label:10s} {t:17.3f} {accs[name][-1]:9.4f} {max(accs[name]):7.4f} {mem:9.0f}")
     print(f"ratio neurona/pytorch (epoch time): {tn / tt:.2f}")
 
 
