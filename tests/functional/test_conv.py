@@ -248,3 +248,47 @@ def test_channels_last_blocks_of_images_agree_with_one_block(rng, monkeypatch, s
         np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
                                atol=1e-10)
+
+
+@pytest.mark.parametrize("stride, padding, dilation, kernel", [(1, 2, 1, 5), (2, 1, 1, 3), (1, 2, 2, 3), (1, 0, 1, 1),
+                                                                ((2, 1), (1, 2), (1, 2), (3, 2))])
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch, stride, padding, dilation, kernel,
+                                                               input_grad):
+    """Batch-last convolution in blocks of output rows (backward copying each block's patches again) gives the
+    values and gradients of one patch matrix kept for backward, and of the reference convolution."""
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.standard_normal((3, 2, 9, 8))
+    w, b = rng.standard_normal((4, 2, kh, kw)), rng.standard_normal(4)
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
+    monkeypatch.setattr(C, "_ROW_BLOCKS_WITH_INPUT_GRAD", True)
+    results = []
+    for block in (1 << 40, 1):  # one block for all rows; one output row per block
+        monkeypatch.setattr(C, "_ROW_BLOCK_BYTES", block)
+        xt = neurona.from_numpy(x.copy()).requires_grad_(input_grad)
+        wt, bt = (neurona.from_numpy(a.copy()).requires_grad_() for a in (w, b))
+        y = C.conv2d(xt, wt, bt, stride, padding, dilation)
+        if block == 1:
+            assert y.grad_fn.rows == 1 and y.grad_fn.cols is None  # the blocked loop ran
+        r = np.random.default_rng(1).standard_normal(y.shape)
+        y.backward(r)
+        results.append([y.data, wt.grad.data, bt.grad.data] + ([xt.grad.data] if input_grad else []))
+    for one, many in zip(*results):
+        np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
+                               atol=1e-10)
+
+
+def test_first_layer_takes_row_blocks_and_others_keep_the_patch_matrix(rng):
+    """By default only a convolution whose input needs no gradient runs in blocks of rows."""
+    x = neurona.from_numpy(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    w = neurona.from_numpy(rng.standard_normal((6, 1, 5, 5)).astype(np.float32)).requires_grad_()
+    y = C.conv2d(x, w, padding=2)
+    assert y.grad_fn.layout == "batch_last" and y.grad_fn.cols is None and y.grad_fn.rows < 28
+    y2 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2)
+    assert y2.grad_fn.cols is not None
+    y.sum().backward()
+    g = w.grad.data.copy()
+    w.grad = None
+    y2.sum().backward()
+    np.testing.assert_allclose(w.grad.data, g, rtol=1e-4, atol=1e-3)
