@@ -31,10 +31,10 @@ class Activation:
     differentiable = True
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not define g(a): subclasses write __call__")
 
     def derivative(self, a: np.ndarray, z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not define g'(a): subclasses write derivative")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
