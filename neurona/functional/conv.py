@@ -237,7 +237,7 @@ class Conv2d(Function):
 
     def _forward_last(self, x, w):
         n, c, h, wd, o, kh, kw, oh, ow = self.geom
-        (sh, sw), (dh, dw) = self.stride, self.dilation
+        sh, sw = self.stride
         xp = get_array_module(x)
         # a contiguous NHWC copy first: copying windows out of a transposed view is ~3x slower
         t, bt, l, r = self.pads
@@ -288,7 +288,7 @@ class Conv2d(Function):
 
     def _forward_batch_last(self, x, w):
         n, c, h, wd, o, kh, kw, oh, ow = self.geom
-        (sh, sw), (dh, dw), g = self.stride, self.dilation, self.groups
+        g = self.groups
         xp = get_array_module(x)
         cg, og = c // g, o // g
         xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): the batch is the innermost, contiguous axis
@@ -300,8 +300,7 @@ class Conv2d(Function):
             xpad[:, t:t + h, l:l + wd] = xt
         else:
             xpad = xp.ascontiguousarray(xt)
-        s0, s1, s2, s3 = xpad.strides
-        view = _windows(xp, xpad, (c, kh, kw, oh, ow, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
+        view = self._batch_last_windows(xp, xpad)
         rb = self._row_block(x.dtype.itemsize)
         if rb < oh:
             return self._forward_rows(xp, xpad, padded, view, w, rb)
@@ -316,6 +315,13 @@ class Conv2d(Function):
         self.cols, self.w, self.scratch = cols, w, buf
         y = xp.matmul(w.reshape(g, og, cg * kh * kw), cols)
         return y.reshape(o, oh, ow, n)
+
+    def _batch_last_windows(self, xp, xpad):
+        """The (C, kh, kw, OH, OW, N) windows of the padded batch-last input (C, H, W, N): a view."""
+        n, c, h, wd, o, kh, kw, oh, ow = self.geom
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        s0, s1, s2, s3 = xpad.strides
+        return _windows(xp, xpad, (c, kh, kw, oh, ow, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
 
     def _row_block(self, itemsize: int) -> int:
         """Output rows per block of the batch-last loops (patch blocks of about ``_ROW_BLOCK_BYTES``), or
@@ -372,10 +378,9 @@ class Conv2d(Function):
         gx = gw = gb = None
         if len(self.needs) > 2 and self.needs[2]:
             gb = gyt.sum(axis=1)
-        s0, s1, s2, s3 = xpad.strides
-        view = _windows(xp, xpad, (c, kh, kw, oh, ow, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
+        view = self._batch_last_windows(xp, xpad)
         if self.needs[1]:
-            gwm = xp.zeros((o, k), gy.dtype)
+            gwm = xp.empty((o, k), gy.dtype)
             part = xp.empty((o, k), gy.dtype)
             flat = _workspace.take(xp, (k * rb * ow * n,), gy.dtype)
         if self.needs[0]:
@@ -389,8 +394,11 @@ class Conv2d(Function):
             g = gyt[:, r0 * ow * n:r1 * ow * n]
             if self.needs[1]:
                 blk = self._row_patches(xp, flat, view, r0, r1)
-                xp.matmul(g, blk.T, out=part)                     # ∂L/∂W += ∂L/∂Y colsᵀ over the block
-                gwm += part
+                if r0 == 0:
+                    xp.matmul(g, blk.T, out=gwm)                  # ∂L/∂W = Σ_blocks ∂L/∂Y colsᵀ
+                else:
+                    xp.matmul(g, blk.T, out=part)
+                    gwm += part
             if self.needs[0]:
                 gcols = gflat[:k * (r1 - r0) * ow * n].reshape(k, -1)
                 xp.matmul(wt, g, out=gcols)                       # ∂L/∂cols = Wᵀ ∂L/∂Y
