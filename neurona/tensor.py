@@ -598,7 +598,7 @@ def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
     if gx.dtype != t.data.dtype:
         gx = gx.astype(t.data.dtype)
     elif gx.base is not None or id(gx) in handed or not gx.flags.writeable:
-        gx = gx.copy()
+        gx = gx.copy(order="K")  # in the gradient's memory order: a transposing copy costs several times more
     if gx.shape != t.data.shape:  # a broadcast scalar gradient, e.g. from a 0-d constant
         gx = np.broadcast_to(gx, t.data.shape).copy()
     if t.grad is None:

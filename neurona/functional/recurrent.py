@@ -39,17 +39,21 @@ they agree in values and gradients:
   engine ops, applied in a Python loop over time. The engine differentiates
   it; it is the reference and the readable version.
 - fused (``LSTMSequence``, ``GRUSequence``, ``RNNSequence``): one ``Function``
-  for a whole sequence of one layer in one direction. Forward computes the
-  input projection of all T steps (bias included) in one matrix product,
-  then one matmul call per step for the recurrent part of all gates, with
-  every buffer allocated before the loop (and reused across calls, see
-  ``_BufferPool``). The gates are kept gate-major, (G, T, B, H), so that each
-  gate of a step is one contiguous block for the elementwise work. Backward
-  is the BPTT loop written by hand: per step one product for the recurrent
-  gradient ∂L/∂h_{t-1} = ∂L/∂a_t · W_hh over all gates; the gate gradients
-  of all steps are stacked in a (T, B, G·H) buffer and the weight gradients
-  are one product each after the loop (∂L/∂W_hh = Σ_t ∂L/∂a_tᵀ h_{t-1}; the
-  bias gradient comes out of the ∂L/∂W_ih product, see ``_with_ones``).
+  for a whole sequence of one layer in one direction. GRU and Elman compute
+  the input projection of all T steps (bias included) in one matrix product,
+  then one matmul call per step for the recurrent part of all gates. The
+  LSTM makes each step a single product [h_{t-1}, x_t, 1] · [W_hhᵀ; W_ihᵀ; b]
+  whose rows live in one buffer into which each step writes its new h: no
+  projection to add, and after the loop one product gives ∂L/∂W_hh, ∂L/∂W_ih
+  and ∂L/∂b together. Every buffer is allocated before the loop (and reused
+  across calls, see ``_BufferPool``). The gates are kept gate-major,
+  (G, T, B, H), so that each gate of a step is one contiguous block for the
+  elementwise work. Backward is the BPTT loop written by hand: per step one
+  product for the recurrent gradient ∂L/∂h_{t-1} = ∂L/∂a_t · W_hh over all
+  gates; the gate gradients of all steps are stacked in a (T, B, G·H) buffer
+  and the weight gradients are one product each after the loop
+  (∂L/∂W_hh = Σ_t ∂L/∂a_tᵀ h_{t-1}; the bias gradient comes out of the
+  same product, as one more row of ones, see ``_with_ones``).
 
 Every gate nonlinearity goes through one exponential. σ(a) = 1/(1 + e^{-a})
 and tanh(a) = 2σ(2a) − 1, so the weight rows of each gate are scaled by −1
@@ -333,11 +337,15 @@ class LSTMSequence(_SequenceOp):
 
     Inputs: x (T, B, I), h_0 (B, H), c_0 (B, H), w_ih (4H, I), w_hh (4H, H), then b_ih, b_hh (4H,)
     if the layer has biases. Output: (T + 2, B, H) = [h_1 .. h_T, h_n, c_n].
-    Keeps for backward: the gate activations (4, T, B, H), the states h and c, tanh(c_t).
 
-    The gates are stored gate-major, so that the elementwise work of a step, most of it on single
-    gates, runs on contiguous memory; the recurrent part of all four gates is one (B, H)·(H, 4H)
-    product, added into them through a gate-major view.
+    Each step is one product [h_{t-1}, x_t, 1] · [W_hhᵀ; W_ihᵀ; b] of (B, H + I + 1) by
+    (H + I + 1, 4H). The rows [h, x, 1] of every step live in one buffer Z, (T + 1, B, H + I + 1),
+    into which each step writes its new h: there is no input projection to add to the recurrent
+    part, and after the loop ∂L/∂W_hh, ∂L/∂W_ih and ∂L/∂b are one product Zᵀ · ∂L/∂a. The gate
+    activations of each step are copied gate-major, (4, T, B, H), while in cache, so that the
+    single-gate work of forward and of backward runs on contiguous memory.
+    Keeps for backward: the gates, Z (the states h and the inputs), tanh(c_t), and the two terms
+    i_t ĉ_t and f_t c_{t-1} of c_t, from which backward writes each gate's factor in two passes.
     """
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -345,40 +353,48 @@ class LSTMSequence(_SequenceOp):
         T, B = self._setup(x, H)
         dt = x.dtype
         I = x.shape[2]
+        K = H + I + 1
         s = np.full(4 * H, -1.0, dt)
         s[2 * H:3 * H] = -2.0  # tanh(a) = 2σ(2a) − 1: one exp serves all four gates
-        wa = np.zeros((4, I + 1, H), dt)                                  # per gate [W_gᵀ; b_g], scaled
-        wa[:, :I] = _scaled(w_ih, s).reshape(4, H, I).transpose(0, 2, 1)
-        if b_ih is not None:
-            wa[:, I] = ((b_ih + b_hh) * s).reshape(4, H)
-        xa = _with_ones(x)
-        G = np.matmul(xa, wa, out=_pool.take((4, T * B, H), dt)).reshape(4, T, B, H)  # becomes i, f, ĉ, o
-        whs = np.ascontiguousarray(_scaled(w_hh, s).T)  # (H, 4H): one product for the four gates
-        S = _pool.take((T + 1, B, H), dt)
+        wz = np.empty((K, 4 * H), dt)                  # [W_hhᵀ; W_ihᵀ; b], each column scaled by s
+        np.multiply(w_hh.T, s, out=wz[:H])
+        np.multiply(w_ih.T, s, out=wz[H:H + I])
+        if b_ih is None:
+            wz[H + I] = 0
+        else:
+            np.multiply(b_ih + b_hh, s, out=wz[H + I])
+        steps, po, no, first, _ = _slots(T, self.reverse)
+        Z = _pool.take((T + 1, B, K), dt)
+        Z[po:po + T, :, H:H + I] = x                   # step t reads slot t + po
+        Z[:, :, H + I] = 1
+        Z[first, :, :H] = h0
+        S = Z[:, :, :H]                                # the states h, (T + 1, B, H) view
+        G = _pool.take((4, T, B, H), dt)              # gate-major: becomes i, f, ĉ, o
         C = _pool.take((T + 1, B, H), dt)
         TC = _pool.take((T, B, H), dt)                 # tanh(c_t)
-        steps, po, no, first, _ = _slots(T, self.reverse)
-        S[first], C[first] = h0, c0
+        C[first] = c0
         rec = np.empty((B, 4 * H), dt)
         rec4 = rec.reshape(B, 4, H).transpose(1, 0, 2)  # its gate-major view (4, B, H)
-        ig = np.empty((B, H), dt)
-        num = np.array([1, 1, 2, 1], dt).reshape(4, 1, 1)
+        IG = _pool.take((T, B, H), dt)                 # i_t ĉ_t and f_t c_{t-1}, the two terms of c_t (backward
+        FC = _pool.take((T, B, H), dt)                 # derives its gate factors from them)
+        num = np.ones(4 * H, dt)
+        num[2 * H:3 * H] = 2
         mask = self.mask
         with np.errstate(over="ignore"):  # e^{large} = inf gives σ = 0 exactly
             for t in steps:
                 p, n = t + po, t + no
+                np.matmul(Z[p], wz, out=rec)
+                np.exp(rec, out=rec)
+                rec += 1
+                np.divide(num, rec, out=rec)           # i, f, o = σ(a); the candidate's slot holds 2σ(2a)
                 g = G[:, t]
-                np.matmul(S[p], whs, out=rec)
-                g += rec4
-                np.exp(g, out=g)
-                g += 1
-                np.divide(num, g, out=g)               # i, f, o = σ(a); the candidate's slot holds 2σ(2a)
+                np.copyto(g, rec4)                     # gate-major, for contiguous single-gate work
                 cand = G[2, t]
                 cand -= 1                              # ĉ = tanh(a_g) = 2σ(2a_g) − 1
                 c = C[n]
-                np.multiply(G[1, t], C[p], out=c)      # c_t = f_t * c_{t-1} + i_t * ĉ_t
-                np.multiply(G[0, t], cand, out=ig)
-                c += ig
+                np.multiply(G[1, t], C[p], out=FC[t])  # c_t = f_t * c_{t-1} + i_t * ĉ_t
+                np.multiply(G[0, t], cand, out=IG[t])
+                np.add(FC[t], IG[t], out=c)
                 tc = TC[t]
                 np.multiply(c, -2, out=tc)
                 np.exp(tc, out=tc)
@@ -390,14 +406,14 @@ class LSTMSequence(_SequenceOp):
                     m = mask.invalid_col[t]
                     np.copyto(S[n], S[p], where=m)
                     np.copyto(C[n], C[p], where=m)
-        self.x, self.xa, self.w_ih, self.w_hh = x, xa, w_ih, w_hh
-        self.G, self.S, self.C, self.TC = G, S, C, TC
-        self._keep(G.base if G.base is not None else G, S, C, TC, xa)
+        self.x, self.w_ih, self.w_hh, self.po = x, w_ih, w_hh, po
+        self.G, self.Z, self.C, self.TC, self.IG, self.FC = G, Z, C, TC, IG, FC
         self.has_bias = b_ih is not None
+        self._keep(G, Z, C, TC, IG, FC)
         return self._pack(S, (C,), T, B, H, dt)
 
     def backward(self, gy):
-        G, S, C, TC, w_hh = self.G, self.S, self.C, self.TC, self.w_hh
+        G, TC, IG, FC, w_hh = self.G, self.TC, self.IG, self.FC, self.w_hh
         _, T, B, H = G.shape
         H4 = 4 * H
         dt = G.dtype
@@ -406,21 +422,21 @@ class LSTMSequence(_SequenceOp):
         if mask is not None:
             dout = dout * mask.valid3
         i, f, g, o = G
-        Sprev, _ = self._prev_and_outputs(S, T)
-        Cprev = C[1:] if self.reverse else C[:T]
+        h = self._prev_and_outputs(self.Z[:, :, :H], T)[1]  # h_t = o_t tanh(c_t), (T, B, H) view
         # the local derivatives of every step at once (they do not depend on the recurrence):
-        # ∂a_i = ∂c ĉ σ'(a_i), ∂a_f = ∂c c_{t-1} σ'(a_f), ∂a_g = ∂c i (1 − ĉ²), ∂a_o = ∂h tanh(c) σ'(a_o)
-        Q = np.subtract(1, G, out=_pool.take(G.shape, dt))  # σ(1 − σ) of every gate, (4, T, B, H)
-        Q *= G
-        np.multiply(g, g, out=Q[2])                    # the candidate's 1 − ĉ² in its place
-        np.subtract(1, Q[2], out=Q[2])
-        Q[0] *= g
-        Q[1] *= Cprev
-        Q[2] *= i
-        Q[3] *= TC
-        K = np.multiply(TC, TC, out=_pool.take(TC.shape, dt))  # ∂c_t += ∂h_t o_t (1 − tanh²(c_t))
-        np.subtract(1, K, out=K)
-        K *= o
+        # ∂a_i = ∂c ĉ σ'(a_i), ∂a_f = ∂c c_{t-1} σ'(a_f), ∂a_g = ∂c i (1 − ĉ²), ∂a_o = ∂h tanh(c) σ'(a_o),
+        # with σ' = σ(1 − σ) and each factor written from the products forward kept, two passes each
+        Q = _pool.take(G.shape, dt)
+        np.subtract(1, i, out=Q[0])
+        Q[0] *= IG                                     # ĉ σ'(a_i) = (1 − i) · iĉ
+        np.subtract(1, f, out=Q[1])
+        Q[1] *= FC                                     # c_{t-1} σ'(a_f) = (1 − f) · f c_{t-1}
+        np.multiply(IG, g, out=Q[2])
+        np.subtract(i, Q[2], out=Q[2])                 # i (1 − ĉ²) = i − iĉ · ĉ
+        np.subtract(1, o, out=Q[3])
+        Q[3] *= h                                      # tanh(c) σ'(a_o) = (1 − o) · h
+        K = np.multiply(h, TC, out=_pool.take(TC.shape, dt))  # ∂c_t += ∂h_t o_t (1 − tanh²(c_t))
+        np.subtract(o, K, out=K)                       # o (1 − tanh²(c)) = o − h tanh(c)
         F = f
         if mask is not None:
             Q *= mask.valid3
@@ -443,22 +459,26 @@ class LSTMSequence(_SequenceOp):
             if mask is not None and mask.partial[t]:
                 np.copyto(dh_next, dh, where=mask.invalid_col[t])
             dh, dh_next = dh_next, dh
-        grads = self._weight_grads(dG, Sprev, dh, dc)
+        grads = self._weight_grads(dG, dh, dc)
         _pool.give(Q, K, dG)
         return grads
 
-    def _weight_grads(self, dG, Sprev, dh0, dc0):
+    def _weight_grads(self, dG, dh0, dc0):
         T, B, H4 = dG.shape
-        x = self.x
-        needs = self.needs
+        H = H4 // 4
+        x, needs, po = self.x, self.needs, self.po
+        I = x.shape[2]
         dG2 = dG.reshape(T * B, H4)
         gx = (dG2 @ self.w_ih).reshape(x.shape) if needs[0] else None
-        # ∂L/∂W_ih and Σ_rows ∂L/∂a in one product, computed transposed: a wide result multiplies faster
-        gw_ih, gb = _split_bias_grad((self.xa.T @ dG2).T)
-        gw_hh = np.ascontiguousarray((Sprev.reshape(T * B, -1).T @ dG2).T) if needs[4] else None
-        grads = [gx, dh0 if needs[1] else None, dc0 if needs[2] else None, gw_ih if needs[3] else None, gw_hh]
+        # [∂L/∂W_hh, ∂L/∂W_ih, ∂L/∂b] = ∂L/∂aᵀ [h_{t-1}, x_t, 1] over all steps, in one product computed
+        # transposed (a wide result multiplies faster)
+        gz = self.Z[po:po + T].reshape(T * B, -1).T @ dG2     # (H + I + 1, 4H)
+        gw_hh = np.ascontiguousarray(gz[:H].T) if needs[4] else None
+        gw_ih = np.ascontiguousarray(gz[H:H + I].T) if needs[3] else None
+        grads = [gx, dh0 if needs[1] else None, dc0 if needs[2] else None, gw_ih, gw_hh]
         if self.has_bias:
-            grads += [gb if needs[5] else None, gb.copy() if needs[6] else None]
+            gb = gz[H + I]
+            grads += [gb.copy() if needs[5] else None, gb.copy() if needs[6] else None]
         return tuple(grads)
 
 
