@@ -342,8 +342,8 @@ class LSTMSequence(_SequenceOp):
     (H + I + 1, 4H). The rows [h, x, 1] of every step live in one buffer Z, (T + 1, B, H + I + 1),
     into which each step writes its new h: there is no input projection to add to the recurrent
     part, and after the loop ∂L/∂W_hh, ∂L/∂W_ih and ∂L/∂b are one product Zᵀ · ∂L/∂a. The gate
-    activations of each step are copied gate-major, (4, T, B, H), while in cache, so that the
-    single-gate work of forward and of backward runs on contiguous memory.
+    activations of each step go gate-major, (4, T, B, H), while in cache (the copy is one of the
+    passes of σ), so that the single-gate work of forward and of backward runs on contiguous memory.
     Keeps for backward: the gates, Z (the states h and the inputs), tanh(c_t), and the two terms
     i_t ĉ_t and f_t c_{t-1} of c_t, from which backward writes each gate's factor in two passes.
     """
@@ -377,18 +377,16 @@ class LSTMSequence(_SequenceOp):
         rec4 = rec.reshape(B, 4, H).transpose(1, 0, 2)  # its gate-major view (4, B, H)
         IG = _pool.take((T, B, H), dt)                 # i_t ĉ_t and f_t c_{t-1}, the two terms of c_t (backward
         FC = _pool.take((T, B, H), dt)                 # derives its gate factors from them)
-        num = np.ones(4 * H, dt)
-        num[2 * H:3 * H] = 2
+        num = np.array([1, 1, 2, 1], dt).reshape(4, 1, 1)
         mask = self.mask
         with np.errstate(over="ignore"):  # e^{large} = inf gives σ = 0 exactly
             for t in steps:
                 p, n = t + po, t + no
                 np.matmul(Z[p], wz, out=rec)
                 np.exp(rec, out=rec)
-                rec += 1
-                np.divide(num, rec, out=rec)           # i, f, o = σ(a); the candidate's slot holds 2σ(2a)
                 g = G[:, t]
-                np.copyto(g, rec4)                     # gate-major, for contiguous single-gate work
+                np.add(rec4, 1, out=g)                 # gate-major from here on, for contiguous single-gate work
+                np.divide(num, g, out=g)               # i, f, o = σ(a); the candidate's slot holds 2σ(2a)
                 cand = G[2, t]
                 cand -= 1                              # ĉ = tanh(a_g) = 2σ(2a_g) − 1
                 c = C[n]
