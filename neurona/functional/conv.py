@@ -42,11 +42,12 @@ one; the tests check they agree.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
 
-from .. import _threads
+from .. import _blas, _threads
 from ..backend import get_array_module
 from ..tensor import Function, Tensor, is_grad_enabled
 from .math import as_tensor
@@ -155,6 +156,11 @@ class _Workspace(threading.local):
 
 
 _workspace = _Workspace()
+
+
+def _blas_threads(xp):
+    """One BLAS thread for the block of code (small per-block products), when ``xp`` is NumPy."""
+    return _blas.single_threaded() if xp is np else contextlib.nullcontext()
 
 
 def _parallel(fn, n: int, nbytes: int) -> None:
@@ -343,10 +349,11 @@ class Conv2d(Function):
         y = xp.empty((o, oh * ow * n), xpad.dtype)
         flat = _workspace.take(xp, (k * rb * ow * n,), xpad.dtype)
         wmat = w.reshape(o, k)
-        for r0 in range(0, oh, rb):
-            r1 = min(oh, r0 + rb)
-            blk = self._row_patches(xp, flat, view, r0, r1)
-            xp.matmul(wmat, blk, out=y[:, r0 * ow * n:r1 * ow * n])
+        with _blas_threads(xp):  # the blocks' products are small: one BLAS thread is faster (see neurona._blas)
+            for r0 in range(0, oh, rb):
+                r1 = min(oh, r0 + rb)
+                blk = self._row_patches(xp, flat, view, r0, r1)
+                xp.matmul(wmat, blk, out=y[:, r0 * ow * n:r1 * ow * n])
         _workspace.give(flat)
         return y.reshape(o, oh, ow, n)
 
@@ -389,25 +396,26 @@ class Conv2d(Function):
             wt = w.reshape(o, k).T
             gflat = _workspace.take(xp, (k * rb * ow * n,), gy.dtype)
             wi = sw * (ow - 1) + 1
-        for r0 in range(0, oh, rb):
-            r1 = min(oh, r0 + rb)
-            g = gyt[:, r0 * ow * n:r1 * ow * n]
-            if self.needs[1]:
-                blk = self._row_patches(xp, flat, view, r0, r1)
-                if r0 == 0:
-                    xp.matmul(g, blk.T, out=gwm)                  # ∂L/∂W = Σ_blocks ∂L/∂Y colsᵀ
-                else:
-                    xp.matmul(g, blk.T, out=part)
-                    gwm += part
-            if self.needs[0]:
-                gcols = gflat[:k * (r1 - r0) * ow * n].reshape(k, -1)
-                xp.matmul(wt, g, out=gcols)                       # ∂L/∂cols = Wᵀ ∂L/∂Y
-                gcols = gcols.reshape(c, kh, kw, r1 - r0, ow, n)
-                hb = sh * (r1 - r0 - 1) + 1
-                for i in range(kh):
-                    y0 = i * dh + r0 * sh
-                    for j in range(kw):
-                        gpad[:, y0:y0 + hb:sh, j * dw:j * dw + wi:sw] += gcols[:, i, j]
+        with _blas_threads(xp):
+            for r0 in range(0, oh, rb):
+                r1 = min(oh, r0 + rb)
+                g = gyt[:, r0 * ow * n:r1 * ow * n]
+                if self.needs[1]:
+                    blk = self._row_patches(xp, flat, view, r0, r1)
+                    if r0 == 0:
+                        xp.matmul(g, blk.T, out=gwm)                  # ∂L/∂W = Σ_blocks ∂L/∂Y colsᵀ
+                    else:
+                        xp.matmul(g, blk.T, out=part)
+                        gwm += part
+                if self.needs[0]:
+                    gcols = gflat[:k * (r1 - r0) * ow * n].reshape(k, -1)
+                    xp.matmul(wt, g, out=gcols)                       # ∂L/∂cols = Wᵀ ∂L/∂Y
+                    gcols = gcols.reshape(c, kh, kw, r1 - r0, ow, n)
+                    hb = sh * (r1 - r0 - 1) + 1
+                    for i in range(kh):
+                        y0 = i * dh + r0 * sh
+                        for j in range(kw):
+                            gpad[:, y0:y0 + hb:sh, j * dw:j * dw + wi:sw] += gcols[:, i, j]
         if self.needs[1]:
             _workspace.give(flat)
             gw = gwm.reshape(o, c, kh, kw)
