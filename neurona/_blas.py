@@ -5,8 +5,11 @@ a hundred microseconds of work, and skinny (a few rows, or a short inner
 dimension), the hand-off to its second thread costs more than the thread
 saves: the per-block weight-gradient products of a batch-last convolution run
 about 1.7x faster on one thread here (6 x 7168 by 7168 x 25: 111 vs 193 µs),
-and LeNet-5's first layer, forward and backward, about 1.35x (measured with
-``bench/lenet_fashion.py --layers``).
+LeNet-5's first layer, forward and backward, about 1.4x, and a whole LeNet-5
+training step 12 % (paired in-process comparisons on the benchmark machine of
+the README). Larger products (the MLP's, the LSTM's per-step products, the
+channels-last blocks of wider convolutions) measured faster on OpenBLAS's
+threads, so they keep them.
 
 ``single_threaded()`` is a context manager: one BLAS thread inside the block,
 the previous count restored on exit. It talks to the OpenBLAS that NumPy
