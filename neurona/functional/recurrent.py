@@ -405,9 +405,9 @@ class LSTMSequence(_SequenceOp):
                     np.copyto(S[n], S[p], where=m)
                     np.copyto(C[n], C[p], where=m)
         self.x, self.w_ih, self.w_hh, self.po = x, w_ih, w_hh, po
-        self.G, self.Z, self.C, self.TC, self.IG, self.FC = G, Z, C, TC, IG, FC
+        self.G, self.Z, self.TC, self.IG, self.FC = G, Z, TC, IG, FC
         self.has_bias = b_ih is not None
-        self._keep(G, Z, C, TC, IG, FC)
+        self._keep(G, Z, C, TC, IG, FC)  # C only goes back to the pool: backward does not read it
         return self._pack(S, (C,), T, B, H, dt)
 
     def backward(self, gy):
