@@ -5,10 +5,14 @@
     python bench/lenet_fashion.py --layers        # forward/backward time of every layer, both libraries
     python bench/lenet_fashion.py --model cnn-small --epochs 1   # the small CNN (conv-bn-relu x4) instead
 
-The same network in both libraries — conv(6, 5x5, pad 2) → ReLU → max-pool 2 →
-conv(16, 5x5) → ReLU → max-pool 2 → 120 → ReLU → 84 → ReLU → 10 — trained with
+The same network in both libraries — conv(6, 5x5, pad 2) → max-pool 2 → ReLU →
+conv(16, 5x5) → max-pool 2 → ReLU → 120 → ReLU → 84 → ReLU → 10 — trained with
 Adam (lr 1e-3), batches of 128, cross-entropy, by the same hand-written loop
 over the same shuffled batches (NumPy indexing makes every batch for both).
+Each pooling comes before its ReLU, as in neurona's LeNet5 (max pooling commutes
+with ReLU, so this is the function of conv → ReLU → pool, with the ReLU on a
+quarter of the values); the PyTorch model is written in the same order, so both
+do the same work. ``--textbook-order`` gives PyTorch conv → ReLU → pool instead.
 Epochs alternate between the libraries so that load from other processes
 hits both alike; the median epoch time is reported. Peak memory is measured
 in two fresh child processes (one per library, which imports only that
@@ -124,7 +128,7 @@ class NeuronaRun:
 class TorchRun:
     name = "pytorch"
 
-    def __init__(self, seed: int, model: str = "lenet5"):
+    def __init__(self, seed: int, model: str = "lenet5", textbook: bool = False):
         import torch
         import torch.nn as tnn
         self.torch = torch
@@ -138,9 +142,12 @@ class TorchRun:
             self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
             self.loss_fn = tnn.CrossEntropyLoss()
             return
+        blocks = [tnn.Conv2d(1, 6, 5, padding=2), tnn.MaxPool2d(2), tnn.ReLU(),
+                  tnn.Conv2d(6, 16, 5), tnn.MaxPool2d(2), tnn.ReLU()]
+        if textbook:
+            blocks = [blocks[i] for i in (0, 2, 1, 3, 5, 4)]
         self.model = tnn.Sequential(
-            tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+            *blocks, tnn.Flatten(),
             tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss_fn = tnn.CrossEntropyLoss()
@@ -180,7 +187,7 @@ def timing(args) -> dict:
     import torch  # noqa: F401  (both libraries in this process)
     set_threads(args.threads)
     x, y, xt, yt = load_data()
-    runs = [NeuronaRun(args.seed, args.model), TorchRun(args.seed, args.model)]
+    runs = [NeuronaRun(args.seed, args.model), TorchRun(args.seed, args.model, args.textbook_order)]
     rng = np.random.default_rng(args.seed)
     times = {r.name: [] for r in runs}
     cpu = {r.name: [] for r in runs}
@@ -207,7 +214,8 @@ def memory_child(args) -> None:
     x, y, _, _ = load_data()
     before = rss_mb()  # the library and the data set are in memory
     exact = reset_peak()  # data loading peaks above training: count from here
-    run = TorchRun(args.seed, args.model) if args.child == "pytorch" else NeuronaRun(args.seed, args.model)
+    run = (TorchRun(args.seed, args.model, args.textbook_order) if args.child == "pytorch"
+           else NeuronaRun(args.seed, args.model))
     order = np.random.default_rng(args.seed).permutation(len(x))
     epoch(run, x, y, order, args.batch_size, limit=args.memory_batches)
     print(json.dumps({"rss_before_mb": before, "peak_mb": peak_mb(), "exact": exact}))
@@ -218,6 +226,8 @@ def memory(args) -> dict:
     for lib in ("neurona", "pytorch"):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, "--memory-batches", str(args.memory_batches),
                "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--model", args.model]
+        if args.textbook_order:
+            cmd.append("--textbook-order")
         if args.threads is not None:
             cmd += ["--threads", str(args.threads)]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -239,8 +249,8 @@ def layers(args) -> None:
     nrun, trun = NeuronaRun(args.seed), TorchRun(args.seed)
     nlayers = list(nrun.model.features) + [lambda t: t.flatten(1)] + list(nrun.model.classifier)
     tlayers = list(trun.model)
-    names = ["conv1 1→6 5x5 pad 2", "relu 6x28x28", "maxpool 6x28x28", "conv2 6→16 5x5", "relu 16x10x10",
-             "maxpool 16x10x10", "flatten", "linear 400→120", "relu 120", "linear 120→84", "relu 84", "linear 84→10"]
+    names = ["conv1 1→6 5x5 pad 2", "maxpool 6x28x28", "relu 6x14x14", "conv2 6→16 5x5", "maxpool 16x10x10",
+             "relu 16x5x5", "flatten", "linear 400→120", "relu 120", "linear 120→84", "relu 84", "linear 84→10"]
 
     # with one thread, CPU time: steadier than wall time on a machine shared with other work
     clock = time.process_time if args.threads == 1 else time.perf_counter
@@ -281,6 +291,8 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: their default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--textbook-order", action="store_true",
+                    help="PyTorch's LeNet-5 as conv → ReLU → pool (the same function; neurona keeps pool → ReLU)")
     ap.add_argument("--layers", action="store_true", help="per-layer forward/backward times instead of training")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     ap.add_argument("--memory-batches", type=int, default=200)
@@ -289,12 +301,13 @@ def main(argv=None) -> None:
     if args.child:
         return memory_child(args)
     if args.layers:
-        if args.model != "lenet5":
-            ap.error("--layers times the layers of LeNet-5 only")
+        if args.model != "lenet5" or args.textbook_order:
+            ap.error("--layers times the layers of LeNet-5 only, in the same order in both libraries")
         return layers(args)
 
     import torch
-    print(f"model: {args.model}; machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    order = " (PyTorch in conv → ReLU → pool order)" if args.textbook_order else ""
+    print(f"model: {args.model}{order}; machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"numpy {np.__version__}, torch {torch.__version__}; threads: "
           f"{args.threads if args.threads is not None else 'library defaults'}")
     res = timing(args)

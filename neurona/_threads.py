@@ -6,9 +6,15 @@ parallel. neurona uses that for the memory-bound work of convolutions that
 BLAS does not thread: the patch copies and the col2im adds. Everything else
 stays on the calling thread (BLAS threads its matrix products itself).
 
-The number of threads is ``NEURONA_NUM_THREADS``, else ``OPENBLAS_NUM_THREADS``
-or ``OMP_NUM_THREADS`` (the user's wish for BLAS), else the number of cores,
-at most 4. Set ``NEURONA_NUM_THREADS=1`` to keep everything on one thread.
+The number of threads is ``NEURONA_NUM_THREADS`` (at most 4), and 1 when it
+is not set: inside a training step the loops run between BLAS products, and
+OpenBLAS keeps its worker threads spinning on the other cores for a while
+after each product, so a second thread of ours only competes with them. On
+LeNet-5, whose second convolution is the one that uses these loops, a
+training step was 4-5 % faster with our threads off (paired in-process
+comparisons, six runs, on the benchmark machine of the README). Where the
+loops run away from BLAS work, ``NEURONA_NUM_THREADS=2`` (or more) splits
+them.
 """
 from __future__ import annotations
 
@@ -21,11 +27,10 @@ __all__ = ["thread_count", "run_all", "split_range"]
 
 def thread_count() -> int:
     """Threads for the memory-bound loops (see the module docstring)."""
-    for var in ("NEURONA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        v = os.environ.get(var, "").strip()
-        if v.isdigit() and int(v) > 0:
-            return min(4, int(v))
-    return max(1, min(4, os.cpu_count() or 1))
+    v = os.environ.get("NEURONA_NUM_THREADS", "").strip()
+    if v.isdigit() and int(v) > 0:
+        return min(4, int(v))
+    return 1
 
 
 THREADS = thread_count()

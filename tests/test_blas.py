@@ -1,4 +1,4 @@
-"""neurona._blas: one BLAS thread inside a block, the previous count restored after it."""
+"""neurona._blas and neurona._threads: how many threads BLAS and our own loops use."""
 import numpy as np
 import pytest
 
@@ -32,3 +32,16 @@ def test_without_openblas_it_does_nothing(monkeypatch):
     assert not _blas.available()
     with _blas.single_threaded():
         assert (np.eye(3) @ np.eye(3) == np.eye(3)).all()
+
+
+@pytest.mark.parametrize("value, expected", [(None, 1), ("2", 2), ("16", 4), ("0", 1), ("many", 1)])
+def test_worker_thread_count_comes_from_its_variable_only(monkeypatch, value, expected):
+    """Our memory-bound loops use one thread unless NEURONA_NUM_THREADS asks for more (BLAS's settings
+    are BLAS's own)."""
+    from neurona import _threads
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    if value is None:
+        monkeypatch.delenv("NEURONA_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("NEURONA_NUM_THREADS", value)
+    assert _threads.thread_count() == expected

@@ -172,3 +172,27 @@ def test_lenet_activations_and_pooling_options():
         models.LeNet5(pooling="median")
     with pytest.raises(ValueError, match="activation"):
         models.LeNet5(activation="swish")
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+def test_lenet5_pools_before_the_activation_and_computes_the_textbook_order(act):
+    """With max pooling LeNet5 runs conv → pool → act; it must give the outputs and gradients of
+    conv → act → pool with the same weights (max commutes with a non-decreasing activation)."""
+    neurona.set_default_dtype(neurona.float64)  # conftest restores the default
+    model = models.LeNet5(activation=act)
+    f = model.features
+    assert [type(m).__name__ for m in f] == ["Conv2d", "MaxPool2d", type(f[2]).__name__, "Conv2d", "MaxPool2d",
+                                             type(f[5]).__name__]
+    textbook = nn.Sequential(f[0], f[2], f[1], f[3], f[5], f[4])
+    x = neurona.randn(3, 1, 28, 28) * 3
+    x.data[0, 0, :4, :4] = -1.0  # windows with ties and all-negative windows
+    results = []
+    for body in (f, textbook):
+        model.zero_grad()
+        xt = x.detach().requires_grad_()
+        y = model.classifier(body(xt).flatten(1))
+        (y * neurona.arange(10.0)).sum().backward()
+        results.append([y.data, xt.grad.data] + [p.grad.data for p in model.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert [type(m).__name__ for m in models.LeNet5(pooling="avg").features][1:3] == ["ReLU", "AvgPool2d"]
