@@ -307,7 +307,8 @@ def main(argv=None) -> None:
 
     import torch
     order = " (PyTorch in conv → ReLU → pool order)" if args.textbook_order else ""
-    print(f"model: {args.model}{order}; machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    machine = platform.processor() or platform.machine()
+    print(f"model: {args.model}{order}; machine: {machine}, {os.cpu_count()} cores; "
           f"numpy {np.__version__}, torch {torch.__version__}; threads: "
           f"{args.threads if args.threads is not None else 'library defaults'}")
     res = timing(args)

@@ -185,7 +185,6 @@ def test_lenet5_pools_before_the_activation_and_computes_the_textbook_order(act)
                                              type(f[5]).__name__]
     textbook = nn.Sequential(f[0], f[2], f[1], f[3], f[5], f[4])
     x = neurona.randn(3, 1, 28, 28) * 3
-    x.data[0, 0, :4, :4] = -1.0  # windows with ties and all-negative windows
     results = []
     for body in (f, textbook):
         model.zero_grad()
@@ -196,3 +195,22 @@ def test_lenet5_pools_before_the_activation_and_computes_the_textbook_order(act)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert [type(m).__name__ for m in models.LeNet5(pooling="avg").features][1:3] == ["ReLU", "AvgPool2d"]
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+def test_max_pool_then_activation_equals_activation_then_max_pool_with_ties(act):
+    """The swap LeNet5, AlexNet, VGG and the ResNet stem make, on inputs full of ties, all-negative
+    windows and zeros: the same values and the same input gradient."""
+    neurona.set_default_dtype(neurona.float64)
+    rng = np.random.default_rng(3)
+    z = np.round(rng.standard_normal((2, 3, 8, 8)) * 1.5)  # integers: many equal maxima, zeros and negatives
+    f = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[act]()
+    w = neurona.from_numpy(rng.standard_normal((2, 3, 4, 4)))
+    grads = []
+    for order in ((nn.MaxPool2d(2), f), (f, nn.MaxPool2d(2))):
+        zt = neurona.from_numpy(z.copy()).requires_grad_()
+        y = order[1](order[0](zt))
+        (y * w).sum().backward()
+        grads.append((y.data, zt.grad.data))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=0, atol=1e-15)
