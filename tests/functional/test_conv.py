@@ -262,6 +262,7 @@ def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch,
     w, b = rng.standard_normal((4, 2, kh, kw)), rng.standard_normal(4)
     monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
     monkeypatch.setattr(C, "_ROW_BLOCKS_WITH_INPUT_GRAD", True)
+    monkeypatch.setattr(C, "_ROW_BANDS", False)
     results = []
     for block in (1 << 40, 1):  # one block for all rows; one output row per block
         monkeypatch.setattr(C, "_ROW_BLOCK_BYTES", block)
@@ -279,16 +280,85 @@ def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch,
                                atol=1e-10)
 
 
-def test_first_layer_takes_row_blocks_and_others_keep_the_patch_matrix(rng):
-    """By default only a convolution whose input needs no gradient runs in blocks of rows."""
+def test_first_layer_takes_row_blocks_and_others_row_bands(rng):
+    """By default a batch-last convolution whose input needs no gradient runs in blocks of rows, one whose input
+    needs a gradient on row bands, and one with a stride along the height on the patch matrix."""
     x = neurona.from_numpy(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
     w = neurona.from_numpy(rng.standard_normal((6, 1, 5, 5)).astype(np.float32)).requires_grad_()
     y = C.conv2d(x, w, padding=2)
     assert y.grad_fn.layout == "batch_last" and y.grad_fn.cols is None and y.grad_fn.rows < 28
     y2 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2)
-    assert y2.grad_fn.cols is not None
+    assert y2.grad_fn.cols is None and y2.grad_fn.u.shape == (32, 1, 5, 28, 64)
+    y3 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2, stride=(2, 1))
+    assert y3.grad_fn.cols is not None and "u" not in y3.grad_fn.__dict__
     y.sum().backward()
     g = w.grad.data.copy()
     w.grad = None
     y2.sum().backward()
     np.testing.assert_allclose(w.grad.data, g, rtol=1e-4, atol=1e-3)
+
+
+# (x shape, w shape, stride, padding, dilation): rectangular kernels, strides and dilations along the width,
+# 'same' (uneven) padding, outputs shorter than the kernel, 1x1, one channel, one image
+BANDS = [
+    ((3, 2, 9, 8), (4, 2, 5, 5), 1, 2, 1),
+    ((2, 6, 14, 14), (5, 6, 5, 5), 1, 0, 1),
+    ((2, 3, 7, 9), (4, 3, 3, 2), (1, 2), (1, 0), (1, 2)),
+    ((2, 2, 6, 5), (3, 2, 4, 3), 1, "same", (1, 2)),
+    ((2, 2, 3, 3), (3, 2, 3, 3), 1, 0, 1),
+    ((2, 2, 3, 4), (3, 2, 5, 5), 1, 2, 1),
+    ((1, 2, 2, 5), (3, 2, 3, 3), 1, 1, 1),
+    ((2, 4, 5, 5), (2, 4, 1, 1), 1, 0, 1),
+    ((2, 1, 6, 6), (2, 1, 3, 3), (1, 3), (0, 2), (1, 3)),
+    ((1, 2, 11, 10), (3, 2, 7, 7), (1, 2), 3, 1),
+]
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding, dilation", BANDS)
+def test_row_bands_agree_with_the_patch_matrix_and_the_reference(rng, monkeypatch, xs, ws, stride, padding,
+                                                                 dilation):
+    """Row bands (a convolution whose input needs a gradient) give the values and the three gradients of the
+    patch matrix and of the reference convolution, and pass a finite-difference check (float64)."""
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
+    r = None
+    results = []
+    for bands in (False, True):
+        monkeypatch.setattr(C, "_ROW_BANDS", bands)
+        ts = [neurona.from_numpy(a.copy()).requires_grad_() for a in (x, w, b)]
+        y = C.conv2d(*ts, stride, padding, dilation)
+        assert ("u" in y.grad_fn.__dict__) == bands
+        r = rng.standard_normal(y.shape) if r is None else r
+        y.backward(r)
+        results.append([y.data] + [t.grad.data for t in ts])
+    for patches, bands in zip(*results):
+        np.testing.assert_allclose(bands, patches, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
+                               atol=1e-10)
+
+    def fn(x, w, b):
+        return C.conv2d(x, w, b, stride, padding, dilation)
+
+    assert neurona.gradcheck(fn, *(neurona.from_numpy(a) for a in (x, w, b)))
+
+
+def test_row_bands_keep_float32_and_read_other_memory_orders(rng, monkeypatch):
+    """float32 in, float32 values and gradients out; an NCHW or NHWC input gives what a batch-last one gives."""
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
+    x = rng.standard_normal((4, 3, 8, 7)).astype(np.float32)
+    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    outs = []
+    for memory in ((0, 1, 2, 3), (0, 2, 3, 1), (1, 2, 3, 0)):
+        stored = np.ascontiguousarray(x.transpose(memory))
+        xt = neurona.from_numpy(stored).requires_grad_()
+        wt = neurona.from_numpy(w.copy()).requires_grad_()
+        y = C.conv2d(xt.permute(*(int(i) for i in np.argsort(memory))), wt, padding=1)
+        assert "u" in y.grad_fn.__dict__
+        (y * y).sum().backward()
+        assert y.dtype == xt.grad.dtype == wt.grad.dtype == np.float32
+        outs.append((y.data, xt.grad.data.transpose(np.argsort(memory)), wt.grad.data))
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(outs[0][0], C.conv2d_reference(x.astype(np.float64), w.astype(np.float64), None, 1,
+                                                              1), rtol=1e-4, atol=1e-4)
