@@ -485,7 +485,7 @@ class Conv2d(Function):
     def _backward_bands(self, gy):
         """Backward of ``_forward_bands``, with ∂L/∂Y as G[p, o] (rows of OW·N values):
 
-            ∂L/∂W = Σ_p G[p] · band_pᵀ                    (one product per output row, summed)
+            ∂L/∂Wᵀ = Σ_p band_p · G[p]ᵀ                   (one product per output row, summed)
             ∂L/∂U[r] = Σ_i W_iᵀ · G[r − i]                (kernel row i, over the rows r − i that exist)
 
         The second is a band product too: with the kernel rows reversed, the G rows it reads are
@@ -501,8 +501,9 @@ class Conv2d(Function):
             gb = g3.sum(axis=(0, 2))
         if self.needs[1]:
             bands = self._band_view(xp, self.u.reshape(-1, c * kw, length), oh, c * kw)
-            gw = xp.matmul(g3, bands.transpose(0, 2, 1)).sum(axis=0)
-            gw = gw.reshape(o, kh, c, kw).transpose(0, 2, 1, 3)
+            # ∂L/∂Wᵀ, (kh·C·kw, O): measured faster than (O, kh·C·kw) here (LeNet-5's second layer, 0.92x backward)
+            gw = xp.matmul(bands, g3.transpose(0, 2, 1)).sum(axis=0)
+            gw = xp.ascontiguousarray(gw.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
         if self.needs[0]:
             gx = self._bands_input_grad(xp, g3)
         return (gx, gw, gb) if len(self.needs) > 2 else (gx, gw)
