@@ -197,7 +197,7 @@ class MaxPool2d(Function):
     def flat_indices(self):
         """Index of each maximum in the flattened (H·W) input plane, as PyTorch's ``return_indices``."""
         xp = get_array_module(self.idx)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.k, self.s, self.p, self.d, self.out_hw
+        (_, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.k, self.s, self.p, self.d, self.out_hw
         w = self.in_shape[3]
         k = self.idx.astype(np.int64)
         rows = xp.arange(oh).reshape(oh, 1) * sh - ph + (k // kw) * dh
