@@ -226,6 +226,22 @@ def test_threaded_patch_copies_and_col2im_agree(rng, monkeypatch):
     np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, None, 1, 1), rtol=1e-10, atol=1e-12)
 
 
+def _agree_under(monkeypatch, name: str, settings: tuple, arrays: tuple, args: tuple, r, probe=None) -> None:
+    """conv2d with the module switch ``name`` at each of ``settings``: equal values and gradients of x, w and b
+    (float64), and values equal to the reference's. ``probe(setting, y)`` checks which path ran."""
+    results = []
+    for setting in settings:
+        monkeypatch.setattr(C, name, setting)
+        ts = [neurona.from_numpy(a.copy()).requires_grad_() for a in arrays]
+        y = C.conv2d(*ts, *args)
+        assert probe is None or probe(setting, y)
+        y.backward(r)
+        results.append([y.data] + [t.grad.data for t in ts])
+    for first, other in zip(*results):
+        np.testing.assert_allclose(other, first, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[-1][0], C.conv2d_reference(*arrays, *args), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("stride, padding, dilation, kernel", [(1, 1, 1, 3), (2, 1, 1, 3), (1, 2, 2, 3), (1, 0, 1, 1),
                                                                 (2, 1, 1, 1), ((1, 2), (2, 1), 1, (3, 2))])
 def test_channels_last_blocks_of_images_agree_with_one_block(rng, monkeypatch, stride, padding, dilation, kernel):
@@ -237,17 +253,8 @@ def test_channels_last_blocks_of_images_agree_with_one_block(rng, monkeypatch, s
     r = rng.standard_normal(C.conv2d(neurona.from_numpy(x), neurona.from_numpy(w), None, stride, padding,
                                      dilation).shape)
     monkeypatch.setattr(C, "_FORCE_LAYOUT", "last")
-    results = []
-    for block in (1 << 30, 1):  # everything in one block; one image per block
-        monkeypatch.setattr(C, "_BLOCK_BYTES", block)
-        ts = [neurona.from_numpy(a.copy()).requires_grad_() for a in (x, w, b)]
-        y = C.conv2d(*ts, stride, padding, dilation)
-        y.backward(r)
-        results.append([y.data] + [t.grad.data for t in ts])
-    for one, many in zip(*results):
-        np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
-                               atol=1e-10)
+    # everything in one block; one image per block
+    _agree_under(monkeypatch, "_BLOCK_BYTES", (1 << 30, 1), (x, w, b), (stride, padding, dilation), r)
 
 
 @pytest.mark.parametrize("stride, padding, dilation, kernel", [(1, 2, 1, 5), (2, 1, 1, 3), (1, 2, 2, 3), (1, 0, 1, 1),
@@ -321,20 +328,9 @@ def test_row_bands_agree_with_the_patch_matrix_and_the_reference(rng, monkeypatc
     patch matrix and of the reference convolution, and pass a finite-difference check (float64)."""
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
-    r = None
-    results = []
-    for bands in (False, True):
-        monkeypatch.setattr(C, "_ROW_BANDS", bands)
-        ts = [neurona.from_numpy(a.copy()).requires_grad_() for a in (x, w, b)]
-        y = C.conv2d(*ts, stride, padding, dilation)
-        assert ("u" in y.grad_fn.__dict__) == bands
-        r = rng.standard_normal(y.shape) if r is None else r
-        y.backward(r)
-        results.append([y.data] + [t.grad.data for t in ts])
-    for patches, bands in zip(*results):
-        np.testing.assert_allclose(bands, patches, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
-                               atol=1e-10)
+    r = rng.standard_normal(C.conv2d_reference(x, w, b, stride, padding, dilation).shape)
+    _agree_under(monkeypatch, "_ROW_BANDS", (False, True), (x, w, b), (stride, padding, dilation), r,
+                 probe=lambda bands, y: ("u" in y.grad_fn.__dict__) == bands)
 
     def fn(x, w, b):
         return C.conv2d(x, w, b, stride, padding, dilation)
