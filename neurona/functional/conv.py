@@ -221,9 +221,11 @@ def _zero_border(a, axes: tuple, pads: tuple) -> None:
 class Conv2d(Function):
     """Fused 2-D convolution; see the module docstring for the layouts and the backward equations."""
 
-    def __init__(self, stride: tuple, pads: tuple, dilation: tuple, groups: int, input_grad: bool = True):
+    def __init__(self, stride: tuple, pads: tuple, dilation: tuple, groups: int, input_grad: bool = True,
+                 weight_grad: bool = True):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.input_grad = input_grad  # whether backward will be asked for ∂L/∂x (chooses the batch-last loop)
+        self.weight_grad = weight_grad  # and for ∂L/∂W (row bands keep U only then)
 
     # --- forward ---------------------------------------------------------------------
     def forward(self, x, w, b=None):
@@ -372,10 +374,13 @@ class Conv2d(Function):
         _parallel(fill, kw, u.nbytes)
         if padded:
             _workspace.give(xpad)
-        self.cols, self.w, self.u, self.scratch = None, w, u, u
+        self.cols, self.w, self.banded = None, w, True
+        self.u = self.scratch = u if self.weight_grad else None  # U is read again only for ∂L/∂W
         wm = xp.ascontiguousarray(w.transpose(0, 2, 1, 3)).reshape(o, kh * c * kw)
         y = xp.empty((o, oh, length), xpad.dtype)
         xp.matmul(wm, self._band_view(xp, u.reshape(-1, c * kw, length), oh, c * kw), out=y.transpose(1, 0, 2))
+        if self.u is None:
+            _workspace.give(u)
         return y.reshape(o, oh, ow, n)
 
     def _batch_last_windows(self, xp, xpad):
@@ -423,7 +428,7 @@ class Conv2d(Function):
     # --- backward ----------------------------------------------------------------------
     def backward(self, gy):
         if self.layout == "batch_last":
-            if self.__dict__.get("u") is not None:
+            if self.__dict__.get("banded"):
                 return self._backward_bands(gy)
             if self.cols is None:
                 return self._backward_rows(gy)
@@ -765,7 +770,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     if oh < 1 or ow < 1:
         raise ValueError(f"conv2d: input of spatial size ({h}, {w}) with padding {pads} is smaller than the "
                          f"(dilated) kernel {kernel} (dilation {dilation}); the output would be ({oh}, {ow})")
-    fn = Conv2d(stride, pads, dilation, groups, x.requires_grad and is_grad_enabled())
+    grad = is_grad_enabled()
+    fn = Conv2d(stride, pads, dilation, groups, x.requires_grad and grad, weight.requires_grad and grad)
     return fn(x, weight) if bias is None else fn(x, weight, bias)
 
 

@@ -297,7 +297,7 @@ def test_first_layer_takes_row_blocks_and_others_row_bands(rng):
     y2 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2)
     assert y2.grad_fn.cols is None and y2.grad_fn.u.shape == (32, 1, 5, 28, 64)
     y3 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2, stride=(2, 1))
-    assert y3.grad_fn.cols is not None and "u" not in y3.grad_fn.__dict__
+    assert y3.grad_fn.cols is not None and "banded" not in y3.grad_fn.__dict__
     y.sum().backward()
     g = w.grad.data.copy()
     w.grad = None
@@ -330,7 +330,7 @@ def test_row_bands_agree_with_the_patch_matrix_and_the_reference(rng, monkeypatc
     monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
     r = rng.standard_normal(C.conv2d_reference(x, w, b, stride, padding, dilation).shape)
     _agree_under(monkeypatch, "_ROW_BANDS", (False, True), (x, w, b), (stride, padding, dilation), r,
-                 probe=lambda bands, y: ("u" in y.grad_fn.__dict__) == bands)
+                 probe=lambda bands, y: ("banded" in y.grad_fn.__dict__) == bands)
 
     def fn(x, w, b):
         return C.conv2d(x, w, b, stride, padding, dilation)
@@ -349,7 +349,7 @@ def test_row_bands_keep_float32_and_read_other_memory_orders(rng, monkeypatch):
         xt = neurona.from_numpy(stored).requires_grad_()
         wt = neurona.from_numpy(w.copy()).requires_grad_()
         y = C.conv2d(xt.permute(*(int(i) for i in np.argsort(memory))), wt, padding=1)
-        assert "u" in y.grad_fn.__dict__
+        assert y.grad_fn.banded
         (y * y).sum().backward()
         assert y.dtype == xt.grad.dtype == wt.grad.dtype == np.float32
         outs.append((y.data, xt.grad.data.transpose(np.argsort(memory)), wt.grad.data))
@@ -358,3 +358,25 @@ def test_row_bands_keep_float32_and_read_other_memory_orders(rng, monkeypatch):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(outs[0][0], C.conv2d_reference(x.astype(np.float64), w.astype(np.float64), None, 1,
                                                               1), rtol=1e-4, atol=1e-4)
+
+
+def test_row_bands_with_a_frozen_weight_keep_nothing_for_it(rng, monkeypatch):
+    """With the weight frozen, row bands hand U back at once (it is only read again for ∂L/∂W); ∂L/∂x and ∂L/∂b
+    are those of the patch matrix, and the values those of the reference."""
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
+    r = rng.standard_normal((2, 4, 7, 6))
+    grads = []
+    for bands in (True, False):
+        monkeypatch.setattr(C, "_ROW_BANDS", bands)
+        xt, bt = (neurona.from_numpy(a.copy()).requires_grad_() for a in (x, b))
+        wt = neurona.from_numpy(w)  # frozen
+        y = C.conv2d(xt, wt, bt, padding=1)
+        if bands:
+            assert y.grad_fn.banded and y.grad_fn.u is None
+            np.testing.assert_allclose(y.data, C.conv2d_reference(x, w, b, 1, 1), rtol=1e-10, atol=1e-10)
+        y.backward(r)
+        assert wt.grad is None
+        grads.append((xt.grad.data, bt.grad.data))
+    for a, other in zip(*grads):
+        np.testing.assert_allclose(a, other, rtol=1e-12, atol=1e-12)
