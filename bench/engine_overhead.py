@@ -87,7 +87,7 @@ def neurona_mlp_step():
         loss = -logp[np.arange(1), t].mean()
         loss.backward()
         for p in params:
-            p.data -= 0.01 * p.grad.data
+            p.array -= 0.01 * p.grad.array
             p.grad = None
     return run
 

@@ -119,7 +119,7 @@ class NeuronaRun:
         nt = self.neurona
         self.model.eval()
         with nt.no_grad():
-            out = np.concatenate([self.model(nt.from_numpy(x[i:i + 1000])).data.argmax(1)
+            out = np.concatenate([self.model(nt.from_numpy(x[i:i + 1000])).array.argmax(1)
                                   for i in range(0, len(x), 1000)])
         self.model.train()
         return out
@@ -271,14 +271,14 @@ def layers(args) -> None:
     total = np.zeros(4)
     for i, (name, ln, lt) in enumerate(zip(names, nlayers, tlayers)):
         yn, yt = ln(xn), lt(xt)
-        g = np.empty_like(yn.data)  # the output's memory layout
+        g = np.empty_like(yn.array)  # the output's memory layout
         g[...] = rng.standard_normal(g.shape)
         gn, gt = neurona.from_numpy(g), torch.from_numpy(np.ascontiguousarray(g))
         row = np.array([best(lambda: ln(xn)), best(lambda: ln(xn).backward(gn)),
                         best(lambda: lt(xt)), best(lambda: lt(xt).backward(gt))])
         total += row
         print(f"{name:22s} {row[0]:12.2f} {row[1]:9.2f} {row[2]:12.2f} {row[3]:9.2f}")
-        xn = neurona.from_numpy(yn.data).requires_grad_()
+        xn = neurona.from_numpy(yn.array).requires_grad_()
         xt = yt.detach().requires_grad_()
     print(f"{'sum':22s} {total[0]:12.2f} {total[1]:9.2f} {total[2]:12.2f} {total[3]:9.2f}")
 

@@ -62,8 +62,8 @@ class NeuronaRun:
                                    nn.Linear(100, 10))
         linears = [m for m in self.model if isinstance(m, nn.Linear)]
         for lin, (w, b) in zip(linears, weights):
-            lin.weight.data[...] = w
-            lin.bias.data[...] = b
+            lin.weight.array[...] = w
+            lin.bias.array[...] = b
         self.loss_fn = nn.CrossEntropyLoss()
         self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
 
@@ -81,7 +81,7 @@ class NeuronaRun:
     def accuracy(self, x, y):
         self.model.eval()
         with nr.no_grad():
-            pred = self.model(nr.from_numpy(x)).data.argmax(1)
+            pred = self.model(nr.from_numpy(x)).array.argmax(1)
         return float((pred == y).mean())
 
 

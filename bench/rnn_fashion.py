@@ -73,7 +73,7 @@ class NeuronaRun:
 
         self.model = Net()
         for name, p in self.model.named_parameters():
-            p.data[...] = weights[name]
+            p.array[...] = weights[name]
         self.loss_fn = nn.CrossEntropyLoss()
         self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
 
@@ -92,7 +92,7 @@ class NeuronaRun:
     def accuracy(self, x, y):
         self.model.eval()
         with nr.no_grad():
-            pred = np.concatenate([self.model(nr.from_numpy(x[i:i + 1000])).data.argmax(1)
+            pred = np.concatenate([self.model(nr.from_numpy(x[i:i + 1000])).array.argmax(1)
                                    for i in range(0, len(x), 1000)])
         return float((pred == y).mean())
 

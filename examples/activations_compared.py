@@ -53,7 +53,7 @@ def make_model(activation: str) -> nn.Module:
 
 def accuracy(model: nn.Module, x, y) -> float:
     with neurona.no_grad():
-        return float((model(x).data.argmax(axis=1) == y).mean())
+        return float((model(x).array.argmax(axis=1) == y).mean())
 
 
 def train(activation: str, x, y, epochs: int, lr: float, momentum: float, seed: int):
@@ -61,7 +61,7 @@ def train(activation: str, x, y, epochs: int, lr: float, momentum: float, seed: 
     model = make_model(activation)
     criterion = nn.CrossEntropyLoss()
     params = list(model.parameters())
-    velocity = [np.zeros_like(p.data) for p in params]
+    velocity = [np.zeros_like(p.array) for p in params]
     losses = []
     for _ in range(epochs):
         model.zero_grad()
@@ -69,8 +69,8 @@ def train(activation: str, x, y, epochs: int, lr: float, momentum: float, seed: 
         loss.backward()
         for p, v in zip(params, velocity):
             v *= momentum
-            v += p.grad.data
-            p.data -= lr * v
+            v += p.grad.array
+            p.array -= lr * v
         losses.append(loss.item())
     return model, losses
 

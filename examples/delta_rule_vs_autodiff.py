@@ -85,7 +85,7 @@ def autodiff_gradients(net, X, T, hidden, output, loss):
         s = a if output == "linear" else neurona.exp(a - lse)
         q = ((s - Tt) ** 2).sum() * (0.5 / N)
     q.backward()
-    return [w.grad.data for w in weights]
+    return [w.grad.array for w in weights]
 
 
 def part2_gradients() -> float:

@@ -95,7 +95,7 @@ def main(argv=None) -> dict:
           f"training {wall / 60:.1f} min", flush=True)
     if args.predict:
         xp, _ = encode([w.lower() for w in args.predict], vocab, args.max_len)
-        probs = neurona.softmax(neurona.tensor(predict(model, xp)), dim=1).data
+        probs = neurona.softmax(neurona.tensor(predict(model, xp)), dim=1).array
         for word, p in zip(args.predict, probs):
             top = np.argsort(-p)[:3]
             print(f"{word:>16s}: " + ", ".join(f"{names[k]} {p[k]:.2f}" for k in top))

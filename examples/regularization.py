@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
         final_train = evaluate(model, nn.CrossEntropyLoss(), (x_train, y_train))
         final_val = evaluate(model, nn.CrossEntropyLoss(), (x_val, y_val))
         test = evaluate(model, None, (x_test, y_test))["accuracy"]
-        w = np.concatenate([p.data.ravel() for n, p in model.named_parameters() if n.endswith("weight")])
+        w = np.concatenate([p.array.ravel() for n, p in model.named_parameters() if n.endswith("weight")])
         rows.append((name, len(h), final_train["loss"], final_val["loss"], final_val["accuracy"], test,
                      float((w ** 2).sum()), float(np.mean(np.abs(w) < 1e-3))))
 

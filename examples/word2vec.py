@@ -50,7 +50,7 @@ def classify(train_docs, y_train, test_docs, y_test, vocab, names, dim, epochs, 
         train_docs, y_train = augmenter.augment(train_docs, y_train, n_aug=copies)
     model = EmbeddingBagClassifier(len(vocab), dim, len(names), padding_idx=vocab.pad_index)
     if init is not None:
-        model.embedding.weight.data[...] = init
+        model.embedding.weight.array[...] = init
     x_tr, len_tr = pad_sequences([vocab.encode(d, skip_unknown=True) for d in train_docs], vocab.pad_index, max_len=200)
     x_te, _ = pad_sequences([vocab.encode(d, skip_unknown=True) for d in test_docs], vocab.pad_index, max_len=200)
     train = BucketLoader(x_tr, y_train, len_tr, batch_size=64, seed=seed)

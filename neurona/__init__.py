@@ -10,7 +10,7 @@ import numpy as _np
 
 from .backend import get_default_dtype, set_default_dtype
 # the engine first: it defines Tensor before the op modules (and their imports of creation) load
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: I001
+from .engine import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: I001
 from .creation import (arange, as_tensor, default_generator, empty, eye, from_numpy, full, full_like, get_rng_state,
                        linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
                        set_rng_state, tensor, zeros, zeros_like)

@@ -981,7 +981,7 @@ def cmd_predict(args) -> int:
     task = meta.get("task", "classification")
     rows = []
     if task == "classification":
-        probs = softmax(_tensor(out), dim=1).data
+        probs = softmax(_tensor(out), dim=1).array
         names = meta.get("class_names") or [str(i) for i in range(out.shape[1])]
         top = probs.argmax(axis=1)
         for i in range(len(out)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .tensor import Tensor
+from .engine import Tensor
 
 # --- random numbers ----------------------------------------------------------
 
@@ -58,7 +58,7 @@ _ALLOWED_KINDS = "fiub"
 def _as_array(data, dtype=None) -> np.ndarray:
     """Turn ``data`` into an ndarray following neurona's dtype policy."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     xp = backend.get_array_module(data)
     if dtype is not None:
         dtype = np.dtype(dtype)
@@ -104,9 +104,9 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """Wrap an ndarray without changing its dtype or copying it."""
     t = Tensor.__new__(Tensor)
     arr = backend.get_array_module(array).asarray(array)  # a CuPy array stays on its device
-    t.data, t.grad, t._ctx, t.name, t.requires_grad = arr, None, None, None, False
-    if t.data.dtype.kind not in _ALLOWED_KINDS:
-        raise TypeError(f"from_numpy: dtype {t.data.dtype} is not supported")
+    t.array, t.grad, t._ctx, t.name, t.requires_grad = arr, None, None, None, False
+    if t.array.dtype.kind not in _ALLOWED_KINDS:
+        raise TypeError(f"from_numpy: dtype {t.array.dtype} is not supported")
     return t
 
 
@@ -174,17 +174,17 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    a = t.data if isinstance(t, Tensor) else np.asarray(t)
+    a = t.array if isinstance(t, Tensor) else np.asarray(t)
     return _new(np.zeros(a.shape, a.dtype if dtype is None else dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    a = t.data if isinstance(t, Tensor) else np.asarray(t)
+    a = t.array if isinstance(t, Tensor) else np.asarray(t)
     return _new(np.ones(a.shape, a.dtype if dtype is None else dtype), requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    a = t.data if isinstance(t, Tensor) else np.asarray(t)
+    a = t.array if isinstance(t, Tensor) else np.asarray(t)
     return _new(np.full(a.shape, fill_value, a.dtype if dtype is None else dtype), requires_grad)
 
 

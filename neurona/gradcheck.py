@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .creation import from_numpy
-from .tensor import Tensor, no_grad
+from .engine import Tensor, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -41,7 +41,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     xs = []
     for t in inputs:
         if isinstance(t, Tensor):
-            data, rg = t.data, t.requires_grad
+            data, rg = t.array, t.requires_grad
         else:
             data, rg = np.asarray(t), None
         if data.dtype.kind == "f":
@@ -52,7 +52,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
         xs.append(c)
     wrt = [i for i, t in enumerate(xs) if t.requires_grad]
     if not wrt:
-        wrt = [i for i, t in enumerate(xs) if t.data.dtype.kind == "f"]
+        wrt = [i for i, t in enumerate(xs) if t.array.dtype.kind == "f"]
         for i in wrt:
             xs[i].requires_grad = True
     if not wrt:
@@ -74,14 +74,14 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     def objective() -> float:
         with no_grad():
             vals = _outputs(fn(*xs))
-        return float(sum(np.sum(np.asarray(v.data, dtype=np.float64) * r) for v, r in zip(vals, cots)))
+        return float(sum(np.sum(np.asarray(v.array, dtype=np.float64) * r) for v, r in zip(vals, cots)))
 
     for i in wrt:
         x = xs[i]
-        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data, dtype=np.float64)
+        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.array, dtype=np.float64)
         numerical = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: perturb in place
-        if not np.shares_memory(flat, x.data):
+        flat = x.array.reshape(-1)  # a view: perturb in place
+        if not np.shares_memory(flat, x.array):
             raise RuntimeError("gradcheck: internal error, input is not contiguous")
         for k in range(flat.size):
             old = flat[k]

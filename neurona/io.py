@@ -148,7 +148,7 @@ class _Encoder:
         return {"__array__": key}
 
     def encode(self, obj, where: str = "value") -> Any:
-        from .tensor import Tensor
+        from .engine import Tensor
 
         if obj is None or isinstance(obj, (bool, str)):
             return obj

@@ -7,7 +7,7 @@ import pytest
 
 import neurona
 
-_engine = importlib.import_module("neurona.tensor")  # the module (neurona.tensor is also a function)
+_engine = importlib.import_module("neurona.engine")  # the module (neurona.tensor is also a function)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 import neurona
 
-engine = importlib.import_module("neurona.tensor")  # the module (neurona.tensor is also a function)
+engine = importlib.import_module("neurona.engine")  # the module (neurona.tensor is also a function)
 
 
 def sample(shape, rng: np.random.Generator, domain: str = "any") -> np.ndarray:
@@ -92,7 +92,7 @@ def check_op(fn, ref, shapes, domains="any", *, grad: bool = True, seed: int = 0
         assert isinstance(o, neurona.Tensor), f"expected a Tensor, got {type(o).__name__}"
         assert o.shape == e.shape, f"shape {o.shape}, NumPy gives {e.shape}"
         assert o.dtype == np.float64, f"float64 inputs gave {o.dtype}"
-        np.testing.assert_allclose(o.data, e, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(o.array, e, rtol=1e-10, atol=1e-12)
 
     if not grad:
         return
@@ -107,10 +107,10 @@ def check_op(fn, ref, shapes, domains="any", *, grad: bool = True, seed: int = 0
     assert all(d == np.float32 for d in arrived), f"gradients reached the float32 inputs as {arrived}"
     for o, e in zip(outs32, expected):
         assert o.dtype == np.float32, f"float32 inputs gave a {o.dtype} output"
-        assert type(o.data) is np.ndarray, f".data is a {type(o.data).__name__}, not an ndarray"
-        np.testing.assert_allclose(o.data, e, rtol=rtol32, atol=atol32)
+        assert type(o.array) is np.ndarray, f".data is a {type(o.array).__name__}, not an ndarray"
+        np.testing.assert_allclose(o.array, e, rtol=rtol32, atol=atol32)
     for i, (a, b) in enumerate(zip(x32, x64)):
         assert a.grad is not None, f"input {i} got no gradient"
         assert a.grad.dtype == np.float32, f"input {i}: float32 input got a {a.grad.dtype} gradient"
-        assert type(a.grad.data) is np.ndarray and a.grad.shape == a.shape
-        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=10 * rtol32, atol=10 * atol32)
+        assert type(a.grad.array) is np.ndarray and a.grad.shape == a.shape
+        np.testing.assert_allclose(a.grad.array, b.grad.array, rtol=10 * rtol32, atol=10 * atol32)

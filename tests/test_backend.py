@@ -132,7 +132,7 @@ def _device(a) -> _FakeDeviceArray:
 
 def _device_tensor(a) -> nr.Tensor:
     t = nr.Tensor.__new__(nr.Tensor)
-    t.data, t.grad, t._ctx, t.name, t.requires_grad = _device(a), None, None, None, False
+    t.array, t.grad, t._ctx, t.name, t.requires_grad = _device(a), None, None, None, False
     return t
 
 

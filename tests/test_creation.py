@@ -27,8 +27,8 @@ POLICY = [
 @pytest.mark.parametrize("name,data,dtype", POLICY, ids=[p[0] for p in POLICY])
 def test_default_dtype_policy(name, data, dtype):
     t = nr.tensor(data)
-    assert t.dtype == dtype and type(t.data) is np.ndarray
-    np.testing.assert_array_equal(t.data, np.asarray(data).astype(dtype))
+    assert t.dtype == dtype and type(t.array) is np.ndarray
+    np.testing.assert_array_equal(t.array, np.asarray(data).astype(dtype))
 
 
 def test_explicit_dtype_is_kept():
@@ -53,16 +53,16 @@ def test_set_default_dtype():
 
 def test_tensor_copies_only_when_converting():
     a32 = np.ones(3, np.float32)
-    assert np.shares_memory(nr.tensor(a32).data, a32)
-    assert not np.shares_memory(nr.tensor(np.ones(3)).data, a32)
+    assert np.shares_memory(nr.tensor(a32).array, a32)
+    assert not np.shares_memory(nr.tensor(np.ones(3)).array, a32)
     t = nr.tensor([1.0, 2.0])
-    assert nr.tensor(t).data is t.data
+    assert nr.tensor(t).array is t.array
 
 
 def test_from_numpy_keeps_dtype_and_memory():
     a = np.arange(4.0)
     t = nr.from_numpy(a)
-    assert t.dtype == np.float64 and t.data is a
+    assert t.dtype == np.float64 and t.array is a
     with pytest.raises(TypeError, match="from_numpy: dtype <U1 is not supported"):
         nr.from_numpy(np.array(["a"]))
 
@@ -124,9 +124,9 @@ FACTORIES = [
 @pytest.mark.parametrize("name,make,expected", FACTORIES, ids=[f[0] for f in FACTORIES])
 def test_float_factories(name, make, expected):
     t = make()
-    assert isinstance(t, nr.Tensor) and type(t.data) is np.ndarray
+    assert isinstance(t, nr.Tensor) and type(t.array) is np.ndarray
     assert t.dtype == np.float32 and not t.requires_grad
-    np.testing.assert_allclose(t.data, expected)
+    np.testing.assert_allclose(t.array, expected)
 
 
 INTEGER_FACTORIES = [
@@ -147,7 +147,7 @@ INTEGER_FACTORIES = [
 def test_factories_with_other_dtypes(name, make, expected, dtype):
     t = make()
     assert t.dtype == dtype
-    np.testing.assert_array_equal(t.data, expected)
+    np.testing.assert_array_equal(t.array, expected)
 
 
 WITH_GRAD = [
@@ -175,10 +175,10 @@ def test_random_factories_distributions():
     u = nr.rand(20_000)
     n = nr.randn(20_000)
     assert u.dtype == n.dtype == np.float32
-    assert 0 <= u.data.min() and u.data.max() < 1 and abs(u.data.mean() - 0.5) < 0.01
-    assert abs(n.data.mean()) < 0.03 and abs(n.data.std() - 1) < 0.03
+    assert 0 <= u.array.min() and u.array.max() < 1 and abs(u.array.mean() - 0.5) < 0.01
+    assert abs(n.array.mean()) < 0.03 and abs(n.array.std() - 1) < 0.03
     i = nr.randint(3, 7, size=(1000,))
-    assert i.dtype == np.int64 and i.data.min() == 3 and i.data.max() == 6
+    assert i.dtype == np.int64 and i.array.min() == 3 and i.array.max() == 6
     assert nr.randint(5, size=4).shape == (4,)
     p = nr.randperm(10)
     assert p.dtype == np.int64 and sorted(p.tolist()) == list(range(10))
@@ -202,11 +202,11 @@ def test_manual_seed_repeats_the_numbers(name, draw):
     a = draw()
     b = draw()
     nr.manual_seed(123)
-    np.testing.assert_array_equal(draw().data, a.data)
-    np.testing.assert_array_equal(draw().data, b.data)
-    assert not np.array_equal(a.data, b.data)
+    np.testing.assert_array_equal(draw().array, a.array)
+    np.testing.assert_array_equal(draw().array, b.array)
+    assert not np.array_equal(a.array, b.array)
     nr.manual_seed(124)
-    assert not np.array_equal(draw().data, a.data)
+    assert not np.array_equal(draw().array, a.array)
 
 
 @pytest.mark.parametrize("name,draw", DRAWS, ids=[d[0] for d in DRAWS])
@@ -215,7 +215,7 @@ def test_explicit_generator(name, draw):
     state = nr.get_rng_state()
     a = draw(generator=np.random.default_rng(7))
     b = draw(generator=np.random.default_rng(7))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
     assert nr.get_rng_state() == state  # the global generator was not used
 
 
@@ -225,7 +225,7 @@ def test_rng_state_round_trip():
     a = nr.randn(4)
     nr.randn(10)
     nr.set_rng_state(state)
-    np.testing.assert_array_equal(nr.randn(4).data, a.data)
+    np.testing.assert_array_equal(nr.randn(4).array, a.array)
 
 
 def test_manual_seed_reseeds_the_generator_others_hold():
@@ -233,7 +233,7 @@ def test_manual_seed_reseeds_the_generator_others_hold():
     assert nr.manual_seed(5) is held and nr.default_generator() is held
     np.testing.assert_array_equal(held.standard_normal(3), np.random.default_rng(5).standard_normal(3))
     nr.manual_seed(5)
-    np.testing.assert_array_equal(nr.randn(3, dtype=nr.float64).data, np.random.default_rng(5).standard_normal(3))
+    np.testing.assert_array_equal(nr.randn(3, dtype=nr.float64).array, np.random.default_rng(5).standard_normal(3))
 
 
 @pytest.mark.parametrize("make", [lambda: nr.rand_like(nr.arange(3)), lambda: nr.randn(2, dtype=nr.int64),

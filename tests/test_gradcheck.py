@@ -63,7 +63,7 @@ def test_wrong_backward_raises_with_input_element_and_both_values():
     # gradcheck differentiates Σ r ⊙ f(x) for a random r drawn with its seed (0): the analytic gradient
     # is r ⊙ x, the true one r ⊙ 2x; the element reported is the one furthest beyond the tolerance
     r = np.random.default_rng(0).standard_normal((2, 2))
-    analytic, numerical = r * x.data, 2 * r * x.data
+    analytic, numerical = r * x.array, 2 * r * x.array
     i, j = np.unravel_index(np.argmax(np.abs(analytic - numerical) - 1e-3 * np.abs(numerical)), (2, 2))
     assert f"element ({i}, {j}): analytic {analytic[i, j]:.8g} vs numerical" in message
     reported = float(message.split("vs numerical ")[1].split(" ")[0])

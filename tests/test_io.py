@@ -59,7 +59,7 @@ def test_model_round_trip_with_metadata_and_preprocessing(tmp_path):
     assert isinstance(loaded, MLP) and not loaded.training
     _same_weights(model, loaded)
     model.eval()
-    np.testing.assert_array_equal(model(x).data, loaded(x).data)
+    np.testing.assert_array_equal(model(x).array, loaded(x).array)
     f = io.read_model_file(path)
     assert f.kind == "model" and f.model_name == "mlp" and f.config == model.get_config()
     m = f.metadata
@@ -332,9 +332,9 @@ def test_rng_capture_and_restore_with_augmentation():
     loader = DataLoader((np.zeros((10, 4, 4), np.float32), np.zeros(10)), batch_size=5, shuffle=True, seed=1,
                         transform=aug)
     state = io.capture_rng_state(loader)
-    first = [b[0].data.copy() for b in loader], neurona.randn(3).data
+    first = [b[0].array.copy() for b in loader], neurona.randn(3).array
     io.restore_rng_state(state, loader)
-    again = [b[0].data.copy() for b in loader], neurona.randn(3).data
+    again = [b[0].array.copy() for b in loader], neurona.randn(3).array
     np.testing.assert_array_equal(first[1], again[1])
     assert len(state["loader"]) == 3  # the loader's generator, Compose (none), the flip's generator
 

@@ -42,5 +42,5 @@ def test_the_python_examples_run(monkeypatch, tmp_path):
     assert namespace["history"].history["val_accuracy"][-1] > 0.7
     loaded = namespace["same"]
     x = namespace["scaler"].transform(namespace["xva"][:5])
-    np.testing.assert_allclose(loaded(neurona.from_numpy(x)).data, namespace["model"](neurona.from_numpy(x)).data,
+    np.testing.assert_allclose(loaded(neurona.from_numpy(x)).array, namespace["model"](neurona.from_numpy(x)).array,
                                rtol=1e-6)

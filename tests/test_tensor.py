@@ -15,12 +15,12 @@ from neurona import Function, Tensor
 
 def test_attributes():
     x = nr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
-    assert isinstance(x.data, np.ndarray) and x.grad is None and x.requires_grad
+    assert isinstance(x.array, np.ndarray) and x.grad is None and x.requires_grad
     assert x.shape == (2, 3) and x.ndim == 2 and x.dim() == 2 and x.dtype == np.float32
     assert x.size() == (2, 3) and x.size(1) == 3 and x.size(-2) == 2
     assert x.numel() == 6 and len(x) == 2
     assert x.is_leaf and x.grad_fn is None and x.device == "cpu"
-    np.testing.assert_array_equal(x.T.data, x.data.T)
+    np.testing.assert_array_equal(x.T.array, x.array.T)
     assert x.tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
@@ -38,11 +38,11 @@ def test_item_and_python_numbers():
 
 def test_numpy_interop():
     x = nr.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    assert x.numpy() is x.data
+    assert x.numpy() is x.array
     a = np.asarray(x)
-    assert a.dtype == np.float32 and np.shares_memory(a, x.data)
+    assert a.dtype == np.float32 and np.shares_memory(a, x.array)
     np.testing.assert_array_equal(np.asarray(x, dtype=np.float64), [1, 2, 3])
-    assert np.array(x, copy=True) is not x.data
+    assert np.array(x, copy=True) is not x.array
     (x * x).sum().backward()
     np.testing.assert_array_equal(np.asarray(x.grad), [2, 4, 6])
     assert np.asarray(x.grad).dtype == np.float32
@@ -56,11 +56,11 @@ def test_ndarray_on_the_left_uses_the_reflected_op():
     for out, expected in [(a + x, [11, 22]), (a - x, [9, 18]), (a * x, [10, 40]), (a / x, [10, 10]),
                           (a ** x, [10, 400]), (a @ x, 50), (a > x, [True, True])]:
         assert isinstance(out, Tensor), type(out)
-        np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+        np.testing.assert_allclose(out.array, expected, rtol=1e-6)
     y = a * x + a @ x  # the 0-d a @ x is broadcast over both elements
     assert y.dtype == np.float32
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, a + 2 * a, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, a + 2 * a, rtol=1e-6)
 
 
 def test_repr_is_readable():
@@ -80,10 +80,10 @@ def test_detach_shares_data_and_leaves_the_graph():
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None and d.is_leaf
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
     z = (d * x).sum()
     z.backward()
-    np.testing.assert_array_equal(x.grad.data, [2, 4])  # d is a constant
+    np.testing.assert_array_equal(x.grad.array, [2, 4])  # d is a constant
 
 
 def test_requires_grad_():
@@ -112,7 +112,7 @@ def test_astype_and_casts():
     assert y.dtype == np.float64 and y.requires_grad
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_array_equal(x.grad.data, [3, -5])
+    np.testing.assert_array_equal(x.grad.array, [3, -5])
     assert x.long().dtype == np.int64 and x.int().dtype == np.int32 and x.bool().dtype == np.bool_
     assert x.to(np.float16).dtype == np.float16 and x.astype(np.float64).dtype == np.float64
     assert x.float() is x
@@ -121,23 +121,23 @@ def test_astype_and_casts():
 def test_clone_copies_and_keeps_dtype():
     for t in (nr.tensor([1.5, 2.0]), nr.tensor([True, False]), nr.arange(3), nr.tensor([1.0], dtype=nr.float64)):
         c = t.clone()
-        assert c.dtype == t.dtype and not np.shares_memory(c.data, t.data)
-        np.testing.assert_array_equal(c.data, t.data)
+        assert c.dtype == t.dtype and not np.shares_memory(c.array, t.array)
+        np.testing.assert_array_equal(c.array, t.array)
     x = nr.tensor([1.0, 2.0], requires_grad=True)
     (x.clone() * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3, 3])
+    np.testing.assert_array_equal(x.grad.array, [3, 3])
 
 
 def test_in_place_helpers():
     x = nr.ones(2, 3)
     x.zero_()
-    assert not x.data.any()
+    assert not x.array.any()
     x.fill_(2.0)
     x[0, 1] = 5.0
     x[1] = nr.tensor([7.0, 8.0, 9.0])
-    np.testing.assert_array_equal(x.data, [[2, 5, 2], [7, 8, 9]])
+    np.testing.assert_array_equal(x.array, [[2, 5, 2], [7, 8, 9]])
     x.copy_(np.arange(3.0))
-    np.testing.assert_array_equal(x.data, [[0, 1, 2], [0, 1, 2]])
+    np.testing.assert_array_equal(x.array, [[0, 1, 2], [0, 1, 2]])
     with pytest.raises(ValueError, match=r"copy_: cannot copy shape \(4,\) into shape \(2, 3\)"):
         x.copy_(np.zeros(4))
     w = nr.ones(3, requires_grad=True)
@@ -146,16 +146,16 @@ def test_in_place_helpers():
     with nr.no_grad():
         w.fill_(0.5)
         w[0] = 0.0
-    np.testing.assert_array_equal(w.data, [0, 0.5, 0.5])
+    np.testing.assert_array_equal(w.array, [0, 0.5, 0.5])
 
 
 def test_zero_d_results_are_arrays():
     """0-d op results are 0-d arrays (NumPy itself answers 0-d arithmetic with scalars)."""
     x = nr.tensor(3.0, requires_grad=True)
     for y in (x * x, nr.exp(x), x.sum(), nr.tensor([1.0, 2.0]).sum(), nr.tensor([1.0, 2.0]) @ nr.ones(2)):
-        assert type(y.data) is np.ndarray and y.shape == ()
+        assert type(y.array) is np.ndarray and y.shape == ()
     (x * x + x * x).backward()  # two contributions reach the same 0-d leaf
-    assert type(x.grad.data) is np.ndarray and x.grad.item() == 12.0
+    assert type(x.grad.array) is np.ndarray and x.grad.item() == 12.0
 
 
 # --- backward: gradients and accumulation -------------------------------------------------
@@ -164,7 +164,7 @@ def test_zero_d_results_are_arrays():
 def test_square_of_a_tensor_used_twice():
     x = nr.tensor([1.0, -2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2, -4, 6])
+    np.testing.assert_array_equal(x.grad.array, [2, -4, 6])
 
 
 def test_tensor_used_in_several_branches():
@@ -174,8 +174,8 @@ def test_tensor_used_in_several_branches():
     c = a * b + x       # dc/dx = 3 e^x + 3x e^x + 1
     d = c + a - b       # dd/dx = dc/dx + 3 - e^x
     d.sum().backward()
-    xv = x.data.astype(np.float64)
-    np.testing.assert_allclose(x.grad.data, 3 * np.exp(xv) + 3 * xv * np.exp(xv) + 1 + 3 - np.exp(xv), rtol=1e-6)
+    xv = x.array.astype(np.float64)
+    np.testing.assert_allclose(x.grad.array, 3 * np.exp(xv) + 3 * xv * np.exp(xv) + 1 + 3 - np.exp(xv), rtol=1e-6)
 
 
 def test_diamond_graph_runs_each_node_once():
@@ -194,20 +194,20 @@ def test_diamond_graph_runs_each_node_once():
     (h * 2 + h * 3 + h).sum().backward()
     assert len(calls) == 1  # the shared node gets the summed gradient once
     np.testing.assert_array_equal(calls[0], [6, 6])
-    np.testing.assert_array_equal(x.grad.data, [6, 6])
+    np.testing.assert_array_equal(x.grad.array, [6, 6])
 
 
 def test_grad_accumulates_across_backward_calls_until_zeroed():
     x = nr.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     (x * x).sum().backward()  # a new graph
-    np.testing.assert_array_equal(x.grad.data, [3 + 2, 3 + 4])
+    np.testing.assert_array_equal(x.grad.array, [3 + 2, 3 + 4])
     x.grad = None
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3, 3])
+    np.testing.assert_array_equal(x.grad.array, [3, 3])
     x.grad.zero_()
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3, 3])
+    np.testing.assert_array_equal(x.grad.array, [3, 3])
 
 
 def test_retain_graph_allows_a_second_backward_that_accumulates():
@@ -215,7 +215,7 @@ def test_retain_graph_allows_a_second_backward_that_accumulates():
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, [4, 8])
+    np.testing.assert_array_equal(x.grad.array, [4, 8])
 
 
 def test_second_backward_through_a_freed_graph_is_refused():
@@ -238,9 +238,9 @@ def test_retain_grad_on_a_non_leaf():
     y = h * h
     z = y.sum()
     z.backward()
-    np.testing.assert_array_equal(h.grad.data, 2 * h.data)
+    np.testing.assert_array_equal(h.grad.array, 2 * h.array)
     assert y.grad is None and z.grad is None  # intermediates without retain_grad keep no gradient
-    np.testing.assert_array_equal(x.grad.data, 18 * x.data)
+    np.testing.assert_array_equal(x.grad.array, 18 * x.array)
 
 
 def test_retained_grad_of_the_root_and_of_a_reused_non_leaf():
@@ -251,7 +251,7 @@ def test_retained_grad_of_the_root_and_of_a_reused_non_leaf():
     y.retain_grad()
     y.backward()
     assert y.grad.item() == 1.0
-    np.testing.assert_array_equal(h.grad.data, 2 * x.data + 1)
+    np.testing.assert_array_equal(h.grad.array, 2 * x.array + 1)
 
 
 def test_retain_grad_without_grad_refused():
@@ -263,7 +263,7 @@ def test_backward_with_explicit_gradient():
     x = nr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * x
     y.backward(nr.tensor([1.0, 0.0, -1.0]))
-    np.testing.assert_array_equal(x.grad.data, [2, 0, -6])
+    np.testing.assert_array_equal(x.grad.array, [2, 0, -6])
     x.grad = None
     (x * 2).backward(np.array([1.0, 1.0, 1.0]))  # a float64 array is accepted and cast
     assert x.grad.dtype == np.float32
@@ -296,9 +296,9 @@ def test_gradient_does_not_alias_between_leaves():
     a = nr.tensor([1.0, 2.0], requires_grad=True)
     b = nr.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    a.grad.data *= 10  # an in-place change to one gradient must not reach the other
-    np.testing.assert_array_equal(b.grad.data, [1, 1])
+    assert not np.shares_memory(a.grad.array, b.grad.array)
+    a.grad.array *= 10  # an in-place change to one gradient must not reach the other
+    np.testing.assert_array_equal(b.grad.array, [1, 1])
 
 
 def test_user_gradient_is_not_stored_by_reference():
@@ -306,7 +306,7 @@ def test_user_gradient_is_not_stored_by_reference():
     g = np.array([1.0, 1.0], dtype=np.float32)
     (x + 1).backward(g)
     g[:] = 5
-    np.testing.assert_array_equal(x.grad.data, [1, 1])
+    np.testing.assert_array_equal(x.grad.array, [1, 1])
 
 
 def test_only_inputs_that_need_a_gradient_get_one():
@@ -314,7 +314,7 @@ def test_only_inputs_that_need_a_gradient_get_one():
     b = nr.tensor([3.0, 4.0])
     (a * b).sum().backward()
     assert b.grad is None
-    np.testing.assert_array_equal(a.grad.data, [3, 4])
+    np.testing.assert_array_equal(a.grad.array, [3, 4])
 
 
 def test_long_chain_backward_is_iterative():
@@ -330,7 +330,7 @@ def test_long_chain_backward_is_iterative():
         del y  # freeing a deep graph must not recurse either
     finally:
         sys.setrecursionlimit(limit)
-    np.testing.assert_allclose(x.grad.data, [1.0001 ** 10_000] * 2, rtol=1e-3)
+    np.testing.assert_allclose(x.grad.array, [1.0001 ** 10_000] * 2, rtol=1e-3)
 
 
 def test_wide_and_deep_graph():
@@ -340,7 +340,7 @@ def test_wide_and_deep_graph():
     for _ in range(200):
         y = y * 0.5 + y * 0.5  # each step keeps the value and the derivative
     y.backward(np.ones(1))
-    np.testing.assert_allclose(x.grad.data, [1.0], rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, [1.0], rtol=1e-5)
 
 
 # --- grad mode -----------------------------------------------------------------------------------
@@ -452,7 +452,7 @@ def test_custom_function_with_two_inputs_and_needs():
     b = nr.tensor([4.0])
     Hypot()(a, b).sum().backward()
     assert seen == [(True, False)] and b.grad is None
-    np.testing.assert_allclose(a.grad.data, [0.6], rtol=1e-6)
+    np.testing.assert_allclose(a.grad.array, [0.6], rtol=1e-6)
     assert nr.gradcheck(lambda p, q: Hypot()(p, q), nr.tensor([3.0, 1.0], dtype=nr.float64),
                         nr.tensor([4.0, -2.0], dtype=nr.float64))
 

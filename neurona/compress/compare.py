@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..creation import from_numpy
-from ..tensor import no_grad
+from ..engine import no_grad
 
 __all__ = ["count_parameters", "file_size", "inference_time", "model_stats", "comparison_table"]
 
@@ -32,14 +32,14 @@ def count_parameters(model) -> tuple[int, int]:
     for p in model.parameters():
         if id(p) not in seen:
             seen.add(id(p))
-            total += int(p.data.size)
-            nonzero += int(np.count_nonzero(p.data))
+            total += int(p.array.size)
+            nonzero += int(np.count_nonzero(p.array))
     for m in model.modules():
         if isinstance(m, _QuantizedLayer):
             for t in (m.weight_int8, m.bias):
                 if t is not None:
-                    total += int(t.data.size)
-                    nonzero += int(np.count_nonzero(t.data))
+                    total += int(t.array.size)
+                    nonzero += int(np.count_nonzero(t.array))
     return total, nonzero
 
 
@@ -66,7 +66,7 @@ def file_size(model, path=None, **save_kwargs) -> tuple[int, int]:
 
 def inference_time(model, X, batch_size: int = 256, repeats: int = 5) -> float:
     """Median seconds for one forward pass over a batch of ``batch_size`` inputs (eval mode, no graph)."""
-    a = X.data if hasattr(X, "data") and not isinstance(X, np.ndarray) else np.asarray(X)
+    a = X.array if hasattr(X, "data") and not isinstance(X, np.ndarray) else np.asarray(X)
     xb = from_numpy(np.ascontiguousarray(a[:batch_size]))
     was = getattr(model, "training", False)
     model.eval()

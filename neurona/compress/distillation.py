@@ -33,14 +33,14 @@ from ..creation import from_numpy
 from ..functional.activation import log_softmax
 from ..functional.loss import cross_entropy, kl_div
 from ..nn.module import Module
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 
 __all__ = ["distillation_loss", "DistillationLoss", "soft_targets", "distill", "TeacherStudent"]
 
 
 def soft_targets(teacher_logits, T: float = 1.0) -> np.ndarray:
     """The teacher's softened probabilities p^T = softmax(z / T) along the last axis, as a constant array."""
-    z = teacher_logits.data if isinstance(teacher_logits, Tensor) else np.asarray(teacher_logits)
+    z = teacher_logits.array if isinstance(teacher_logits, Tensor) else np.asarray(teacher_logits)
     if z.dtype.kind != "f":
         z = z.astype(np.float32)
     z = z / z.dtype.type(T)
@@ -69,7 +69,7 @@ def distillation_loss(student_logits: Tensor, teacher_logits, target=None, T: fl
     """
     T, alpha = _check(T, alpha, "distillation_loss")
     s = student_logits
-    t = teacher_logits.data if isinstance(teacher_logits, Tensor) else np.asarray(teacher_logits)
+    t = teacher_logits.array if isinstance(teacher_logits, Tensor) else np.asarray(teacher_logits)
     if t.shape != s.shape:
         raise ValueError(f"distillation_loss: teacher logits of shape {t.shape} do not match the student's "
                          f"{tuple(s.shape)}")
@@ -123,7 +123,7 @@ class TeacherStudent(Module):
             was = teacher.training
             teacher.eval()
             with no_grad():
-                self.teacher_logits = teacher(x).data
+                self.teacher_logits = teacher(x).array
             teacher.train(was)
         else:
             self.teacher_logits = None
@@ -144,7 +144,7 @@ class _CachedTeacherLoader:
 
     def __iter__(self):
         for xb, yb, tb in self.loader:
-            self.pair.next_teacher_logits = tb.data
+            self.pair.next_teacher_logits = tb.array
             yield xb, yb
 
 
@@ -182,7 +182,7 @@ def distill(student: Module, teacher: Module, train, *, epochs: int = 10, T: flo
     if cache_teacher:
         if not _is_arrays(train):
             raise ValueError("distill: cache_teacher=True needs train as an (X, y) pair of arrays")
-        X, y = (a.data if isinstance(a, Tensor) else np.asarray(a) for a in train)
+        X, y = (a.array if isinstance(a, Tensor) else np.asarray(a) for a in train)
         if len(X) != len(y):
             raise ValueError(f"distill: X has {len(X)} samples, y has {len(y)}")
         if teacher_logits is not None:

@@ -35,7 +35,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..engine import Tensor
 from ..train.callbacks import Callback
 
 __all__ = ["PruningMasks", "magnitude_prune", "threshold_prune", "penalty_prune", "iterative_prune",
@@ -167,7 +167,7 @@ class PruningMasks:
     def apply(self) -> None:
         """Zero the pruned weights, in place (the arrays optimizers hold stay the same)."""
         for name, m in self.masks.items():
-            w = self._param(name).data
+            w = self._param(name).array
             np.multiply(w, m, out=w)
 
     def mask_grads(self) -> None:
@@ -175,7 +175,7 @@ class PruningMasks:
         for name, m in self.masks.items():
             p = self._param(name)
             if p.grad is not None:
-                p.grad.data = p.grad.data * m
+                p.grad.array = p.grad.array * m
 
     def attach(self, optimizer) -> "_StepHandle":
         """Keep the masks through ``optimizer.step()``: gradients masked before, weights masked after.
@@ -397,19 +397,19 @@ def magnitude_prune(model, sparsity: float, scope: str = "layer", structured: bo
     if not structured:
         scores = {}
         for n, p in sel:
-            sc = np.abs(p.data.astype(np.float64)).ravel()
+            sc = np.abs(p.array.astype(np.float64)).ravel()
             sc[~old[n].ravel()] = -1.0  # already pruned: they go first and stay pruned
             scores[n] = sc
         if scope == "layer":
             for n, p in sel:
-                k = int(round(s * p.data.size))
+                k = int(round(s * p.array.size))
                 new[n] = _prune_smallest(scores[n], k).reshape(p.shape) & old[n]
         else:
             allsc = np.concatenate([scores[n] for n, _ in sel])
             keep = _prune_smallest(allsc, int(round(s * allsc.size)))
             start = 0
             for n, p in sel:
-                size = p.data.size
+                size = p.array.size
                 new[n] = keep[start:start + size].reshape(p.shape) & old[n]
                 start += size
     else:
@@ -417,13 +417,13 @@ def magnitude_prune(model, sparsity: float, scope: str = "layer", structured: bo
         for n, p in sel:
             if p.ndim < 1 or not -p.ndim <= dim < p.ndim:
                 raise ValueError(f"{op}: cannot prune {n!r} of shape {p.shape} along dim {dim}")
-            rows[n] = _row_scores(p.data, old[n], dim % p.ndim, norm, mean=(scope == "global"))
+            rows[n] = _row_scores(p.array, old[n], dim % p.ndim, norm, mean=(scope == "global"))
         if scope == "layer":
             keeps = {n: _prune_smallest(rows[n], min(int(round(s * rows[n].size)), rows[n].size - 1))
                      for n, _ in sel}
         else:  # slices of different layers differ in size: prune the smallest until s of the *weights* are gone
             allsc = np.concatenate([rows[n] for n, _ in sel])
-            sizes = np.concatenate([np.full(rows[n].size, p.data.size // rows[n].size) for n, p in sel])
+            sizes = np.concatenate([np.full(rows[n].size, p.array.size // rows[n].size) for n, p in sel])
             keep = _prune_smallest_weighted(allsc, sizes, s * float(sizes.sum()))
             keeps, start = {}, 0
             for n, _ in sel:
@@ -456,7 +456,7 @@ def threshold_prune(model, threshold: float, parameters: Iterable | None = None)
     sel = _select(model, parameters, "threshold_prune")
     masks = _masks_for(model, new=False)
     for n, p in sel:
-        keep = np.abs(p.data) >= p.data.dtype.type(t)
+        keep = np.abs(p.array) >= p.array.dtype.type(t)
         masks.set(n, keep & masks.masks[n] if n in masks else keep)
     masks.apply()
     return _store(model, masks)
@@ -509,9 +509,9 @@ def sparsity_report(model, parameters: Iterable | None = None, all_parameters: b
             sel += [(n, masks._param(n)) for n in masks if n not in names]
     rows = []
     for n, p in sel:
-        nz = int(np.count_nonzero(p.data))
-        rows.append({"name": n, "shape": list(p.shape), "size": int(p.data.size), "nonzero": nz,
-                     "sparsity": 0.0 if p.data.size == 0 else 1.0 - nz / p.data.size})
+        nz = int(np.count_nonzero(p.array))
+        rows.append({"name": n, "shape": list(p.shape), "size": int(p.array.size), "nonzero": nz,
+                     "sparsity": 0.0 if p.array.size == 0 else 1.0 - nz / p.array.size})
     return SparsityReport(rows)
 
 
@@ -722,7 +722,7 @@ def shrink(model, tol: float = 0.0):
     import copy
 
     from .. import nn
-    from ..tensor import no_grad
+    from ..engine import no_grad
 
     seq = model.layers if hasattr(model, "layers") and isinstance(model.layers, nn.Sequential) else model
     if not isinstance(seq, nn.Sequential):
@@ -741,8 +741,8 @@ def shrink(model, tol: float = 0.0):
     with no_grad():
         for a, b in zip(lin[:-1], lin[1:]):
             la, lb = new_mods[a], new_mods[b]
-            w = la.weight.data
-            bias = la.bias.data if la.bias is not None else np.zeros(la.out_features, w.dtype)
+            w = la.weight.array
+            bias = la.bias.array if la.bias is not None else np.zeros(la.out_features, w.dtype)
             dead = (np.abs(w) <= tol).all(axis=1) & (np.abs(bias) <= tol)
             if not dead.any():
                 continue
@@ -755,25 +755,25 @@ def shrink(model, tol: float = 0.0):
             for m in between:
                 m.eval()
                 z = m(z)
-            c = z.data[0]
+            c = z.array[0]
             if lb.bias is None:
                 if np.any(c[dead] != 0):
                     raise ValueError("shrink: the next Linear has no bias to absorb the constant output of the "
                                      "removed neurons")
             else:
-                lb.bias.data = lb.bias.data + (lb.weight.data[:, dead] @ c[dead]).astype(lb.bias.data.dtype)
-            la.weight.data = np.ascontiguousarray(w[alive])
+                lb.bias.array = lb.bias.array + (lb.weight.array[:, dead] @ c[dead]).astype(lb.bias.array.dtype)
+            la.weight.array = np.ascontiguousarray(w[alive])
             if la.bias is not None:
-                la.bias.data = np.ascontiguousarray(la.bias.data[alive])
+                la.bias.array = np.ascontiguousarray(la.bias.array[alive])
             la.out_features = int(alive.sum())
-            lb.weight.data = np.ascontiguousarray(lb.weight.data[:, alive])
+            lb.weight.array = np.ascontiguousarray(lb.weight.array[:, alive])
             lb.in_features = la.out_features
             for m in between:
                 if isinstance(m, nn.BatchNorm1d):
                     for name in ("weight", "bias", "running_mean", "running_var"):
                         t = getattr(m, name, None)
                         if t is not None:
-                            t.data = np.ascontiguousarray(t.data[alive])
+                            t.array = np.ascontiguousarray(t.array[alive])
                     m.num_features = la.out_features
     if seq is model:
         out = nn.Sequential(*new_mods)

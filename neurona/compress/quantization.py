@@ -43,7 +43,7 @@ import numpy as np
 
 from ..creation import from_numpy
 from ..nn.module import Module
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 
 __all__ = ["quantize", "calibrate", "fold_batchnorm", "QuantizedModel", "QuantizedLinear", "QuantizedConv2d", "QuantizedConv1d",
            "quantize_per_channel", "quantize_affine", "dequantize", "affine_qparams", "MinMaxObserver",
@@ -190,7 +190,7 @@ def _observer(kind):
 
 
 def _arr(x) -> np.ndarray:
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind != "f":
         a = a.astype(np.float32)
     return a
@@ -210,32 +210,32 @@ class _QuantizedLayer(Module):
         self.register_buffer("input_zero_point", from_numpy(np.array(0, np.int32)))
 
     def _set_from_float(self, float_layer, input_qparams: tuple[float, int]) -> None:
-        w = float_layer.weight.data
+        w = float_layer.weight.array
         q, s = quantize_per_channel(w, axis=0)
-        self.weight_int8.data[...] = q
-        self.weight_scale.data[...] = s
+        self.weight_int8.array[...] = q
+        self.weight_scale.array[...] = s
         if float_layer.bias is not None:
-            self.bias.data[...] = float_layer.bias.data
-        self.input_scale.data[...] = input_qparams[0]
-        self.input_zero_point.data[...] = input_qparams[1]
+            self.bias.array[...] = float_layer.bias.array
+        self.input_scale.array[...] = input_qparams[0]
+        self.input_zero_point.array[...] = input_qparams[1]
 
     def _quantize_input(self, a: np.ndarray) -> tuple[np.ndarray, int, float]:
-        s = float(self.input_scale.data)
-        z = int(self.input_zero_point.data)
+        s = float(self.input_scale.array)
+        z = int(self.input_zero_point.array)
         return quantize_affine(a, s, z), z, s
 
     def _output(self, acc: np.ndarray, s_x: float) -> np.ndarray:
         # back to real numbers: y = s_x s_i acc + b_i
         y = acc.astype(np.float32)
-        y *= (np.float32(s_x) * self.weight_scale.data)
+        y *= (np.float32(s_x) * self.weight_scale.array)
         if self.bias is not None:
-            y += self.bias.data
+            y += self.bias.array
         return y
 
     def dequantized_weight(self) -> np.ndarray:
         """The float weights the int8 ones stand for: s_i · W_q,i."""
-        shape = (-1,) + (1,) * (self.weight_int8.data.ndim - 1)
-        return self.weight_int8.data.astype(np.float32) * self.weight_scale.data.reshape(shape)
+        shape = (-1,) + (1,) * (self.weight_int8.array.ndim - 1)
+        return self.weight_int8.array.astype(np.float32) * self.weight_scale.array.reshape(shape)
 
 
 class QuantizedLinear(_QuantizedLayer):
@@ -266,7 +266,7 @@ class QuantizedLinear(_QuantizedLayer):
                              f"got shape {a.shape}")
         lead = a.shape[:-1]
         xq, z, s = self._quantize_input(a.reshape(-1, self.in_features))
-        acc = int_matmul(xq, z, self.weight_int8.data, self.gemm)
+        acc = int_matmul(xq, z, self.weight_int8.array, self.gemm)
         return from_numpy(self._output(acc, s).reshape(lead + (self.out_features,)))
 
     def extra_repr(self) -> str:
@@ -314,7 +314,7 @@ class _QuantizedConv(_QuantizedLayer):
             from ..functional.conv import pad_mode
 
             x4 = from_numpy(a)
-            a = pad_mode(x4, (t, b, l, r), self.padding_mode).data
+            a = pad_mode(x4, (t, b, l, r), self.padding_mode).array
             n, c, h, w = a.shape
             t = b = l = r = 0
         xq, z, s = self._quantize_input(a)
@@ -333,7 +333,7 @@ class _QuantizedConv(_QuantizedLayer):
                                               writeable=False)
         g, o = self.groups, self.out_channels
         cg, og = c // g, o // g
-        wq = self.weight_int8.data.reshape(o, cg, kh, kw).transpose(0, 2, 3, 1)  # (O, kh, kw, C/g)
+        wq = self.weight_int8.array.reshape(o, cg, kh, kw).transpose(0, 2, 3, 1)  # (O, kh, kw, C/g)
         out = np.empty((n * oh * ow, o), np.int32)
         for gi in range(g):
             cols = win[..., gi * cg:(gi + 1) * cg].reshape(n * oh * ow, kh * kw * cg)
@@ -509,7 +509,7 @@ _register()
 def _batches(data, num_batches: int, batch_size: int):
     """Up to ``num_batches`` input batches from a DataLoader, an (X, y) pair or an array X."""
     if isinstance(data, (np.ndarray, Tensor)):
-        a = data.data if isinstance(data, Tensor) else data
+        a = data.array if isinstance(data, Tensor) else data
         for i in range(0, min(len(a), num_batches * batch_size), batch_size):
             yield from_numpy(np.asarray(a[i:i + batch_size], dtype=np.float32) if a.dtype.kind != "f"
                              else a[i:i + batch_size])
@@ -532,7 +532,7 @@ def calibrate(model: Module, data, layer_names, observer="minmax", num_batches: 
     for n in layer_names:
         def hook(module, inputs, _o=obs[n]):
             x = inputs[0]
-            _o.update(x.data if isinstance(x, Tensor) else np.asarray(x))
+            _o.update(x.array if isinstance(x, Tensor) else np.asarray(x))
         handles.append(model.get_submodule(n).register_forward_pre_hook(hook))
     was_training = model.training
     model.eval()
@@ -577,15 +577,15 @@ def fold_batchnorm(layer, bn) -> None:
     """
     from ..nn.parameter import Parameter
 
-    w = layer.weight.data
-    scale = 1.0 / np.sqrt(bn.running_var.data.astype(np.float64) + bn.eps)
+    w = layer.weight.array
+    scale = 1.0 / np.sqrt(bn.running_var.array.astype(np.float64) + bn.eps)
     if bn.affine:
-        scale = scale * bn.weight.data
-    b = layer.bias.data.astype(np.float64) if layer.bias is not None else np.zeros(w.shape[0])
-    new_b = (b - bn.running_mean.data) * scale + (bn.bias.data if bn.affine else 0.0)
-    layer.weight.data = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+        scale = scale * bn.weight.array
+    b = layer.bias.array.astype(np.float64) if layer.bias is not None else np.zeros(w.shape[0])
+    new_b = (b - bn.running_mean.array) * scale + (bn.bias.array if bn.affine else 0.0)
+    layer.weight.array = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
     if layer.bias is not None:
-        layer.bias.data = new_b.astype(w.dtype)
+        layer.bias.array = new_b.astype(w.dtype)
     else:
         layer.bias = Parameter(from_numpy(new_b.astype(w.dtype)))
 

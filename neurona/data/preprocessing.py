@@ -11,9 +11,9 @@ import numpy as np
 
 def _array(x) -> tuple[np.ndarray, bool]:
     """(the ndarray behind x, whether x was a neurona Tensor)."""
-    from ..tensor import Tensor
+    from ..engine import Tensor
     if isinstance(x, Tensor):
-        return x.data, True
+        return x.array, True
     return np.asarray(x), False
 
 
@@ -26,7 +26,7 @@ def _float_like(a: np.ndarray) -> np.ndarray:
 
 def _wrap(out: np.ndarray, was_tensor: bool):
     if was_tensor:
-        from ..tensor import Tensor
+        from ..engine import Tensor
         return Tensor(out, dtype=out.dtype)
     return out
 

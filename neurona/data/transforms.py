@@ -21,15 +21,15 @@ from .dataset import _generator
 
 
 def _unwrap(x) -> tuple[np.ndarray, bool]:
-    from ..tensor import Tensor
+    from ..engine import Tensor
     if isinstance(x, Tensor):
-        return x.data, True
+        return x.array, True
     return np.asarray(x), False
 
 
 def _rewrap(out: np.ndarray, was_tensor: bool):
     if was_tensor:
-        from ..tensor import Tensor
+        from ..engine import Tensor
         return Tensor(out, dtype=out.dtype)
     return out
 

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .math import as_tensor
 
 __all__ = [
@@ -379,7 +379,7 @@ def heaviside(x, values: float = 0.0, *, threshold: float = 0.0) -> Tensor:
     """
     x = as_tensor(x)
     if isinstance(values, Tensor):
-        if values.data.size != 1:
+        if values.array.size != 1:
             raise ValueError(f"heaviside: values must be a single number, got a tensor of shape {values.shape}")
         values = values.item()
     return Heaviside(float(threshold), float(values))(x)

@@ -57,7 +57,7 @@ import numpy as np
 
 from .. import _blas, _threads
 from ..backend import get_array_module
-from ..tensor import Function, Tensor, is_grad_enabled
+from ..engine import Function, Tensor, is_grad_enabled
 from .math import as_tensor
 
 __all__ = ["conv2d", "conv1d", "conv2d_reference", "conv_output_size"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..creation import _gen, from_numpy
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .math import as_tensor
 
 
@@ -49,7 +49,7 @@ def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
     if not training or p == 0.0:
         return x
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     if p == 1.0:
         mask = xp.zeros(x.shape, dtype)
     else:
@@ -71,4 +71,4 @@ def gaussian_noise(x, std: float, training: bool = True, generator: np.random.Ge
         return x
     noise = _gen(generator).standard_normal(x.shape).astype(x.dtype, copy=False)
     noise *= x.dtype.type(std)
-    return x + from_numpy(get_array_module(x.data).asarray(noise))
+    return x + from_numpy(get_array_module(x.array).asarray(noise))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..creation import from_numpy
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .math import as_tensor
 
 __all__ = ["embedding", "embedding_bag", "one_hot", "scatter_rows"]
@@ -42,7 +42,7 @@ def scatter_rows(n_rows: int, index: np.ndarray, values: np.ndarray) -> np.ndarr
 
 
 def _indices(input, num_embeddings: int, op: str) -> np.ndarray:
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers (int64), got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= num_embeddings):
@@ -64,7 +64,7 @@ def _check_padding_idx(padding_idx, n: int, op: str):
 def _renorm_(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
     """Rescale, in place and outside the graph, the looked-up rows whose norm exceeds max_norm."""
     rows = np.unique(idx)
-    w = weight.data
+    w = weight.array
     norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
     big = norms > max_norm
     if big.any():
@@ -214,7 +214,7 @@ def embedding_bag(input, weight: Tensor, offsets=None, mode: str = "mean", per_s
     elif idx.ndim == 1:
         if offsets is None:
             raise ValueError("embedding_bag: a 1-D input needs offsets (the start of each bag)")
-        off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
+        off = np.asarray(offsets.array if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
         N = idx.shape[0]
         if include_last_offset:
             if off.size == 0 or off[-1] != N:
@@ -263,7 +263,7 @@ def one_hot(tensor, num_classes: int = -1, dtype=np.int64) -> Tensor:
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    idx = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {idx.dtype}")
     if idx.size and idx.min() < 0:

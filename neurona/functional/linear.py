@@ -11,7 +11,7 @@ into the rows, instead of the four graph nodes of ``x @ w.T + b``.
 """
 from __future__ import annotations
 
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .math import as_tensor
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .activation import _sigmoid, log_softmax
 from .math import as_tensor, cast
 
@@ -74,16 +74,16 @@ def _spread(gy, reduction: str, n: int | None):
 def _float_target(target, x: Tensor, op: str) -> Tensor:
     """The target as a float tensor of the input's dtype (differentiable if it was a float tensor)."""
     if isinstance(target, Tensor):
-        if target.data.dtype == x.data.dtype:
+        if target.array.dtype == x.array.dtype:
             return target
-        if target.data.dtype.kind == "f" and x.data.dtype.kind == "f":
-            return cast(target, x.data.dtype)
-        return Tensor(target.data.astype(x.data.dtype), dtype=x.data.dtype)
-    return Tensor(get_array_module(x.data).asarray(target, dtype=x.data.dtype), dtype=x.data.dtype)
+        if target.array.dtype.kind == "f" and x.array.dtype.kind == "f":
+            return cast(target, x.array.dtype)
+        return Tensor(target.array.astype(x.array.dtype), dtype=x.array.dtype)
+    return Tensor(get_array_module(x.array).asarray(target, dtype=x.array.dtype), dtype=x.array.dtype)
 
 
 def _check_float_input(x: Tensor, op: str) -> None:
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise TypeError(f"{op}: input must be a floating-point tensor, got dtype {x.dtype}")
 
 
@@ -99,8 +99,8 @@ def _const_array(a, x: Tensor, op: str, name: str, shape_ok) -> np.ndarray | Non
     """A non-differentiable per-element or per-class factor (weight, pos_weight) as an array of x's dtype."""
     if a is None:
         return None
-    arr = a.data if isinstance(a, Tensor) else get_array_module(x.data).asarray(a)
-    arr = arr.astype(x.data.dtype, copy=False)
+    arr = a.array if isinstance(a, Tensor) else get_array_module(x.array).asarray(a)
+    arr = arr.astype(x.array.dtype, copy=False)
     problem = shape_ok(arr.shape)
     if problem:
         raise ValueError(f"{op}: {name} {problem}")
@@ -386,7 +386,7 @@ def _class_input(x: Tensor, op: str) -> int:
 
 
 def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str) -> np.ndarray:
-    t = target.data if isinstance(target, Tensor) else get_array_module(target).asarray(target)
+    t = target.array if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     expected = _sample_shape(x.shape)
     if t.dtype.kind not in "iu":
         raise TypeError(
@@ -406,7 +406,7 @@ def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str) -> np.n
             f"{op}: target class index {v} is out of range for {c} classes (valid: 0 to {c - 1}, "
             f"or ignore_index={ignore_index})"
         )
-    return get_array_module(x.data).asarray(t)  # on the input's array library, like the logits
+    return get_array_module(x.array).asarray(t)  # on the input's array library, like the logits
 
 
 def _class_weight(weight, c: int, x: Tensor, op: str):
@@ -442,7 +442,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     x = as_tensor(input)
     c = _class_input(x, op)
     w = _class_weight(weight, c, x, op)
-    t_arr = target.data if isinstance(target, Tensor) else get_array_module(target).asarray(target)
+    t_arr = target.array if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     if t_arr.dtype.kind == "f":
         if t_arr.shape != x.shape:
             raise ValueError(
@@ -486,7 +486,7 @@ def cross_entropy_composed(input, target, weight=None, *, ignore_index: int = -1
     wb = None if w is None else Tensor(w.reshape((1, c) + (1,) * (x.ndim - 2)) if x.ndim > 1 else w, dtype=w.dtype)
     eps = float(label_smoothing)
     logp = log_softmax(x, dim=cdim)
-    t_arr = target.data if isinstance(target, Tensor) else get_array_module(target).asarray(target)
+    t_arr = target.array if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     if t_arr.dtype.kind == "f":
         t = _float_target(target, x, op)
         _same_shape(x, t, op)
@@ -497,19 +497,19 @@ def cross_entropy_composed(input, target, weight=None, *, ignore_index: int = -1
         if reduction == "none":
             return per
         total = per.sum()
-        return total / (x.data.size // c) if reduction == "mean" else total
+        return total / (x.array.size // c) if reduction == "mean" else total
     nll = nll_loss(logp, target, weight=w, ignore_index=ignore_index, reduction=reduction)
     if not eps:
         return nll
     y = _index_target(x, target, c, ignore_index, op)
     mask = y != ignore_index
     smooth = -(logp * wb).sum(axis=cdim) if wb is not None else -logp.sum(axis=cdim)
-    smooth = smooth * Tensor(mask.astype(x.data.dtype), dtype=x.data.dtype)
+    smooth = smooth * Tensor(mask.astype(x.array.dtype), dtype=x.array.dtype)
     if reduction == "sum":
         smooth = smooth.sum()
     elif reduction == "mean":
-        w_y = w[np.where(mask, y, 0)] if w is not None else get_array_module(x.data).ones(y.shape, x.data.dtype)
-        smooth = smooth.sum() / Tensor((w_y * mask).sum(), dtype=x.data.dtype)
+        w_y = w[np.where(mask, y, 0)] if w is not None else get_array_module(x.array).ones(y.shape, x.array.dtype)
+        smooth = smooth.sum() / Tensor((w_y * mask).sum(), dtype=x.array.dtype)
     return nll * (1 - eps) + smooth * (eps / c)
 
 
@@ -602,10 +602,10 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     _check_float_input(x, op)
     t = _float_target(target, x, op)
     _same_shape(x, t, op)
-    if x.data.size and (x.data.min() < 0 or x.data.max() > 1):
+    if x.array.size and (x.array.min() < 0 or x.array.max() > 1):
         raise ValueError(
-            f"{op}: input values must be probabilities in [0, 1], got min {x.data.min():.4g} and max "
-            f"{x.data.max():.4g}; for logits use binary_cross_entropy_with_logits"
+            f"{op}: input values must be probabilities in [0, 1], got min {x.array.min():.4g} and max "
+            f"{x.array.max():.4g}; for logits use binary_cross_entropy_with_logits"
         )
     w = _const_array(weight, x, op, "weight", _broadcast_check(x.shape))
     return BinaryCrossEntropy(w, reduction)(x, t)

@@ -8,17 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor; numbers and float arrays take ``like``'s float dtype."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and like.data.dtype.kind == "f":
+    if like is not None and like.array.dtype.kind == "f":
         a = get_array_module(x).asarray(x)
         if a.dtype.kind in "fiub":
-            return Tensor(a.astype(like.data.dtype, copy=False))
+            return Tensor(a.astype(like.array.dtype, copy=False))
     return Tensor(x)
 
 
@@ -30,8 +30,8 @@ def _const(c, like: Tensor):
     """
     if type(c) is float or type(c) is int:
         return c
-    if like.data.dtype.kind == "f":
-        return like.data.dtype.type(c)
+    if like.array.dtype.kind == "f":
+        return like.array.dtype.type(c)
     return c
 
 
@@ -248,7 +248,7 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     """a / b elementwise, with broadcasting."""
-    if _is_scalar(b) and isinstance(a, Tensor) and a.data.dtype.kind == "f":
+    if _is_scalar(b) and isinstance(a, Tensor) and a.array.dtype.kind == "f":
         return MulConst(_const(1.0 / b, a))(a)
     a, b = _pair(a, b)
     return Div()(a, b)
@@ -256,7 +256,7 @@ def div(a, b) -> Tensor:
 
 def rdiv(a: Tensor, b) -> Tensor:
     """b / a (the reflected division)."""
-    if _is_scalar(b) and a.data.dtype.kind == "f":
+    if _is_scalar(b) and a.array.dtype.kind == "f":
         return RDivConst(_const(b, a))(a)
     return div(as_tensor(b, like=a), a)
 
@@ -268,7 +268,7 @@ def neg(a) -> Tensor:
 def pow(a, b) -> Tensor:
     """a ** b: ``b`` a number or a tensor."""
     if _is_scalar(b) and isinstance(a, Tensor):
-        return PowConst(_const(b, a) if a.data.dtype.kind == "f" else b)(a)
+        return PowConst(_const(b, a) if a.array.dtype.kind == "f" else b)(a)
     a, b = _pair(a, b)
     return Pow()(a, b)
 
@@ -532,7 +532,7 @@ def minimum(a, b) -> Tensor:
 
 def where(condition, a, b) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (differentiable in a and b)."""
-    cond = condition.data if isinstance(condition, Tensor) else get_array_module(condition).asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else get_array_module(condition).asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     a, b = _pair(a, b)
@@ -552,18 +552,18 @@ def where(condition, a, b) -> Tensor:
 def cast(x: Tensor, dtype) -> Tensor:
     """Convert to ``dtype``; gradients flow back in the source dtype."""
     d = np.dtype(dtype)
-    if x.data.dtype == d:
+    if x.array.dtype == d:
         return x
-    if d.kind != "f" or x.data.dtype.kind != "f":
-        return Tensor(x.data.astype(d))
+    if d.kind != "f" or x.array.dtype.kind != "f":
+        return Tensor(x.array.astype(d))
     return Cast(d)(x)
 
 
 def compare(ufunc, a: Tensor, b) -> Tensor:
     """A comparison (``<``, ``==``, ...): a boolean tensor, never differentiable."""
-    bd = b.data if isinstance(b, Tensor) else b
+    bd = b.array if isinstance(b, Tensor) else b
     try:
-        return Tensor(ufunc(a.data, bd))
+        return Tensor(ufunc(a.array, bd))
     except ValueError:
         bs = np.shape(bd)
         raise ValueError(f"{ufunc.__name__}: cannot compare shapes {a.shape} and {bs}") from None

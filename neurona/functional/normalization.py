@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .math import as_tensor
 
 # --- batch norm ----------------------------------------------------------------
@@ -266,9 +266,9 @@ def batch_norm(x, running_mean: Tensor | None, running_var: Tensor | None, weigh
                             f"convert the input or the layer so they match")
     use_batch = training or running_mean is None or running_var is None
     if not use_batch:
-        fn = BatchNormEval(running_mean.data, running_var.data, eps, weight is not None, bias is not None)
+        fn = BatchNormEval(running_mean.array, running_var.array, eps, weight is not None, bias is not None)
         return fn(x, *affine)
-    n = x.data.size // max(c, 1)
+    n = x.array.size // max(c, 1)
     if training and n <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape "
                          f"{x.shape}; use a batch of 2 or more samples, or call model.eval() for single samples")
@@ -278,11 +278,11 @@ def batch_norm(x, running_mean: Tensor | None, running_var: Tensor | None, weigh
     if training:
         m = float(momentum)
         if running_mean is not None:
-            rm = running_mean.data
+            rm = running_mean.array
             rm *= 1.0 - m
             rm += (m * mean).astype(rm.dtype, copy=False)
         if running_var is not None:
-            rv = running_var.data
+            rv = running_var.array
             rv *= 1.0 - m
             rv += (var * (m * n / max(n - 1, 1))).astype(rv.dtype, copy=False)
     return y

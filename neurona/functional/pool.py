@@ -31,7 +31,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..creation import _gen
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .conv import _pair
 from .math import as_tensor
 
@@ -484,7 +484,7 @@ def dropout2d(x, p: float = 0.5, training: bool = True, generator: np.random.Gen
     else:
         keep = _gen(generator).random(mshape) >= p
         mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     return DropoutMask(xp.asarray(mask))(x)
 
 

@@ -75,7 +75,7 @@ import threading
 
 import numpy as np
 
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .activation import relu, sigmoid, tanh
 from .linear import linear
 from .math import as_tensor, where
@@ -146,7 +146,7 @@ def sequence_mask(lengths, max_len: int | None = None) -> np.ndarray:
            [ True, False],
            [ True, False]])
     """
-    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    lengths = np.asarray(lengths.array if isinstance(lengths, Tensor) else lengths)
     T = int(lengths.max()) if max_len is None else int(max_len)
     return np.arange(T)[:, None] < lengths[None, :]
 
@@ -155,7 +155,7 @@ def _check_lengths(lengths, T: int, B: int, op: str):
     """Lengths as an int64 array, or None when every sequence is full (the unmasked fast path)."""
     if lengths is None:
         return None
-    arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    arr = np.asarray(lengths.array if isinstance(lengths, Tensor) else lengths)
     if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
         raise TypeError(f"{op}: lengths must be integers, got dtype {arr.dtype}")
     arr = arr.astype(np.int64).reshape(-1)

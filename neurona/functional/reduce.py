@@ -10,7 +10,7 @@ import builtins
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor
+from ..engine import Function, Tensor
 from .math import as_tensor
 
 
@@ -145,7 +145,7 @@ def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tens
 def mean(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Arithmetic mean over ``axis``."""
     x = as_tensor(x)
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating-point tensor, got {x.dtype}")
     return _reduce(Mean, x, axis, keepdims, dim, keepdim, "mean")
 
@@ -190,12 +190,12 @@ def _arg(fn, x, axis, keepdims, dim, keepdim, name):
         axis = dim
     keep = _keep(keepdims, keepdim)
     if axis is None:
-        xp = get_array_module(x.data)
-        r = xp.asarray(fn(x.data.reshape(-1)), dtype=np.int64)
+        xp = get_array_module(x.array)
+        r = xp.asarray(fn(x.array.reshape(-1)), dtype=np.int64)
         return Tensor(r.reshape((1,) * x.ndim) if keep else r)
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"{name}: axis {axis} is out of range for a tensor with {x.ndim} dimensions")
-    return Tensor(fn(x.data, axis=axis, keepdims=keep).astype(np.int64, copy=False))
+    return Tensor(fn(x.array, axis=axis, keepdims=keep).astype(np.int64, copy=False))
 
 
 def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:

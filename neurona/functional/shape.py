@@ -10,7 +10,7 @@ import builtins
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor, _index_arrays
+from ..engine import Function, Tensor, _index_arrays
 from .math import as_tensor
 
 
@@ -33,7 +33,7 @@ class Reshape(Function):
 
     def _describe_failure(self, inputs, err):
         x = inputs[0]
-        return f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) into shape {self.shape}"
+        return f"reshape: cannot reshape a tensor of shape {x.shape} ({x.array.size} elements) into shape {self.shape}"
 
 
 class Permute(Function):
@@ -324,7 +324,7 @@ def pad(x, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     if mode == "constant":
         return Pad(width, 0.0 if value is None else value)(x)
     # every output element copies one input element: a gather by per-axis index maps, whose gradient scatters back
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     maps = []
     for d, (lo, hi) in enumerate(width):
         n = x.shape[d]

@@ -5,7 +5,7 @@ import contextlib
 import math
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 
 # inputs smaller than this (28x28 Fashion-MNIST, 32x32 CIFAR) get a stem without early downsampling
 SMALL_INPUT = 64

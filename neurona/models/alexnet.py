@@ -10,7 +10,7 @@ dense layers with dropout. With 224x224 inputs and 1000 classes it has
 from __future__ import annotations
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 from ._common import as_images, check_sizes, from_cli, is_small
 from .registry import register_model
 

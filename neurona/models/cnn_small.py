@@ -11,7 +11,7 @@ parameters are convolution kernels.
 from __future__ import annotations
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 from ._common import as_images, check_sizes, from_cli
 from .registry import register_model
 

@@ -23,7 +23,7 @@ from .. import nn
 from ..functional.loss import cross_entropy
 from ..functional.pool import adaptive_avg_pool2d
 from ..functional.shape import cat
-from ..tensor import Tensor
+from ..engine import Tensor
 from ._common import as_images, check_sizes, from_cli, is_small
 from .registry import register_model
 

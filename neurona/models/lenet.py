@@ -9,7 +9,7 @@ Tanh como función de activación." Two convolution + pooling blocks
 from __future__ import annotations
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 from ._common import activation, as_images, check_sizes, from_cli
 from .registry import register_model
 

@@ -13,7 +13,7 @@ import math
 from typing import Sequence
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 from .registry import register_model
 
 __all__ = ["MLP", "ACTIVATIONS"]

@@ -19,7 +19,7 @@ import numpy as np
 from .. import nn
 from ..creation import from_numpy
 from ..functional.shape import cat
-from ..tensor import Tensor
+from ..engine import Tensor
 from .registry import register_model
 
 __all__ = ["SequenceClassifier", "CharLM", "EmbeddingBagClassifier", "lstm_classifier", "gru_classifier",
@@ -95,7 +95,7 @@ class SequenceClassifier(nn.Module):
     def features(self, x, lengths=None) -> Tensor:
         """The final hidden state of the top layer (both directions concatenated): (B, H·directions)."""
         if self.embedding is not None:
-            ids = x.data if isinstance(x, Tensor) else np.asarray(x)
+            ids = x.array if isinstance(x, Tensor) else np.asarray(x)
             if lengths is None and self.embedding.padding_idx is not None:
                 lengths = np.maximum((ids != self.embedding.padding_idx).sum(axis=1), 1)
             seq = self.embedding(ids)
@@ -188,13 +188,13 @@ class CharLM(nn.Module):
         return dict(self.config)
 
     def forward(self, x, state=None):
-        ids = x.data if isinstance(x, Tensor) else np.asarray(x)
+        ids = x.array if isinstance(x, Tensor) else np.asarray(x)
         out, state = self.rnn(self.embedding(ids), state)
         return self.head(self.dropout(out)), state
 
     def step(self, tokens, state=None):
         """Logits (N, V) of the token after ``tokens`` (N,), and the new state."""
-        ids = np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens, dtype=np.int64).reshape(-1, 1)
+        ids = np.asarray(tokens.array if isinstance(tokens, Tensor) else tokens, dtype=np.int64).reshape(-1, 1)
         logits, state = self.forward(ids, state)
         return logits[:, 0], state
 
@@ -234,7 +234,7 @@ class EmbeddingBagClassifier(nn.Module):
         k = 0.5
         nn.init.uniform_(self.embedding.weight, -k, k)  # smaller than N(0, 1): means of many words stay in range
         if padding_idx is not None:
-            self.embedding.weight.data[padding_idx] = 0
+            self.embedding.weight.array[padding_idx] = 0
         self.fc = nn.Linear(embedding_dim, num_classes)
 
     def get_config(self) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 from ._common import as_images, check_sizes, from_cli, is_small
 from .registry import register_model
 

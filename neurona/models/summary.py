@@ -14,7 +14,7 @@ import numpy as np
 
 from ..creation import from_numpy
 from ..nn.module import Module
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 
 __all__ = ["LayerInfo", "summary", "format_summary"]
 
@@ -42,9 +42,9 @@ def _shapes(out):
 
 def _own_parameters(m: Module) -> int:
     """The values a module holds itself: its parameters, or the int8 weights and biases of a quantized layer."""
-    n = sum(int(p.data.size) for p in m.parameters(recurse=False))
+    n = sum(int(p.array.size) for p in m.parameters(recurse=False))
     if n == 0 and m._buffers.get("weight_int8") is not None:
-        n = sum(int(m._buffers[k].data.size) for k in ("weight_int8", "bias") if m._buffers.get(k) is not None)
+        n = sum(int(m._buffers[k].array.size) for k in ("weight_int8", "bias") if m._buffers.get(k) is not None)
     return n
 
 
@@ -93,7 +93,7 @@ def summary(model: Module, input_shape=None, batch_size: int = 1, dtype=None, ex
         kept = [r for r in result if r.depth <= max_depth]
         for r in kept:
             if r.depth == max_depth:
-                r.parameters = sum(int(p.data.size) for p in model.get_submodule(r.name).parameters())
+                r.parameters = sum(int(p.array.size) for p in model.get_submodule(r.name).parameters())
         result = kept
     result.append(LayerInfo("(output)", type(model).__name__, _shapes(out), 0, 0))
     return result

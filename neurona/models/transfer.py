@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn
-from ..tensor import Tensor
+from ..engine import Tensor
 
 __all__ = ["freeze", "unfreeze", "find_head", "replace_head", "param_groups", "load_weights", "read_safetensors",
            "LoadReport"]
@@ -170,7 +170,7 @@ def _read_weights(source) -> dict:
     if isinstance(source, nn.Module):
         return source.state_dict()
     if isinstance(source, dict):
-        return {k: (v.data if isinstance(v, Tensor) else np.asarray(v)) for k, v in source.items()}
+        return {k: (v.array if isinstance(v, Tensor) else np.asarray(v)) for k, v in source.items()}
     p = Path(os.fspath(source))
     if p.suffix == ".safetensors":
         return read_safetensors(p)

@@ -22,7 +22,7 @@ from ..backend import get_default_dtype
 from ..creation import from_numpy
 from ..functional import activation as F
 from ..functional.math import sign
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

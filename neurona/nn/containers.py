@@ -6,7 +6,7 @@ from collections import OrderedDict
 from typing import Iterable, Iterator, Mapping
 
 from ..functional import shape as _s
-from ..tensor import Tensor
+from ..engine import Tensor
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten", "Unflatten"]

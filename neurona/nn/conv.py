@@ -16,7 +16,7 @@ from ..backend import get_default_dtype
 from ..creation import from_numpy
 from ..functional.conv import _pair, conv1d, conv2d, conv_output_size, pad_mode
 from ..functional.pool import dropout2d
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import init
 from .module import Module
 from .normalization import _BatchNorm

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..functional.dropout import _check_p, dropout, gaussian_noise
-from ..tensor import Tensor
+from ..engine import Tensor
 from .module import Module
 
 __all__ = ["Dropout", "GaussianNoise"]

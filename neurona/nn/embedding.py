@@ -13,7 +13,7 @@ import numpy as np
 from ..backend import get_default_dtype
 from ..creation import from_numpy
 from ..functional.embedding import _check_padding_idx, embedding, embedding_bag
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -26,7 +26,7 @@ def _table(op: str, num_embeddings: int, embedding_dim: int, _weight, dtype) -> 
         raise ValueError(f"{op}: num_embeddings and embedding_dim must be positive, got {num_embeddings} and "
                          f"{embedding_dim}")
     if _weight is not None:
-        w = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+        w = _weight.array if isinstance(_weight, Tensor) else np.asarray(_weight)
         if w.shape != (num_embeddings, embedding_dim):
             raise ValueError(f"{op}: _weight must have shape ({num_embeddings}, {embedding_dim}), got {w.shape}")
         if dtype is not None:
@@ -78,7 +78,7 @@ class Embedding(Module):
     def _zero_padding(self) -> None:
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
 
     def forward(self, input) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
@@ -89,7 +89,7 @@ class Embedding(Module):
                         max_norm: float | None = None, norm_type: float = 2.0,
                         scale_grad_by_freq: bool = False, sparse: bool = False) -> "Embedding":
         """An Embedding holding ``embeddings`` (2-D); frozen (no gradient) unless ``freeze=False``."""
-        w = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        w = embeddings.array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {w.shape}")
         return cls(w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
@@ -140,7 +140,7 @@ class EmbeddingBag(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
 
     def forward(self, input, offsets=None, per_sample_weights=None) -> Tensor:
         return embedding_bag(input, self.weight, offsets, self.mode, per_sample_weights, self.padding_idx,
@@ -151,7 +151,7 @@ class EmbeddingBag(Module):
                         norm_type: float = 2.0, mode: str = "mean", sparse: bool = False,
                         include_last_offset: bool = False, padding_idx: int | None = None) -> "EmbeddingBag":
         """An EmbeddingBag holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
-        w = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        w = embeddings.array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if w.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {w.shape}")
         bag = cls(w.shape[0], w.shape[1], max_norm, norm_type, False, mode, sparse, _weight=embeddings,

@@ -1,6 +1,6 @@
 """Weight initialization (``neurona.nn.init``), with PyTorch's names and formulas.
 
-Each function fills ``tensor.data`` in place, keeps its dtype, records
+Each function fills ``tensor.array`` in place, keeps its dtype, records
 nothing in the graph and returns the tensor. Random ones draw from
 ``generator`` (a ``numpy.random.Generator``) or, by default, from neurona's
 global generator, so ``neurona.manual_seed(0)`` makes them reproducible.
@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from ..creation import _gen
-from ..tensor import Tensor
+from ..engine import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"]
@@ -34,15 +34,15 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
 def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a neurona Tensor (e.g. layer.weight), got {type(tensor).__name__}")
-    tensor.data[...] = values  # casts to the tensor's dtype; the array object (and its dtype) stays
+    tensor.array[...] = values  # casts to the tensor's dtype; the array object (and its dtype) stays
     return tensor
 
 
 def _float_tensor(tensor, op: str) -> None:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: expected a neurona Tensor (e.g. layer.weight), got {type(tensor).__name__}")
-    if tensor.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {tensor.data.dtype}")
+    if tensor.array.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {tensor.array.dtype}")
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -202,7 +202,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: np.random.Generato
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: expected at least 2 dimensions, got shape {tuple(tensor.shape)}")
     rows = tensor.shape[0]
-    cols = tensor.data.size // max(rows, 1)
+    cols = tensor.array.size // max(rows, 1)
     flat = _gen(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -8,7 +8,7 @@ import numpy as np
 from ..backend import get_default_dtype
 from ..creation import from_numpy
 from ..functional.linear import linear
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

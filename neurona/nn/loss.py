@@ -20,7 +20,7 @@ import numpy as np
 
 from ..backend import get_default_dtype
 from ..functional import loss as F
-from ..tensor import Tensor
+from ..engine import Tensor
 from .module import Module
 
 __all__ = [

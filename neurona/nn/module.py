@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..engine import Tensor
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "RemovableHandle"]
@@ -64,7 +64,7 @@ def _check_name(kind: str, name, owner: "Module") -> None:
 
 
 def _count(params) -> int:
-    return sum(int(p.data.size) for p in params)
+    return sum(int(p.array.size) for p in params)
 
 
 class Module:
@@ -353,7 +353,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data = np.zeros_like(p.grad.data)  # a fresh array: the old one may be referenced elsewhere
+                p.grad.array = np.zeros_like(p.grad.array)  # a fresh array: the old one may be referenced elsewhere
 
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call ``fn(m)`` on every sub-module (children first) and then on this module; e.g. custom init."""
@@ -371,11 +371,11 @@ class Module:
         for m in self.modules():
             for reg in (m._parameters, m._buffers):
                 for t in reg.values():
-                    if t is None or t.data.dtype.kind != "f" or t.data.dtype == d:
+                    if t is None or t.array.dtype.kind != "f" or t.array.dtype == d:
                         continue
-                    t.data = t.data.astype(d)
+                    t.array = t.array.astype(d)
                     if t.grad is not None:
-                        t.grad.data = t.grad.data.astype(d)
+                        t.grad.array = t.grad.array.astype(d)
         return self
 
     def to(self, dtype_or_device=None, dtype=None) -> "Module":
@@ -418,10 +418,10 @@ class Module:
             destination = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.data.copy()
+                destination[prefix + name] = p if keep_vars else p.array.copy()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else b.data.copy()
+                destination[prefix + name] = b if keep_vars else b.array.copy()
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination, prefix + name + ".", keep_vars)
@@ -459,14 +459,14 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            a = v.data if isinstance(v, Tensor) else np.asarray(v)
+            a = v.array if isinstance(v, Tensor) else np.asarray(v)
             if a.dtype.kind not in "fiub":
                 problems.append(f'value for "{k}" has dtype {a.dtype}, expected numbers')
                 continue
-            if a.shape != t.data.shape:
+            if a.shape != t.array.shape:
                 problems.append(
                     f'size mismatch for "{k}": copying a value of shape {tuple(a.shape)}, '
-                    f"the parameter in the current model has shape {tuple(t.data.shape)}"
+                    f"the parameter in the current model has shape {tuple(t.array.shape)}"
                 )
                 continue
             arrays[k] = a
@@ -482,7 +482,7 @@ class Module:
                 + "\n\t".join(problems)
             )
         for k, a in arrays.items():
-            dst = targets[k].data
+            dst = targets[k].array
             np.copyto(dst, a, casting="unsafe")  # in place: optimizers and views keep pointing at the same array
         return _IncompatibleKeys(missing, unexpected)
 

@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..creation import _gen
-from ..tensor import Tensor
+from ..engine import Tensor
 from .module import Module
 
 __all__ = ["WeightNoise", "add_weight_noise"]
@@ -106,13 +106,13 @@ class WeightNoise:
         rng = _gen(self.generator)
         clean = []
         for _, p in self.params:
-            a = p.data
+            a = p.array
             eps = rng.standard_normal(a.shape).astype(a.dtype, copy=False)
             eps *= a.dtype.type(self._std)
             if self.relative:
                 eps *= np.abs(a)
             clean.append((p, a))
-            p.data = a + eps  # a new array: the clean one is untouched and comes back after forward
+            p.array = a + eps  # a new array: the clean one is untouched and comes back after forward
         self._clean = clean
         return None
 
@@ -124,7 +124,7 @@ class WeightNoise:
         """Put the clean arrays back (done after every forward; call it if a forward raised half-way)."""
         if self._clean is not None:
             for p, a in self._clean:
-                p.data = a
+                p.array = a
             self._clean = None
 
     def remove(self) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from ..backend import get_default_dtype
 from ..creation import from_numpy
 from ..functional.normalization import batch_norm, layer_norm
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -57,9 +57,9 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -78,9 +78,9 @@ class _BatchNorm(Module):
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average over all batches seen
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,

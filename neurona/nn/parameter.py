@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..creation import _as_array
-from ..tensor import Tensor
+from ..engine import Tensor
 
 
 class Parameter(Tensor):
@@ -33,10 +33,10 @@ class Parameter(Tensor):
             from ..backend import get_default_dtype
             arr = np.empty((0,), get_default_dtype())
         elif isinstance(data, Tensor):
-            arr = data.data
+            arr = data.array
         else:
             arr = _as_array(data)
-        self.data = arr
+        self.array = arr
         self.grad = None
         self._ctx = None
         self.name = None
@@ -49,15 +49,15 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         # copy / deepcopy / pickle rebuild a Parameter from its array, flag and gradient
-        grad = None if self.grad is None else self.grad.data
-        return (_rebuild_parameter, (self.data, self.requires_grad, grad))
+        grad = None if self.grad is None else self.grad.array
+        return (_rebuild_parameter, (self.array, self.requires_grad, grad))
 
 
 def _rebuild_parameter(data, requires_grad, grad=None):
     p = Parameter.__new__(Parameter)
-    p.data, p.grad, p._ctx, p.name, p.requires_grad = data, None, None, None, bool(requires_grad)
+    p.array, p.grad, p._ctx, p.name, p.requires_grad = data, None, None, None, bool(requires_grad)
     if grad is not None:
         g = Tensor.__new__(Tensor)
-        g.data, g.grad, g._ctx, g.name, g.requires_grad = grad, None, None, None, False
+        g.array, g.grad, g._ctx, g.name, g.requires_grad = grad, None, None, None, False
         p.grad = g
     return p

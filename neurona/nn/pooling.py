@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..functional.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate,
                                max_pool1d, max_pool2d)
-from ..tensor import Tensor
+from ..engine import Tensor
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",

@@ -38,7 +38,7 @@ from ..creation import from_numpy
 from ..functional import recurrent as R
 from ..functional.dropout import _check_p, dropout
 from ..functional.shape import cat, stack
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

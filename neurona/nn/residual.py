@@ -1,7 +1,7 @@
 """Residual connection: ``Residual(f)(x) = f(x) + x``."""
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..engine import Tensor
 from .module import Module
 
 __all__ = ["Residual"]

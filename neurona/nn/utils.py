@@ -19,7 +19,7 @@ import numpy as np
 from ..creation import from_numpy
 from ..functional import math as _m
 from ..functional import reduce as _r
-from ..tensor import Tensor
+from ..engine import Tensor
 
 __all__ = ["clip_grad_value_", "clip_grad_norm_", "l1_penalty", "l2_penalty", "parameters_to_vector",
            "vector_to_parameters"]
@@ -49,9 +49,9 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
     for p in _params(parameters, "clip_grad_value_"):
         if p.grad is not None:
-            g = p.grad.data
+            g = p.grad.array
             # a new array: the old one may still be referenced by the graph that produced it
-            p.grad.data = np.clip(g, g.dtype.type(-c), g.dtype.type(c))
+            p.grad.array = np.clip(g, g.dtype.type(-c), g.dtype.type(c))
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
@@ -75,10 +75,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     max_norm, q = float(max_norm), float(norm_type)
     if q <= 0 and not math.isinf(q):
         raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
-    out_dtype = ps[0].grad.data.dtype if ps else np.dtype(np.float32)
+    out_dtype = ps[0].grad.array.dtype if ps else np.dtype(np.float32)
     if not ps:
         return from_numpy(np.array(0.0, out_dtype))
-    grads = [p.grad.data for p in ps]
+    grads = [p.grad.array for p in ps]
     if math.isinf(q):
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     elif q == 2.0:
@@ -92,8 +92,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for p in ps:
-            g = p.grad.data
-            p.grad.data = g * g.dtype.type(coef)  # a new array, as in clip_grad_value_
+            g = p.grad.array
+            p.grad.array = g * g.dtype.type(coef)  # a new array, as in clip_grad_value_
     return from_numpy(np.array(total, out_dtype))
 
 
@@ -142,14 +142,14 @@ def parameters_to_vector(parameters) -> Tensor:
 def vector_to_parameters(vec, parameters) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters' values (in place, not recorded)."""
     ps = _params(parameters, "vector_to_parameters")
-    v = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    v = vec.array if isinstance(vec, Tensor) else np.asarray(vec)
     if v.ndim != 1:
         raise ValueError(f"vector_to_parameters: expected a 1-D vector, got shape {v.shape}")
-    need = sum(int(p.data.size) for p in ps)
+    need = sum(int(p.array.size) for p in ps)
     if v.size != need:
         raise ValueError(f"vector_to_parameters: the vector has {v.size} elements, the parameters hold {need}")
     start = 0
     for p in ps:
-        n = int(p.data.size)
-        p.data[...] = v[start:start + n].reshape(p.shape)
+        n = int(p.array.size)
+        p.array[...] = v[start:start + n].reshape(p.shape)
         start += n

@@ -6,7 +6,7 @@
 >>> (w * w).sum().backward()        # ∂/∂w (w·w) = 2w
 >>> opt.step()                      # w ← w - 0.1 · 2w
 >>> opt.zero_grad()
->>> w.data
+>>> w.array
 array([ 0.8, -1.6], dtype=float32)
 
 Every optimizer is an :class:`Optimizer` (parameter groups, ``step``,

@@ -28,7 +28,7 @@ def _moments(g, m, v, beta1: float, beta2: float, tmp) -> None:
 
 
 def _zeros_like(p) -> np.ndarray:
-    return get_array_module(p.data).zeros_like(p.data)
+    return get_array_module(p.array).zeros_like(p.array)
 
 
 class Adam(Optimizer):
@@ -81,7 +81,7 @@ class Adam(Optimizer):
         return state
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b = self._work(theta, 2)
         lr, wd = float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(x) for x in group["betas"])
@@ -171,7 +171,7 @@ class Adamax(Optimizer):
         return {"step": 0, "exp_avg": _zeros_like(p), "exp_inf": _zeros_like(p)}
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b = self._work(theta, 2)
         beta1, beta2 = (float(x) for x in group["betas"])
         state["step"] = t = state["step"] + 1
@@ -233,7 +233,7 @@ class NAdam(Optimizer):
         return {"step": 0, "mu_product": 1.0, "exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b = self._work(theta, 2)
         lr, wd = float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(x) for x in group["betas"])

@@ -18,7 +18,7 @@ __all__ = ["Adagrad", "RMSprop", "Adadelta"]
 
 
 def _zeros_like(p) -> np.ndarray:
-    return get_array_module(p.data).zeros_like(p.data)
+    return get_array_module(p.array).zeros_like(p.array)
 
 
 class Adagrad(Optimizer):
@@ -57,11 +57,11 @@ class Adagrad(Optimizer):
         _check_nonnegative(self, hp, where, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def init_state(self, p, group: dict[str, Any]) -> dict[str, Any]:
-        s = get_array_module(p.data).full_like(p.data, float(group["initial_accumulator_value"]))
+        s = get_array_module(p.array).full_like(p.array, float(group["initial_accumulator_value"]))
         return {"step": 0, "sum": s}
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b = self._work(theta, 2)
         state["step"] = t = state["step"] + 1
         g = self._effective_grad(theta, grad, float(group["weight_decay"]), group["maximize"], a)
@@ -124,7 +124,7 @@ class RMSprop(Optimizer):
         return state
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b = self._work(theta, 2)
         alpha = float(group["alpha"])
         state["step"] += 1
@@ -201,7 +201,7 @@ class Adadelta(Optimizer):
         return {"step": 0, "square_avg": _zeros_like(p), "acc_delta": _zeros_like(p)}
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b, c = self._work(theta, 3)
         rho, eps = float(group["rho"]), float(group["eps"])
         state["step"] += 1

@@ -7,11 +7,11 @@ parameter that has a gradient; a subclass writes only ``init_state`` and
 ``update_one``, the way Keras optimizers write ``update_step`` and DeZero's
 write ``update_one``.
 
-The contract with the engine is small: a parameter ``p`` has ``p.data`` (a
+The contract with the engine is small: a parameter ``p`` has ``p.array`` (a
 floating ndarray) and ``p.grad``, which is ``None`` or has ``.data`` (an array
-of the same shape). Updates write into ``p.data`` in place, because layers
+of the same shape). Updates write into ``p.array`` in place, because layers
 and other tensors hold references to that array, and never write into
-``p.grad.data``, which the engine may share.
+``p.grad.array``, which the engine may share.
 
 Names, defaults, update rules and the ``state_dict`` layout follow
 ``torch.optim`` (PyTorch 2.13), so habits and checkpoints' structure transfer.
@@ -91,7 +91,7 @@ class Optimizer:
         return {}
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Update ``p.data`` in place from its gradient ``grad`` (read only)."""
+        """Update ``p.array`` in place from its gradient ``grad`` (read only)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement update_one")
 
     # --- the loop -------------------------------------------------------------
@@ -104,7 +104,7 @@ class Optimizer:
         """
         loss = None
         if closure is not None:
-            from ..tensor import enable_grad
+            from ..engine import enable_grad
             with enable_grad():
                 loss = closure()
         self._opt_called = True
@@ -115,11 +115,11 @@ class Optimizer:
                 g = p.grad
                 if g is None:
                     continue
-                grad = g.data
-                if grad.shape != p.data.shape:
+                grad = g.array
+                if grad.shape != p.array.shape:
                     raise ValueError(
                         f"{type(self).__name__}.step: a gradient of shape {grad.shape} for a parameter of "
-                        f"shape {p.data.shape}; p.grad must have the parameter's shape"
+                        f"shape {p.array.shape}; p.grad must have the parameter's shape"
                     )
                 s = state.get(p)
                 if not s:
@@ -140,7 +140,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data = get_array_module(p.grad.data).zeros_like(p.grad.data)
+                    p.grad.array = get_array_module(p.grad.array).zeros_like(p.grad.array)
 
     def _work(self, like: np.ndarray, count: int) -> list:
         """``count`` scratch arrays shaped like ``like`` (views of buffers reused across steps).
@@ -302,12 +302,12 @@ class Optimizer:
             return int(v) if key == "step" else float(v)
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
-        xp = get_array_module(p.data)
+        xp = get_array_module(p.array)
         v = xp.asarray(v)
-        if v.shape != p.data.shape:
+        if v.shape != p.array.shape:
             raise ValueError(f"{type(self).__name__}.load_state_dict: state '{key}' of parameter {k} has shape "
-                             f"{v.shape}, the parameter has shape {p.data.shape}")
-        return v.astype(p.data.dtype, copy=True) if v.dtype.kind == "f" else v.copy()
+                             f"{v.shape}, the parameter has shape {p.array.shape}")
+        return v.astype(p.array.dtype, copy=True) if v.dtype.kind == "f" else v.copy()
 
     def _restore_hyperparameter(self, key: str, v):
         if isinstance(v, np.ndarray) and v.ndim == 0:
@@ -339,7 +339,7 @@ def _check_parameter(optimizer: str, p, group: int, i: int) -> None:
     if not _is_parameter(p):
         raise TypeError(f"{optimizer} can only optimize parameters (objects with .data and .grad), "
                         f"but {where} is a {type(p).__name__}")
-    dtype = getattr(p.data, "dtype", None)
+    dtype = getattr(p.array, "dtype", None)
     if dtype is None or dtype.kind != "f":
         raise TypeError(f"{optimizer} can only optimize floating-point parameters; {where} has dtype {dtype}")
     if not getattr(p, "is_leaf", True):

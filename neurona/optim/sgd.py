@@ -57,7 +57,7 @@ class SGD(Optimizer):
                              f"got momentum={hp['momentum']!r}, dampening={hp['dampening']!r}")
 
     def update_one(self, p, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        theta = p.data
+        theta = p.array
         a, b = self._work(theta, 2)
         g = self._effective_grad(theta, grad, float(group["weight_decay"]), group["maximize"], a)
         momentum = float(group["momentum"])

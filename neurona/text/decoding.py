@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..creation import from_numpy
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 
 __all__ = ["greedy_decode", "sample_decode", "beam_search", "select_state", "log_softmax_np"]
 
@@ -50,13 +50,13 @@ def select_state(state, index: np.ndarray):
         return None
     if isinstance(state, (tuple, list)):
         return type(state)(select_state(s, index) for s in state)
-    data = state.data if isinstance(state, Tensor) else np.asarray(state)
+    data = state.array if isinstance(state, Tensor) else np.asarray(state)
     out = data[:, index] if data.ndim == 3 else data[index]
     return from_numpy(np.ascontiguousarray(out)) if isinstance(state, Tensor) else out
 
 
 def _logits(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _prompts(prompt) -> np.ndarray:

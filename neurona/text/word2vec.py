@@ -27,7 +27,7 @@ import numpy as np
 from .. import nn, optim
 from ..functional.activation import logsigmoid
 from ..functional.embedding import embedding_bag
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 from .vocab import PAD, Vocab
 
 __all__ = ["SkipGram", "CBOW", "Word2Vec", "cosine_similarity", "most_similar"]
@@ -39,9 +39,9 @@ def _init_tables(module: nn.Module, vocab_size: int, dim: int, padding_idx: int 
     module.out_embed = nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
     with no_grad():
         nn.init.uniform_(module.in_embed.weight, -0.5 / dim, 0.5 / dim)
-        module.out_embed.weight.data[...] = 0
+        module.out_embed.weight.array[...] = 0
         if padding_idx is not None:
-            module.in_embed.weight.data[padding_idx] = 0
+            module.in_embed.weight.array[padding_idx] = 0
 
 
 def _negative_sampling_loss(v: Tensor, u_pos: Tensor, u_neg: Tensor) -> Tensor:
@@ -94,8 +94,8 @@ class CBOW(nn.Module):
 
 def cosine_similarity(a, b) -> np.ndarray:
     """cos(a_i, b_j) = a_i·b_j / (‖a_i‖ ‖b_j‖) for rows of a (n, D) and b (m, D) → (n, m) (1-D inputs: rows)."""
-    a = np.atleast_2d(np.asarray(a.data if isinstance(a, Tensor) else a, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(b.data if isinstance(b, Tensor) else b, dtype=np.float64))
+    a = np.atleast_2d(np.asarray(a.array if isinstance(a, Tensor) else a, dtype=np.float64))
+    b = np.atleast_2d(np.asarray(b.array if isinstance(b, Tensor) else b, dtype=np.float64))
     an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
     return an @ bn.T
@@ -106,7 +106,7 @@ def most_similar(vectors, vocab: Vocab, query, topn: int = 10, exclude: Sequence
 
     Special tokens, the query word itself and ``exclude`` are skipped.
     """
-    V = np.asarray(vectors.data if isinstance(vectors, Tensor) else vectors)
+    V = np.asarray(vectors.array if isinstance(vectors, Tensor) else vectors)
     skip = set(exclude) | {t for t in vocab.itos if t.startswith("<") and t.endswith(">")}
     if isinstance(query, str):
         if query not in vocab.stoi:
@@ -264,7 +264,7 @@ class Word2Vec:
         """The word vectors (the input embeddings), (|V|, D); row i is word ``vocab.itos[i]``."""
         if self.model is None:
             raise RuntimeError("Word2Vec: call fit() first")
-        return self.model.in_embed.weight.data
+        return self.model.in_embed.weight.array
 
     def __getitem__(self, word: str) -> np.ndarray:
         return self.vectors[self.vocab.stoi[word]]

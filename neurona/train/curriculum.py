@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..data.loader import DataLoader
-from ..tensor import Tensor
+from ..engine import Tensor
 from .callbacks import Callback
 
 __all__ = ["CurriculumSampler", "CurriculumLoader", "CurriculumCallback", "loss_difficulty", "PACINGS"]
@@ -59,7 +59,7 @@ class CurriculumSampler:
     def __init__(self, difficulty, mode: str = "subset", pacing: str | Callable[[int], float] = "linear",
                  start_fraction: float = 0.25, full_epoch: int = 5, beta: float = 5.0, shuffle: bool = True,
                  seed: int | None = None, generator: np.random.Generator | None = None):
-        d = np.asarray(difficulty.data if isinstance(difficulty, Tensor) else difficulty, dtype=np.float64)
+        d = np.asarray(difficulty.array if isinstance(difficulty, Tensor) else difficulty, dtype=np.float64)
         if d.ndim != 1 or d.size == 0:
             raise ValueError(f"CurriculumSampler: difficulty must be a non-empty 1-D array (one score per sample), "
                              f"got shape {d.shape}")
@@ -197,10 +197,10 @@ def loss_difficulty(model, X, y, loss: str | Callable = "cross_entropy", batch_s
     """
     from ..creation import tensor
     from ..functional.loss import cross_entropy, mse_loss
-    from ..tensor import no_grad
+    from ..engine import no_grad
 
-    Xa = X.data if isinstance(X, Tensor) else np.asarray(X)
-    ya = y.data if isinstance(y, Tensor) else np.asarray(y)
+    Xa = X.array if isinstance(X, Tensor) else np.asarray(X)
+    ya = y.array if isinstance(y, Tensor) else np.asarray(y)
     if len(Xa) != len(ya):
         raise ValueError(f"loss_difficulty: X has {len(Xa)} samples, y has {len(ya)}")
     if loss == "cross_entropy":
@@ -222,7 +222,7 @@ def loss_difficulty(model, X, y, loss: str | Callable = "cross_entropy", batch_s
         with no_grad():
             for i in range(0, len(Xa), batch_size):
                 per = fn(model(tensor(Xa[i:i + batch_size])), tensor(ya[i:i + batch_size]))
-                a = per.data if isinstance(per, Tensor) else np.asarray(per)
+                a = per.array if isinstance(per, Tensor) else np.asarray(per)
                 if a.shape[:1] != (min(batch_size, len(Xa) - i),):
                     raise ValueError(f"loss_difficulty: the loss must give one value per sample, got shape {a.shape}")
                 out.append(a.reshape(len(a), -1).mean(axis=1))

@@ -45,7 +45,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..creation import tensor
-from ..tensor import Tensor, no_grad
+from ..engine import Tensor, no_grad
 from . import metrics as M
 from .callbacks import Callback, CallbackList, History, ProgressBar, get_lr
 
@@ -68,7 +68,7 @@ def as_loader(data, batch_size: int | None = 32, shuffle: bool = False, seed: in
     if _is_array_pair(data):
         from ..data import DataLoader
 
-        X, y = (a.data if isinstance(a, Tensor) else a for a in data)
+        X, y = (a.array if isinstance(a, Tensor) else a for a in data)
         return DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(hasattr(a, "__len__") for a in data) \
             and not isinstance(data[0], (tuple, list)):
@@ -98,7 +98,7 @@ def _split_batch(batch, what: str):
 def _scalar_loss(loss, what: str) -> Tensor:
     if not isinstance(loss, Tensor):
         raise TypeError(f"{what}: loss_fn must return a Tensor, got {type(loss).__name__}")
-    if loss.data.size != 1:
+    if loss.array.size != 1:
         raise ValueError(f"{what}: loss_fn returned shape {loss.shape}; it must return one number "
                          f"(use reduction='mean')")
     return loss
@@ -258,7 +258,7 @@ class Trainer:
             # running means over the epoch so far; a model with auxiliary outputs (GoogLeNet in training)
             # returns a tuple whose first element is the prediction the metrics score
             main = out[0] if isinstance(out, (tuple, list)) else out
-            live = acc.update(batch_loss, main.data, y.data)
+            live = acc.update(batch_loss, main.array, y.array)
             self.callbacks.on_batch_end(b, {"batch": b, "size": len(x), **live, "batch_loss": batch_loss})
             if self.stop_training:
                 break
@@ -465,8 +465,8 @@ def _evaluate(model, loss_fn, loader, resolved) -> dict:
             if loss_fn is not None:
                 loss_sum += float(_scalar_loss(loss_fn(out, y), "evaluate").item()) * len(x)
             n += len(x)
-            outs.append(out.data)
-            ys.append(y.data)
+            outs.append(out.array)
+            ys.append(y.array)
     logs = {}
     if loss_fn is not None:
         logs["loss"] = loss_sum / n if n else math.nan
@@ -488,15 +488,15 @@ def predict(model, X, batch_size: int = 256) -> np.ndarray:
     outs = []
     with _EvalMode(model):
         if isinstance(X, (np.ndarray, Tensor)):
-            arr = X.data if isinstance(X, Tensor) else X
+            arr = X.array if isinstance(X, Tensor) else X
             if arr.ndim == 0:
                 raise ValueError("predict: X must have a batch dimension, got a scalar")
             for i in range(0, len(arr), batch_size):
-                outs.append(model(tensor(arr[i:i + batch_size])).data)
+                outs.append(model(tensor(arr[i:i + batch_size])).array)
         else:
             for batch in as_loader(X, batch_size, what="predict"):
                 x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outs.append(model(x if isinstance(x, Tensor) else tensor(x)).data)
+                outs.append(model(x if isinstance(x, Tensor) else tensor(x)).array)
     if not outs:
         return np.zeros((0,), dtype=np.float32)
     return np.concatenate(outs)

@@ -84,10 +84,10 @@ def test_delta_rule_equals_autodiff(name, output, loss, M_L):
     q.backward()
 
     g = net.backward(X, T)
-    assert g.loss == pytest.approx(float(q.data), rel=1e-12)
+    assert g.loss == pytest.approx(float(q.array), rel=1e-12)
     for mine, w in zip(g.as_list(), weights):
-        assert mine.shape == w.grad.data.shape
-        np.testing.assert_allclose(mine, w.grad.data, rtol=1e-6, atol=1e-10)
+        assert mine.shape == w.grad.array.shape
+        np.testing.assert_allclose(mine, w.grad.array, rtol=1e-6, atol=1e-10)
 
 
 def test_a_step_of_training_matches_autodiff_descent():
@@ -96,7 +96,7 @@ def test_a_step_of_training_matches_autodiff_descent():
     net = ClassicMLP([4, 5, 1], activations="tanh", output="sigmoid", loss="cross_entropy", seed=3)
     weights = [_t(w, requires_grad=True) for w in net.get_weights()]
     autodiff_loss(weights, X, T, neurona.tanh, "sigmoid", "cross_entropy").backward()
-    expected = [w.data - 0.5 * w.grad.data for w in weights]
+    expected = [w.array - 0.5 * w.grad.array for w in weights]
     net.fit(X, T, lr=0.5, epochs=1, mode="batch")
     for mine, e in zip(net.get_weights(), expected):
         np.testing.assert_allclose(mine, e, rtol=1e-12, atol=1e-14)

@@ -51,7 +51,7 @@ def test_soft_gradient_is_q_minus_p_over_T_times_T_squared(rng):
     x = neurona.tensor(s, requires_grad=True, dtype=np.float64)
     compress.distillation_loss(x, t, None, T=T, alpha=1.0).backward()
     expected = T * (_np_softmax(s / T) - _np_softmax(t / T)) / 3
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_soft_targets_and_errors():
@@ -131,7 +131,7 @@ def test_cached_teacher_logits_give_the_same_training():
         compress.distill(s, teacher, (X, y), epochs=2, batch_size=16, seed=0, cache_teacher=cache)
         students.append(s)
     for a, b in zip(students[0].parameters(), students[1].parameters()):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-5, atol=1e-6)
     assert teacher.training  # its mode is left as it was
     with pytest.raises(ValueError, match="pair of arrays"):
         compress.distill(students[0], teacher, [(neurona.tensor(X), neurona.tensor(y))], cache_teacher=True)
@@ -148,7 +148,7 @@ def test_precomputed_teacher_logits():
         neurona.manual_seed(2)
         s = models.MLP(4, [4], 3)
         compress.distill(s, teacher, (X, y), epochs=1, batch_size=16, seed=0, **kw)
-        out.append(s.layers[0].weight.data.copy())
+        out.append(s.layers[0].weight.array.copy())
     np.testing.assert_allclose(out[0], out[1], rtol=1e-6)
     with pytest.raises(ValueError, match="one row per training sample"):
         compress.distill(s, teacher, (X, y), teacher_logits=logits[:10])

@@ -28,35 +28,35 @@ def _toy(n=240, d=4, k=3, seed=0):
 
 def test_layer_scope_prunes_exactly_the_smallest_weights_per_layer():
     m = _mlp()
-    before = {n: p.data.copy() for n, p in m.named_parameters()}
+    before = {n: p.array.copy() for n, p in m.named_parameters()}
     masks = compress.magnitude_prune(m, 0.5, scope="layer")
     assert set(masks) == {"layers.0.weight", "layers.2.weight", "layers.4.weight"}
     for name in masks:
         w0 = before[name]
         k = int(round(0.5 * w0.size))
         threshold = np.sort(np.abs(w0).ravel())[k - 1]
-        w = dict(m.named_parameters())[name].data
+        w = dict(m.named_parameters())[name].array
         assert np.count_nonzero(w) == w0.size - k
         # every removed weight is no larger than every kept one (relevance = |w|)
         assert np.abs(w0[w == 0]).max() <= np.abs(w0[w != 0]).min()
         assert np.abs(w0[w == 0]).max() <= threshold
         np.testing.assert_array_equal(w[w != 0], w0[w != 0])  # kept weights unchanged
     # biases are untouched by unstructured pruning
-    np.testing.assert_array_equal(m.layers[0].bias.data, before["layers.0.bias"])
+    np.testing.assert_array_equal(m.layers[0].bias.array, before["layers.0.bias"])
 
 
 def test_global_scope_uses_one_threshold_across_layers():
     m = _mlp()
-    m.layers[2].weight.data *= 10  # this layer's weights are all large: global pruning spares it
-    before = {n: p.data.copy() for n, p in m.named_parameters()}
+    m.layers[2].weight.array *= 10  # this layer's weights are all large: global pruning spares it
+    before = {n: p.array.copy() for n, p in m.named_parameters()}
     masks = compress.magnitude_prune(m, 0.6, scope="global")
     allw = np.concatenate([np.abs(before[n]).ravel() for n in masks])
     k = int(round(0.6 * allw.size))
     t = np.sort(allw)[k - 1]
-    total_zero = sum(int((dict(m.named_parameters())[n].data == 0).sum()) for n in masks)
+    total_zero = sum(int((dict(m.named_parameters())[n].array == 0).sum()) for n in masks)
     assert total_zero == k
     for n in masks:
-        w, w0 = dict(m.named_parameters())[n].data, before[n]
+        w, w0 = dict(m.named_parameters())[n].array, before[n]
         assert np.all(np.abs(w0[w == 0]) <= t) and np.all(np.abs(w0[w != 0]) >= t)
     rep = compress.sparsity_report(m)
     by = {r["name"]: r["sparsity"] for r in rep.rows}
@@ -78,17 +78,17 @@ def test_pruning_is_cumulative_and_keeps_earlier_zeros():
 def test_structured_pruning_removes_whole_neurons_and_their_biases():
     m = _mlp(hidden=(20, 10))
     masks = compress.magnitude_prune(m, 0.5, structured=True, norm=2)
-    w0 = m.layers[0].weight.data
+    w0 = m.layers[0].weight.array
     dead = np.all(w0 == 0, axis=1)
     assert dead.sum() == 10
-    np.testing.assert_array_equal(m.layers[0].bias.data[dead], 0)
+    np.testing.assert_array_equal(m.layers[0].bias.array[dead], 0)
     assert "layers.0.bias" in masks and "layers.2.bias" in masks
     # the output layer (one neuron per class) is left alone by default
     assert "layers.4.weight" not in masks
-    assert np.all(np.any(m.layers[4].weight.data != 0, axis=1))
+    assert np.all(np.any(m.layers[4].weight.array != 0, axis=1))
     # kept rows are the ones with the largest L2 norms
     model0 = _mlp(hidden=(20, 10))
-    norms = np.linalg.norm(model0.layers[0].weight.data, axis=1)
+    norms = np.linalg.norm(model0.layers[0].weight.array, axis=1)
     assert norms[dead].max() <= norms[~dead].min()
 
 
@@ -96,9 +96,9 @@ def test_structured_conv_channels():
     neurona.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
     masks = compress.magnitude_prune(net, 0.5, structured=True, parameters=["0.weight"])
-    w = net[0].weight.data
+    w = net[0].weight.array
     dead = np.all(w.reshape(8, -1) == 0, axis=1)
-    assert dead.sum() == 4 and np.all(net[0].bias.data[dead] == 0)
+    assert dead.sum() == 4 and np.all(net[0].bias.array[dead] == 0)
     out = net(neurona.randn(2, 1, 8, 8))
     assert out.shape == (2, 4, 4, 4)
     assert masks.sparsity() == pytest.approx(0.5)
@@ -106,10 +106,10 @@ def test_structured_conv_channels():
 
 def test_structured_global_keeps_a_neuron_in_every_layer():
     m = _mlp(hidden=(8, 8))
-    m.layers[2].weight.data *= 1e-3
+    m.layers[2].weight.array *= 1e-3
     compress.magnitude_prune(m, 0.9, structured=True, scope="global")
     for i in (0, 2):
-        assert np.any(m.layers[i].weight.data != 0)
+        assert np.any(m.layers[i].weight.array != 0)
 
 
 def test_structured_global_reaches_the_weight_sparsity_across_layers_of_different_sizes():
@@ -163,8 +163,8 @@ def test_masks_hold_through_fit(opt_name):
     fit(m, nn.CrossEntropyLoss(), opt, (X, y), epochs=3, verbose=0, seed=1, callbacks=[masks.callback()])
     params = dict(m.named_parameters())
     for n, z in zero.items():
-        assert np.all(params[n].data[z] == 0)
-        assert np.any(params[n].data[~z] != 0)
+        assert np.all(params[n].array[z] == 0)
+        assert np.any(params[n].array[~z] != 0)
     # the optimizer went back to its own step after the run
     assert "step" not in opt.__dict__
     # the momentum/Adam state of pruned weights stayed zero: the gradients were masked before each step
@@ -186,13 +186,13 @@ def test_attach_in_a_hand_written_loop():
             opt.zero_grad()
             loss_fn(m(neurona.tensor(X)), neurona.tensor(y)).backward()
             opt.step()
-            assert all(np.all(dict(m.named_parameters())[n].data[~masks[n]] == 0) for n in masks)
+            assert all(np.all(dict(m.named_parameters())[n].array[~masks[n]] == 0) for n in masks)
     assert "step" not in opt.__dict__
     # without the masks, a step moves pruned weights
     opt.zero_grad()
     loss_fn(m(neurona.tensor(X)), neurona.tensor(y)).backward()
     opt.step()
-    assert any(np.any(dict(m.named_parameters())[n].data[~masks[n]] != 0) for n in masks)
+    assert any(np.any(dict(m.named_parameters())[n].array[~masks[n]] != 0) for n in masks)
 
 
 # --- penalty pruning and schedules ---------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_penalty_prune_l1_makes_more_weights_small_then_removes_them():
     fit(plain, loss_fn, optim.Adam(plain.parameters(), 1e-2), (X, y), epochs=8, verbose=0, seed=0)
     res = compress.penalty_prune(pen, loss_fn, optim.Adam(pen.parameters(), 1e-2), (X, y), l1=3e-3,
                                  threshold=2e-2, epochs=8, finetune_epochs=2, val=(X, y), seed=0)
-    small_plain = np.mean(np.abs(plain.layers[0].weight.data) < 2e-2)
+    small_plain = np.mean(np.abs(plain.layers[0].weight.array) < 2e-2)
     rep = res.report
     assert rep.sparsity > 0.3
     assert rep.sparsity > 2 * small_plain
@@ -213,7 +213,7 @@ def test_penalty_prune_l1_makes_more_weights_small_then_removes_them():
     assert steps[0] == "before" and steps[-1] == "fine-tuned"
     assert res.steps[-1]["val_accuracy"] > 0.8
     for n in res.masks:
-        assert np.all(dict(pen.named_parameters())[n].data[~res.masks[n]] == 0)
+        assert np.all(dict(pen.named_parameters())[n].array[~res.masks[n]] == 0)
 
 
 def test_sparsity_schedules():
@@ -258,7 +258,7 @@ def test_save_and_load_pruned_model_with_masks(tmp_path):
     with np.load(path, allow_pickle=False) as z:
         assert any(z[k].dtype == np.uint8 for k in z.files if k.startswith("state/"))
     plain = neurona.io.load(path)  # the ordinary loader gives the model with its zeros
-    np.testing.assert_array_equal(plain.layers[0].weight.data, m.layers[0].weight.data)
+    np.testing.assert_array_equal(plain.layers[0].weight.array, m.layers[0].weight.array)
     m2, masks2 = compress.load_pruned(path)
     assert compress.get_masks(m2) is masks2
     for n in masks:
@@ -306,7 +306,7 @@ def test_shrink_removes_dead_neurons_without_changing_outputs(activation, batch_
     assert isinstance(small, models.MLP) and small.hidden == [10, 6]
     assert small.num_parameters() < m.num_parameters()
     with neurona.no_grad():
-        np.testing.assert_allclose(small(neurona.tensor(X)).data, m(neurona.tensor(X)).data, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(small(neurona.tensor(X)).array, m(neurona.tensor(X)).array, rtol=1e-4, atol=1e-5)
 
 
 def test_shrink_saves_as_a_smaller_mlp(tmp_path):
@@ -327,7 +327,7 @@ def test_shrink_sequential_and_refusals():
     small = compress.shrink(seq)
     assert isinstance(small, nn.Sequential) and small[0].out_features == 3
     x = neurona.randn(5, 4)
-    np.testing.assert_allclose(small(x).data, seq(x).data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(small(x).array, seq(x).array, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="Conv2d"):
         compress.shrink(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2)))
 
@@ -337,8 +337,8 @@ def test_shrink_handles_linear_layers_without_bias():
     neurona.manual_seed(0)
     seq = nn.Sequential(nn.Linear(4, 6, bias=False), nn.ReLU(), nn.Linear(6, 2))
     with neurona.no_grad():
-        seq[0].weight.data[[1, 4]] = 0.0
+        seq[0].weight.array[[1, 4]] = 0.0
     small = compress.shrink(seq)
     assert small[0].out_features == 4 and small[0].bias is None and small[2].in_features == 4
     x = neurona.randn(5, 4)
-    np.testing.assert_allclose(small(x).data, seq(x).data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(small(x).array, seq(x).array, rtol=1e-5, atol=1e-6)

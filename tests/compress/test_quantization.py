@@ -13,11 +13,11 @@ from neurona.train import fit, predict
 
 def _reference_linear(x, layer):
     """An independent int8 reference: quantize x and W by the formulas, dequantize, multiply in float64."""
-    s, z = float(layer.input_scale.data), int(layer.input_zero_point.data)
+    s, z = float(layer.input_scale.array), int(layer.input_zero_point.array)
     xq = np.clip(np.round(x.astype(np.float64) / s) + z, -128, 127)
     xr = s * (xq - z)
-    w = layer.weight_int8.data.astype(np.float64) * layer.weight_scale.data.astype(np.float64)[:, None]
-    return xr @ w.T + layer.bias.data
+    w = layer.weight_int8.array.astype(np.float64) * layer.weight_scale.array.astype(np.float64)[:, None]
+    return xr @ w.T + layer.bias.array
 
 
 # --- the maps -----------------------------------------------------------------------------------
@@ -74,10 +74,10 @@ def test_quantized_linear_matches_reference_and_float(rng):
     ql = compress.QuantizedLinear.from_float(lin, qp)
     out = ql(neurona.tensor(x))
     assert out.dtype == np.float32 and out.shape == (16, 7) and not out.requires_grad
-    np.testing.assert_allclose(out.data, _reference_linear(x, ql), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(out.data, lin(neurona.tensor(x)).data, atol=0.05)
+    np.testing.assert_allclose(out.array, _reference_linear(x, ql), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.array, lin(neurona.tensor(x)).array, atol=0.05)
     x3 = x.reshape(4, 4, 20)  # leading batch dimensions
-    np.testing.assert_allclose(ql(neurona.tensor(x3)).data.reshape(16, 7), out.data, rtol=1e-6)
+    np.testing.assert_allclose(ql(neurona.tensor(x3)).array.reshape(16, 7), out.array, rtol=1e-6)
     with pytest.raises(ValueError, match="20 features"):
         ql(neurona.randn(3, 19))
 
@@ -91,18 +91,18 @@ def test_quantized_conv2d_close_to_float(rng, kw):
     conv = nn.Conv2d(4, 6, **kw)
     x = rng.normal(0, 1, (3, 4, 9, 8)).astype(np.float32)
     q = compress.QuantizedConv2d.from_float(conv, Q.affine_qparams(x.min(), x.max()))
-    ref = conv(neurona.tensor(x)).data
+    ref = conv(neurona.tensor(x)).array
     for gemm in Q.GEMMS:
         q.gemm = gemm
-        out = q(neurona.tensor(x)).data
+        out = q(neurona.tensor(x)).array
         assert out.shape == ref.shape and out.dtype == np.float32
         # float conv of the dequantized input and weights: the int8 computation must agree to rounding
-        s, z = float(q.input_scale.data), int(q.input_zero_point.data)
+        s, z = float(q.input_scale.array), int(q.input_zero_point.array)
         xr = Q.dequantize(Q.quantize_affine(x, s, z), s, z)
         c2 = nn.Conv2d(4, 6, **kw)
-        c2.weight.data[...] = q.dequantized_weight()
-        c2.bias.data[...] = conv.bias.data
-        np.testing.assert_allclose(out, c2(neurona.tensor(xr)).data, rtol=1e-4, atol=1e-4)
+        c2.weight.array[...] = q.dequantized_weight()
+        c2.bias.array[...] = conv.bias.array
+        np.testing.assert_allclose(out, c2(neurona.tensor(xr)).array, rtol=1e-4, atol=1e-4)
         assert np.abs(out - ref).max() < 0.1 * np.abs(ref).max()
 
 
@@ -111,8 +111,8 @@ def test_quantized_conv1d(rng):
     conv = nn.Conv1d(3, 5, kernel_size=3, padding=1)
     x = rng.normal(0, 1, (2, 3, 11)).astype(np.float32)
     q = compress.QuantizedConv1d.from_float(conv, Q.affine_qparams(x.min(), x.max()))
-    out = q(neurona.tensor(x)).data
-    ref = conv(neurona.tensor(x)).data
+    out = q(neurona.tensor(x)).array
+    ref = conv(neurona.tensor(x)).array
     assert out.shape == ref.shape == (2, 5, 11)
     assert np.abs(out - ref).max() < 0.05 * np.abs(ref).max()
 
@@ -221,7 +221,7 @@ def test_pruned_then_quantized_keeps_zeros(fashion, trained_mlp):
     qm = compress.quantize(m, Xtr[:256])
     total, nonzero = compress.count_parameters(qm)
     assert total == m.num_parameters()
-    assert nonzero <= total - int(0.7 * sum(p.data.size for _, p in compress.prunable_parameters(m)))
+    assert nonzero <= total - int(0.7 * sum(p.array.size for _, p in compress.prunable_parameters(m)))
 
 
 def test_batchnorm_folding_and_rebuilding_a_registered_cnn(fashion, tmp_path):
@@ -233,10 +233,10 @@ def test_batchnorm_folding_and_rebuilding_a_registered_cnn(fashion, tmp_path):
     rng = np.random.default_rng(0)
     for m in cnn.modules():  # non-trivial running statistics and affine parameters
         if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.data[...] = rng.normal(0, 0.1, m.num_features)
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, m.num_features)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, m.num_features)
-            m.bias.data[...] = rng.normal(0, 0.1, m.num_features)
+            m.running_mean.array[...] = rng.normal(0, 0.1, m.num_features)
+            m.running_var.array[...] = rng.uniform(0.5, 2.0, m.num_features)
+            m.weight.array[...] = rng.uniform(0.5, 1.5, m.num_features)
+            m.bias.array[...] = rng.normal(0, 0.1, m.num_features)
     cnn.eval()
     qm = compress.quantize(cnn, Xtr[:64], num_batches=1, gemm="blas")
     assert len(qm.folded) == 4 and all(isinstance(qm.model.get_submodule(n), nn.Identity) for n in qm.folded)
@@ -254,7 +254,7 @@ def test_batchnorm_folding_and_rebuilding_a_registered_cnn(fashion, tmp_path):
     Q.fold_batchnorm(c2, bn)
     x = neurona.tensor(Xte[:4])
     with neurona.no_grad():
-        np.testing.assert_allclose(c2(x).data, bn(conv(x)).data, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(c2(x).array, bn(conv(x)).array, rtol=1e-4, atol=1e-5)
 
 
 def test_a_fresh_process_loads_a_quantized_file_with_the_plain_loader(fashion, trained_mlp, tmp_path):

@@ -10,7 +10,7 @@ def _data(n=10):
 
 
 def _epoch(loader):
-    return [tuple(t.data.copy() for t in batch) for batch in loader]
+    return [tuple(t.array.copy() for t in batch) for batch in loader]
 
 
 class ListDataset(Dataset):
@@ -34,7 +34,7 @@ def test_minibatch_yields_tensors_in_order_with_dtypes():
     assert [b[0].shape for b in batches] == [(4, 3), (4, 3), (2, 3)]
     assert all(isinstance(t, neurona.Tensor) for b in batches for t in b)
     assert batches[0][0].dtype == np.float32 and batches[0][1].dtype == np.int64
-    np.testing.assert_array_equal(np.concatenate([b[1].data for b in batches]), y)
+    np.testing.assert_array_equal(np.concatenate([b[1].array for b in batches]), y)
 
 
 def test_drop_last_and_len():
@@ -51,7 +51,7 @@ def test_full_batch_and_online_modes():
     assert xb.shape == (7, 3)
     online = list(DataLoader((X, y), batch_size=1, shuffle=True, seed=0))
     assert len(online) == 7 and online[0][0].shape == (1, 3)
-    assert sorted(int(b[1].data[0]) for b in online) == list(range(7))
+    assert sorted(int(b[1].array[0]) for b in online) == list(range(7))
 
 
 def test_shuffle_reproducible_and_new_permutation_each_epoch():
@@ -112,14 +112,14 @@ def test_generic_dataset_and_subset_fallback():
     assert batches[0][0].shape == (4, 2) and batches[0][1].dtype == np.int64
     sub = Subset(ds, [5, 1])
     (xb, yb), = list(DataLoader(sub, batch_size=2))
-    np.testing.assert_array_equal(yb.data, [5, 1])
+    np.testing.assert_array_equal(yb.array, [5, 1])
 
 
 def test_transform_applies_to_inputs_only():
     X, y = _data(6)
     (xb, yb), = list(DataLoader((X, y), batch_size=None, transform=lambda a: a * 0))
-    assert np.all(xb.data == 0)
-    np.testing.assert_array_equal(yb.data, y)
+    assert np.all(xb.array == 0)
+    np.testing.assert_array_equal(yb.array, y)
 
 
 def test_tensor_dataset_checks_and_tensors():

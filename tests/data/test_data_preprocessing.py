@@ -36,7 +36,7 @@ def test_standardizer_constant_feature_tensor_and_channels():
     X = np.stack([np.ones(5), np.arange(5.0)], axis=1)
     Z = Standardizer().fit_transform(neurona.tensor(X))
     assert isinstance(Z, neurona.Tensor) and Z.dtype == np.float32
-    np.testing.assert_array_equal(Z.data[:, 0], 0)
+    np.testing.assert_array_equal(Z.array[:, 0], 0)
     imgs = np.random.default_rng(1).normal(3, 2, size=(8, 3, 4, 4))
     sc = Standardizer(axis=(0, 2, 3)).fit(imgs)
     assert sc.mean.shape == (1, 3, 1, 1)

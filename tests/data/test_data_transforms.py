@@ -96,8 +96,8 @@ def test_compose_and_loader_transform_are_seeded():
     def aug():
         return Compose([RandomCrop(8, padding=1, seed=0), RandomHorizontalFlip(seed=1), GaussianNoise(0.05, seed=2)])
 
-    a = [b[0].data for b in DataLoader((x, y), batch_size=4, shuffle=True, seed=0, transform=aug())]
-    b = [b[0].data for b in DataLoader((x, y), batch_size=4, shuffle=True, seed=0, transform=aug())]
+    a = [b[0].array for b in DataLoader((x, y), batch_size=4, shuffle=True, seed=0, transform=aug())]
+    b = [b[0].array for b in DataLoader((x, y), batch_size=4, shuffle=True, seed=0, transform=aug())]
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
 
@@ -123,7 +123,7 @@ def test_a_loader_augments_each_epoch_anew_but_reproducibly():
 
     def epochs(seed):
         loader = DataLoader((x, y), batch_size=8, transform=RandomRotation(20, seed=seed))
-        return [next(iter(loader))[0].data for _ in range(2)]
+        return [next(iter(loader))[0].array for _ in range(2)]
 
     first, second = epochs(1)
     assert not np.array_equal(first, second)  # a fresh draw every epoch

@@ -147,8 +147,8 @@ def test_maxout_contains_relu_and_leaky_relu():
     z = nr.from_numpy(np.linspace(-3, 3, 13).reshape(13, 1))
     relu_pieces = nr.from_numpy(np.array([[[1.0], [0.0]]]))
     leaky_pieces = nr.from_numpy(np.array([[[1.0], [0.2]]]))
-    np.testing.assert_allclose(A.maxout(z, relu_pieces).data[:, 0], A.relu(z).data[:, 0])
-    np.testing.assert_allclose(A.maxout(z, leaky_pieces).data[:, 0], A.leaky_relu(z, 0.2).data[:, 0])
+    np.testing.assert_allclose(A.maxout(z, relu_pieces).array[:, 0], A.relu(z).array[:, 0])
+    np.testing.assert_allclose(A.maxout(z, leaky_pieces).array[:, 0], A.leaky_relu(z, 0.2).array[:, 0])
 
 
 def test_maxout_bad_shapes():
@@ -166,21 +166,21 @@ def test_maxout_bad_shapes():
 def test_heaviside_values_and_zero_gradient():
     x = nr.tensor([-2.0, 0.0, 0.5, 3.0], requires_grad=True)
     y = A.heaviside(x, 0.5)
-    np.testing.assert_array_equal(y.data, [0.0, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(y.array, [0.0, 0.5, 1.0, 1.0])
     assert y.dtype == np.float32
     (y * nr.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros(4))
+    np.testing.assert_array_equal(x.grad.array, np.zeros(4))
     assert x.grad.dtype == np.float32
-    np.testing.assert_array_equal(A.heaviside(x, threshold=1.0).data, [0, 0, 0, 1])
-    np.testing.assert_array_equal(A.heaviside(x, 1.0, threshold=0.5).data, [0, 0, 1, 1])
+    np.testing.assert_array_equal(A.heaviside(x, threshold=1.0).array, [0, 0, 0, 1])
+    np.testing.assert_array_equal(A.heaviside(x, 1.0, threshold=0.5).array, [0, 0, 1, 1])
 
 
 def test_sign_is_the_notes_step_with_zero_gradient():
     x = nr.tensor([-2.0, -0.1, 0.3, 5.0], dtype=nr.float64, requires_grad=True)
     y = sign(x)
-    np.testing.assert_array_equal(y.data, [-1, -1, 1, 1])
+    np.testing.assert_array_equal(y.array, [-1, -1, 1, 1])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros(4))
+    np.testing.assert_array_equal(x.grad.array, np.zeros(4))
 
 
 # --- the notes' derivative identities --------------------------------------------------------
@@ -189,21 +189,21 @@ def test_sign_is_the_notes_step_with_zero_gradient():
 def test_notes_identities():
     z = nr.from_numpy(np.linspace(-6, 6, 49) + 1e-3).requires_grad_()
     # tanh(z) = 2 σ(2z) - 1 (exercise in the notes)
-    np.testing.assert_allclose(A.tanh(z).data, 2 * A.sigmoid(z * 2).data - 1, atol=1e-14)
+    np.testing.assert_allclose(A.tanh(z).array, 2 * A.sigmoid(z * 2).array - 1, atol=1e-14)
     # g_S'(z) = g_S(z)(1 - g_S(z))
     s = A.sigmoid(z)
     s.sum().backward()
-    np.testing.assert_allclose(z.grad.data, s.data * (1 - s.data), rtol=1e-14)
+    np.testing.assert_allclose(z.grad.array, s.array * (1 - s.array), rtol=1e-14)
     # g_F'(z) = (g_F(z)/z)²
     z.grad = None
     f = A.softsign(z)
     f.sum().backward()
-    np.testing.assert_allclose(z.grad.data, (f.data / z.data) ** 2, rtol=1e-13)
+    np.testing.assert_allclose(z.grad.array, (f.array / z.array) ** 2, rtol=1e-13)
     # g_T'(z) = 1 - g_T(z)²
     z.grad = None
     t = A.tanh(z)
     t.sum().backward()
-    np.testing.assert_allclose(z.grad.data, 1 - t.data ** 2, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(z.grad.array, 1 - t.array ** 2, rtol=1e-13, atol=1e-15)
 
 
 # --- extreme inputs ------------------------------------------------------------------------------
@@ -227,18 +227,18 @@ def test_extreme_inputs_give_finite_values_and_gradients(name, dtype):
         y = ALL_ACTIVATIONS[name](x)
         (y * nr.from_numpy(np.linspace(-1, 1, len(EXTREME)).astype(dtype))).sum().backward()
     assert y.dtype == dtype and x.grad.dtype == dtype
-    assert np.all(np.isfinite(y.data)), y.data
-    assert np.all(np.isfinite(x.grad.data)), x.grad.data
+    assert np.all(np.isfinite(y.array)), y.array
+    assert np.all(np.isfinite(x.grad.array)), x.grad.array
 
 
 def test_extreme_values():
     x = nr.from_numpy(np.array([-1e4, 1e4]))
-    np.testing.assert_array_equal(A.sigmoid(x).data, [0.0, 1.0])
-    np.testing.assert_array_equal(A.logsigmoid(x).data, [-1e4, 0.0])
-    np.testing.assert_array_equal(A.softplus(x).data, [0.0, 1e4])
-    np.testing.assert_array_equal(A.gelu(x).data, [0.0, 1e4])
-    np.testing.assert_array_equal(A.silu(x).data, [0.0, 1e4])
-    np.testing.assert_allclose(A.log_softmax(x).data, [-2e4, 0.0])
+    np.testing.assert_array_equal(A.sigmoid(x).array, [0.0, 1.0])
+    np.testing.assert_array_equal(A.logsigmoid(x).array, [-1e4, 0.0])
+    np.testing.assert_array_equal(A.softplus(x).array, [0.0, 1e4])
+    np.testing.assert_array_equal(A.gelu(x).array, [0.0, 1e4])
+    np.testing.assert_array_equal(A.silu(x).array, [0.0, 1e4])
+    np.testing.assert_allclose(A.log_softmax(x).array, [-2e4, 0.0])
 
 
 # --- erf accuracy (GELU evaluates it itself) -------------------------------------------------------
@@ -298,12 +298,12 @@ def run_reference_case(case: str, rtol: float = 1e-9, atol: float = 1e-12) -> No
         expected = ref[case + ".out"]
         assert out.shape == expected.shape, f"{case}: shape {out.shape}, PyTorch gives {expected.shape}"
         assert out.dtype == np.float64
-        np.testing.assert_allclose(out.data, expected, rtol=rtol, atol=atol, err_msg=f"{case}: forward")
+        np.testing.assert_allclose(out.array, expected, rtol=rtol, atol=atol, err_msg=f"{case}: forward")
         if spec["grads"]:
             (out * nr.from_numpy(ref[case + ".r"])).sum().backward()
             for k, t in zip(spec["inputs"], inputs):
                 if k in spec["grads"]:
-                    np.testing.assert_allclose(t.grad.data, ref[f"{case}.grad_{k}"], rtol=rtol, atol=atol,
+                    np.testing.assert_allclose(t.grad.array, ref[f"{case}.grad_{k}"], rtol=rtol, atol=atol,
                                                err_msg=f"{case}: gradient with respect to {k}")
 
 

@@ -70,8 +70,8 @@ def test_softmax_family_noncontiguous(name, fn, ref):
 
 def test_softmax_default_dim_is_last(rng):
     x = nr.tensor(rng.standard_normal((2, 3)))
-    np.testing.assert_allclose(nr.softmax(x).data.sum(axis=-1), 1, rtol=1e-6)
-    np.testing.assert_allclose(nr.log_softmax(x).data, np.log(nr.softmax(x).data), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nr.softmax(x).array.sum(axis=-1), 1, rtol=1e-6)
+    np.testing.assert_allclose(nr.log_softmax(x).array, np.log(nr.softmax(x).array), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -84,11 +84,11 @@ def test_extreme_inputs_stay_finite(dtype):
         sm = nr.softmax(x)
         lsm = nr.log_softmax(x)
         (s.sum() + t.sum() + (sm * nr.arange(5)).sum() + lsm[0]).backward()
-    np.testing.assert_allclose(s.data, [0, 0, 0.5, 1, 1])
-    np.testing.assert_allclose(t.data, [-1, -1, 0, 1, 1])
-    np.testing.assert_allclose(sm.data, [0, 0, 0, 0, 1])
-    np.testing.assert_allclose(lsm.data, [-2e4, -11000, -1e4, -9000, 0], rtol=1e-6)
-    assert np.all(np.isfinite(x.grad.data)) and x.grad.dtype == dtype
+    np.testing.assert_allclose(s.array, [0, 0, 0.5, 1, 1])
+    np.testing.assert_allclose(t.array, [-1, -1, 0, 1, 1])
+    np.testing.assert_allclose(sm.array, [0, 0, 0, 0, 1])
+    np.testing.assert_allclose(lsm.array, [-2e4, -11000, -1e4, -9000, 0], rtol=1e-6)
+    assert np.all(np.isfinite(x.grad.array)) and x.grad.dtype == dtype
     for t in (s, t, sm, lsm):
         assert t.dtype == dtype
 
@@ -96,13 +96,13 @@ def test_extreme_inputs_stay_finite(dtype):
 def test_relu_gradient_at_zero_is_zero():
     x = nr.tensor([-1.0, 0.0, 2.0], requires_grad=True)
     nr.relu(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0, 0, 1])
+    np.testing.assert_array_equal(x.grad.array, [0, 0, 1])
 
 
 def test_relu_keeps_integers():
     y = nr.relu(nr.tensor([-2, 0, 3]))
     assert y.dtype == np.int64
-    np.testing.assert_array_equal(y.data, [0, 0, 3])
+    np.testing.assert_array_equal(y.array, [0, 0, 3])
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])

@@ -28,10 +28,10 @@ def _run_case(case: str, fn):
     spec = json.loads(str(REF[f"{case}.spec"]))
     ts = {k: neurona.from_numpy(REF[f"{case}.{k}"].copy()).requires_grad_() for k in spec["inputs"]}
     out = fn(**ts, **_kw(spec))
-    np.testing.assert_allclose(out.data, REF[f"{case}.out"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.array, REF[f"{case}.out"], rtol=1e-10, atol=1e-10)
     out.backward(REF[f"{case}.r"])
     for k in spec["grads"]:
-        np.testing.assert_allclose(ts[k].grad.data, REF[f"{case}.grad_{k}"], rtol=1e-10, atol=1e-10,
+        np.testing.assert_allclose(ts[k].grad.array, REF[f"{case}.grad_{k}"], rtol=1e-10, atol=1e-10,
                                    err_msg=f"{case}: gradient of {k}")
     return spec
 
@@ -96,7 +96,7 @@ def test_inputs_in_other_memory_orders(memory, rng):
         return C.conv2d(s.permute(*inverse), w, b, padding=1)
 
     out = fn(neurona.from_numpy(stored), neurona.from_numpy(w), neurona.from_numpy(b))
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-10, atol=1e-12)
     assert neurona.gradcheck(fn, neurona.from_numpy(stored), neurona.from_numpy(w), neurona.from_numpy(b))
 
 
@@ -109,7 +109,7 @@ def test_large_col2im_goes_one_offset_at_a_time(rng, monkeypatch):
         monkeypatch.setattr(C, "_FORCE_LAYOUT", "batch_last")
         xt = neurona.from_numpy(x.copy()).requires_grad_()
         C.conv2d(xt, neurona.from_numpy(w), padding=1).sum().backward()
-        grads.append(xt.grad.data)
+        grads.append(xt.grad.array)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
 
 
@@ -118,7 +118,7 @@ def test_conv_output_is_float32_and_layout_is_a_view(rng):
     w = neurona.from_numpy(rng.standard_normal((8, 20, 3, 3)).astype(np.float32))
     y = C.conv2d(x, w, padding=1)
     assert y.dtype == np.float32 and y.shape == (2, 8, 5, 5)
-    assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory behind the NCHW shape
+    assert y.array.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory behind the NCHW shape
 
 
 def test_workspace_buffers_are_not_shared_between_live_graphs(rng):
@@ -131,13 +131,13 @@ def test_workspace_buffers_are_not_shared_between_live_graphs(rng):
         o.backward(g)
     total = np.zeros(w.shape)
     for x in xs:
-        wt = neurona.from_numpy(w.data.copy()).requires_grad_()
+        wt = neurona.from_numpy(w.array.copy()).requires_grad_()
         C.conv2d(neurona.from_numpy(x), wt, padding=1).backward(g)
-        total += wt.grad.data
-    np.testing.assert_allclose(w.grad.data, total, rtol=1e-12)
+        total += wt.grad.array
+    np.testing.assert_allclose(w.grad.array, total, rtol=1e-12)
     for _ in range(3):  # buffers come back after backward and are reused: values stay right
         x = neurona.from_numpy(xs[0])
-        np.testing.assert_allclose(C.conv2d(x, w, padding=1).data, C.conv2d_reference(xs[0], w.data, None, 1, 1),
+        np.testing.assert_allclose(C.conv2d(x, w, padding=1).array, C.conv2d_reference(xs[0], w.array, None, 1, 1),
                                    rtol=1e-12, atol=1e-12)
 
 
@@ -146,23 +146,23 @@ def test_backward_twice_with_retain_graph(rng):
     w = neurona.from_numpy(rng.standard_normal((2, 2, 3, 3))).requires_grad_()
     y = C.conv2d(x, w, padding=1)
     y.sum().backward(retain_graph=True)
-    g1 = x.grad.data.copy()
+    g1 = x.grad.array.copy()
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * g1)
+    np.testing.assert_allclose(x.grad.array, 2 * g1)
 
 
 def test_no_grad_forward_matches(rng):
     x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
     with neurona.no_grad():
         y = C.conv2d(neurona.from_numpy(x), neurona.from_numpy(w), stride=2, padding=1)
-    np.testing.assert_allclose(y.data, C.conv2d_reference(x, w, None, 2, 1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.array, C.conv2d_reference(x, w, None, 2, 1), rtol=1e-12, atol=1e-12)
 
 
 def test_pad_modes_gradcheck_and_values(rng):
     x = rng.standard_normal((1, 2, 4, 5))
     for mode, np_mode in (("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")):
         y = C.pad_mode(neurona.from_numpy(x), (1, 2, 2, 1), mode)
-        np.testing.assert_array_equal(y.data, np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 1)), mode=np_mode))
+        np.testing.assert_array_equal(y.array, np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 1)), mode=np_mode))
         assert neurona.gradcheck(lambda t, mode=mode: C.pad_mode(t, (1, 2, 2, 1), mode), neurona.from_numpy(x))
 
 
@@ -220,7 +220,7 @@ def test_threaded_patch_copies_and_col2im_agree(rng, monkeypatch):
         y = C.conv2d(xt, neurona.from_numpy(w), padding=1)
         y.sum().backward()
         y1 = C.conv2d(neurona.from_numpy(x1), neurona.from_numpy(w[:, :1]), padding=1)  # one channel: split kernel rows
-        results.append((y.data.copy(), xt.grad.data.copy(), y1.data.copy()))
+        results.append((y.array.copy(), xt.grad.array.copy(), y1.array.copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, None, 1, 1), rtol=1e-10, atol=1e-12)
@@ -236,7 +236,7 @@ def _agree_under(monkeypatch, name: str, settings: tuple, arrays: tuple, args: t
         y = C.conv2d(*ts, *args)
         assert probe is None or probe(setting, y)
         y.backward(r)
-        results.append([y.data] + [t.grad.data for t in ts])
+        results.append([y.array] + [t.grad.array for t in ts])
     for first, other in zip(*results):
         np.testing.assert_allclose(other, first, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results[-1][0], C.conv2d_reference(*arrays, *args), rtol=1e-10, atol=1e-10)
@@ -280,7 +280,7 @@ def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch,
             assert y.grad_fn.rows == 1 and y.grad_fn.cols is None  # the blocked loop ran
         r = np.random.default_rng(1).standard_normal(y.shape)
         y.backward(r)
-        results.append([y.data, wt.grad.data, bt.grad.data] + ([xt.grad.data] if input_grad else []))
+        results.append([y.array, wt.grad.array, bt.grad.array] + ([xt.grad.array] if input_grad else []))
     for one, many in zip(*results):
         np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results[1][0], C.conv2d_reference(x, w, b, stride, padding, dilation), rtol=1e-10,
@@ -294,15 +294,15 @@ def test_first_layer_takes_row_blocks_and_others_row_bands(rng):
     w = neurona.from_numpy(rng.standard_normal((6, 1, 5, 5)).astype(np.float32)).requires_grad_()
     y = C.conv2d(x, w, padding=2)
     assert y.grad_fn.layout == "batch_last" and y.grad_fn.cols is None and y.grad_fn.rows < 28
-    y2 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2)
+    y2 = C.conv2d(neurona.from_numpy(x.array.copy()).requires_grad_(), w, padding=2)
     assert y2.grad_fn.cols is None and y2.grad_fn.u.shape == (32, 1, 5, 28, 64)
-    y3 = C.conv2d(neurona.from_numpy(x.data.copy()).requires_grad_(), w, padding=2, stride=(2, 1))
+    y3 = C.conv2d(neurona.from_numpy(x.array.copy()).requires_grad_(), w, padding=2, stride=(2, 1))
     assert y3.grad_fn.cols is not None and "banded" not in y3.grad_fn.__dict__
     y.sum().backward()
-    g = w.grad.data.copy()
+    g = w.grad.array.copy()
     w.grad = None
     y2.sum().backward()
-    np.testing.assert_allclose(w.grad.data, g, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(w.grad.array, g, rtol=1e-4, atol=1e-3)
 
 
 # (x shape, w shape, stride, padding, dilation): rectangular kernels, strides and dilations along the width,
@@ -352,7 +352,7 @@ def test_row_bands_keep_float32_and_read_other_memory_orders(rng, monkeypatch):
         assert y.grad_fn.banded
         (y * y).sum().backward()
         assert y.dtype == xt.grad.dtype == wt.grad.dtype == np.float32
-        outs.append((y.data, xt.grad.data.transpose(np.argsort(memory)), wt.grad.data))
+        outs.append((y.array, xt.grad.array.transpose(np.argsort(memory)), wt.grad.array))
     for other in outs[1:]:
         for a, b in zip(outs[0], other):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
@@ -374,9 +374,9 @@ def test_row_bands_with_a_frozen_weight_keep_nothing_for_it(rng, monkeypatch):
         y = C.conv2d(xt, wt, bt, padding=1)
         if bands:
             assert y.grad_fn.banded and y.grad_fn.u is None
-            np.testing.assert_allclose(y.data, C.conv2d_reference(x, w, b, 1, 1), rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(y.array, C.conv2d_reference(x, w, b, 1, 1), rtol=1e-10, atol=1e-10)
         y.backward(r)
         assert wt.grad is None
-        grads.append((xt.grad.data, bt.grad.data))
+        grads.append((xt.grad.array, bt.grad.array))
     for a, other in zip(*grads):
         np.testing.assert_allclose(a, other, rtol=1e-12, atol=1e-12)

@@ -102,10 +102,10 @@ def test_pointwise_losses(name, fn, kw, ref, reduction, shape):
 
 def test_notes_squared_error_is_one_line():
     s, t = nr.randn(6, 3, dtype=nr.float64), nr.randn(6, 3, dtype=nr.float64)
-    expected = 0.5 * np.sum((t.data - s.data) ** 2)  # the notes' q_n = ½ Σ_i (t_ni - s_i)², summed over n
+    expected = 0.5 * np.sum((t.array - s.array) ** 2)  # the notes' q_n = ½ Σ_i (t_ni - s_i)², summed over n
     np.testing.assert_allclose((0.5 * ((s - t) ** 2).sum()).item(), expected, rtol=1e-14)
     np.testing.assert_allclose((0.5 * L.mse_loss(s, t, reduction="sum")).item(), expected, rtol=1e-14)
-    np.testing.assert_allclose(L.mse_loss(s, t).item(), 2 * expected / s.data.size, rtol=1e-14)
+    np.testing.assert_allclose(L.mse_loss(s, t).item(), 2 * expected / s.array.size, rtol=1e-14)
 
 
 # --- cross-entropy with class indices ---------------------------------------------------------
@@ -190,15 +190,15 @@ def test_fused_and_composed_cross_entropy_agree(config, reduction, xshape, tshap
     else:
         y, kw = make_targets(tshape, c, CE_CONFIGS[config], rng)
     x1 = nr.from_numpy(rng.standard_normal(xshape) * 3).requires_grad_()
-    x2 = nr.from_numpy(x1.data.copy()).requires_grad_()
+    x2 = nr.from_numpy(x1.array.copy()).requires_grad_()
     fused = L.cross_entropy(x1, y, reduction=reduction, **kw)
     composed = L.cross_entropy_composed(x2, y, reduction=reduction, **kw)
     assert fused.shape == composed.shape
-    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fused.array, composed.array, rtol=1e-12, atol=1e-14)
     r = nr.from_numpy(rng.standard_normal(fused.shape))
     (fused * r).sum().backward()
     (composed * r).sum().backward()
-    np.testing.assert_allclose(x1.grad.data, x2.grad.data, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(x1.grad.array, x2.grad.array, rtol=1e-11, atol=1e-14)
     # the fused op is one node of the graph
     assert type(fused.grad_fn).__name__ in ("CrossEntropy", "CrossEntropyProbs")
 
@@ -207,7 +207,7 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
     x = nr.randn(4, 3, dtype=nr.float64, requires_grad=True)
     y = np.array([0, 2, 1, 2])
     L.cross_entropy(x, y, reduction="sum").backward()
-    np.testing.assert_allclose(x.grad.data, A.softmax(x.detach()).data - np.eye(3)[y], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(x.grad.array, A.softmax(x.detach()).array - np.eye(3)[y], rtol=1e-13, atol=1e-15)
 
 
 # --- binary cross-entropy ------------------------------------------------------------------------
@@ -254,9 +254,9 @@ def test_bce_clamps_logs_like_pytorch():
     x = nr.tensor([0.0, 1.0, 0.0, 1.0], dtype=nr.float64, requires_grad=True)
     t = nr.tensor([1.0, 0.0, 0.0, 1.0], dtype=nr.float64, requires_grad=True)
     loss = L.binary_cross_entropy(x, t, reduction="none")
-    np.testing.assert_array_equal(loss.data, [100.0, 100.0, 0.0, 0.0])
+    np.testing.assert_array_equal(loss.array, [100.0, 100.0, 0.0, 0.0])
     loss.sum().backward()
-    assert np.all(np.isfinite(x.grad.data)) and np.all(np.isfinite(t.grad.data))
+    assert np.all(np.isfinite(x.grad.array)) and np.all(np.isfinite(t.grad.array))
 
 
 # --- KL divergence -------------------------------------------------------------------------------
@@ -282,12 +282,12 @@ def test_kl_div_zero_targets_contribute_zero():
     loss = L.kl_div(x, t, reduction="sum")
     np.testing.assert_allclose(loss.item(), 0.4 * np.log(0.4 / 0.3) + 0.6 * np.log(0.6 / 0.5), rtol=1e-14)
     loss.backward()
-    np.testing.assert_allclose(x.grad.data, -t.data)
+    np.testing.assert_allclose(x.grad.array, -t.array)
 
 
 def test_kl_div_is_zero_for_equal_distributions():
     p = A.softmax(nr.randn(3, 4, dtype=nr.float64))
-    assert abs(L.kl_div(A.log_softmax(nr.from_numpy(np.log(p.data))), p, reduction="batchmean").item()) < 1e-15
+    assert abs(L.kl_div(A.log_softmax(nr.from_numpy(np.log(p.array))), p, reduction="batchmean").item()) < 1e-15
 
 
 # --- PyTorch reference values ---------------------------------------------------------------------
@@ -327,10 +327,10 @@ def test_extreme_logits_give_finite_losses_and_gradients(dtype):
             loss.backward()
         assert loss.dtype == dtype and z.grad.dtype == dtype, name
         assert np.isfinite(loss.item()), (name, loss.item())
-        assert np.all(np.isfinite(z.grad.data)), (name, z.grad.data)
+        assert np.all(np.isfinite(z.grad.array)), (name, z.grad.array)
     # the values themselves: a confident right answer costs 0, a confident wrong one costs the logit gap
     z = nr.from_numpy(np.array([[1e4, -1e4], [-1e4, 1e4]], dtype))
-    np.testing.assert_allclose(L.cross_entropy(z, np.array([0, 0]), reduction="none").data, [0.0, 2e4])
+    np.testing.assert_allclose(L.cross_entropy(z, np.array([0, 0]), reduction="none").array, [0.0, 2e4])
 
 
 # --- dtype handling ----------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def test_target_gradients_flow_when_asked():
     x = nr.randn(3, 4, dtype=nr.float64, requires_grad=True)
     t = nr.rand(3, 4, dtype=nr.float64, requires_grad=True)
     L.mse_loss(x, t).backward()
-    np.testing.assert_allclose(t.grad.data, -x.grad.data)
+    np.testing.assert_allclose(t.grad.array, -x.grad.array)
 
 
 # --- reductions on empty selections --------------------------------------------------------------
@@ -366,7 +366,7 @@ def test_all_ignored_targets_give_nan_mean_and_zero_sum_like_pytorch():
         assert np.isnan(L.nll_loss(x, y).item())
         assert L.cross_entropy(x, y, reduction="sum").item() == 0.0
         L.cross_entropy(x, y, reduction="sum").backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(x.grad.array, np.zeros((3, 4)))
 
 
 # --- errors -------------------------------------------------------------------------------------------

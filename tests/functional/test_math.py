@@ -179,10 +179,10 @@ def test_matmul_with_ndarray_on_either_side_keeps_float32():
     y = x @ w
     z = w.T @ x.T  # ndarray @ Tensor: the reflected operator
     assert y.dtype == z.dtype == np.float32
-    np.testing.assert_allclose(z.data, y.data.T, rtol=1e-6)
+    np.testing.assert_allclose(z.array, y.array.T, rtol=1e-6)
     (y.sum() + z.sum()).backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_allclose(x.grad.data, 2 * np.tile(w.sum(1), (3, 1)), rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, 2 * np.tile(w.sum(1), (3, 1)), rtol=1e-5)
 
 
 # --- where ---------------------------------------------------------------------------------
@@ -214,8 +214,8 @@ def test_where_gradient_goes_to_the_chosen_branch_only():
     b = nr.ones(3, requires_grad=True)
     cond = np.array([[True, False, True], [True, True, False]])
     nr.where(cond, a, b).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, cond.astype(np.float32))
-    np.testing.assert_array_equal(b.grad.data, [0, 1, 1])
+    np.testing.assert_array_equal(a.grad.array, cond.astype(np.float32))
+    np.testing.assert_array_equal(b.grad.array, [0, 1, 1])
 
 
 # --- comparisons: boolean, never differentiable ---------------------------------------------
@@ -244,7 +244,7 @@ def test_comparison(name, op, ufunc, other_name, other, rng):
     out = op(x, b)
     assert isinstance(out, nr.Tensor) and out.dtype == np.bool_
     assert not out.requires_grad and out.grad_fn is None
-    np.testing.assert_array_equal(out.data, ufunc(x.data, b.data if isinstance(b, nr.Tensor) else b))
+    np.testing.assert_array_equal(out.array, ufunc(x.array, b.array if isinstance(b, nr.Tensor) else b))
 
 
 def test_logical_ops_on_bool_tensors(rng):
@@ -253,9 +253,9 @@ def test_logical_ops_on_bool_tensors(rng):
     both, either, neither = a & b, a | b, ~(a | b)
     for t in (both, either, neither):
         assert t.dtype == np.bool_ and not t.requires_grad
-    np.testing.assert_array_equal(both.data, (x.data > -0.5) & (x.data < 0.5))
-    np.testing.assert_array_equal(either.data, np.ones((3, 4), bool))
-    np.testing.assert_array_equal(neither.data, np.zeros((3, 4), bool))
+    np.testing.assert_array_equal(both.array, (x.array > -0.5) & (x.array < 0.5))
+    np.testing.assert_array_equal(either.array, np.ones((3, 4), bool))
+    np.testing.assert_array_equal(neither.array, np.zeros((3, 4), bool))
 
 
 def test_comparison_shape_mismatch_names_both_shapes():
@@ -288,7 +288,7 @@ CONSTANTS = [
     ("rmatmul_float64_array", lambda x: np.eye(3) @ x),
     ("maximum_np_float64", lambda x: nr.maximum(x, np.float64(0.0))),
     ("minimum_float", lambda x: nr.minimum(x, 0.0)),
-    ("where_np_float64", lambda x: nr.where(x.data > 0, x, np.float64(0.0))),
+    ("where_np_float64", lambda x: nr.where(x.array > 0, x, np.float64(0.0))),
     ("clip_np_float64", lambda x: nr.clip(x, np.float64(-0.5), np.float64(0.5))),
     ("mul_python_float", lambda x: 0.1 * x * 3.7),
     ("mul_python_int", lambda x: 3 * x * 2),
@@ -307,8 +307,8 @@ def test_constants_keep_float32(name, fn, rng):
     out.sum().backward()
     assert x.grad.dtype == np.float32
     # the same expression in float64 gives the same values: the constant was not lost on the way
-    x64 = nr.tensor(x.data, dtype=np.float64)
-    np.testing.assert_allclose(out.data, fn(x64).data, rtol=1e-5)
+    x64 = nr.tensor(x.array, dtype=np.float64)
+    np.testing.assert_allclose(out.array, fn(x64).array, rtol=1e-5)
 
 
 def test_float64_stays_float64_with_constants():
@@ -396,15 +396,15 @@ def test_gradient_of_kinks_follows_pytorch():
     """Documented choices at non-differentiable points: |x|' = 0 at 0, clip passes bounds, ties split."""
     x = nr.tensor([0.0, 1.0, -1.0], requires_grad=True)
     nr.abs(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0, 1, -1])
+    np.testing.assert_array_equal(x.grad.array, [0, 1, -1])
     x = nr.tensor([-1.0, 0.0, 1.0, 2.0], requires_grad=True)
     nr.clip(x, 0.0, 1.0).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0, 1, 1, 0])
+    np.testing.assert_array_equal(x.grad.array, [0, 1, 1, 0])
     a = nr.tensor([1.0, 2.0], requires_grad=True)
     b = nr.tensor([1.0, 1.0], requires_grad=True)
     nr.maximum(a, b).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [0.5, 1])
-    np.testing.assert_array_equal(b.grad.data, [0.5, 0])
+    np.testing.assert_array_equal(a.grad.array, [0.5, 1])
+    np.testing.assert_array_equal(b.grad.array, [0.5, 0])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -414,10 +414,10 @@ def test_zeroth_power_has_zero_gradient_even_at_zero(dtype):
     e = nr.tensor([0.0, 0.0, 0.0], dtype=dtype, requires_grad=True)
     with np.errstate(all="raise"):
         ((x ** 0) * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0, 0, 0])
+    np.testing.assert_array_equal(x.grad.array, [0, 0, 0])
     assert x.grad.dtype == dtype
     x.grad = None
     (x ** e).sum().backward()  # a tensor exponent that is 0: ∂/∂x is 0, ∂/∂e = ln x (0 at x = 0, NaN below)
-    np.testing.assert_array_equal(x.grad.data, [0, 0, 0])
-    np.testing.assert_allclose(e.grad.data, [0, np.log(2.0), np.nan], rtol=1e-6)
+    np.testing.assert_array_equal(x.grad.array, [0, 0, 0])
+    np.testing.assert_allclose(e.grad.array, [0, np.log(2.0), np.nan], rtol=1e-6)
     assert x.grad.dtype == e.grad.dtype == dtype

@@ -27,12 +27,12 @@ def test_matches_pytorch(case):
     spec = json.loads(str(REF[f"{case}.spec"]))
     x = neurona.from_numpy(REF[f"{case}.x"].copy()).requires_grad_()
     out = OPS[spec["op"]](x, **_kw(spec))
-    np.testing.assert_allclose(out.data, REF[f"{case}.out"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, REF[f"{case}.out"], rtol=1e-12, atol=1e-12)
     out.backward(REF[f"{case}.r"])
-    np.testing.assert_allclose(x.grad.data, REF[f"{case}.grad_x"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, REF[f"{case}.grad_x"], rtol=1e-12, atol=1e-12)
     if f"{case}.indices" in REF.files:
         _, idx = OPS[spec["op"]](neurona.from_numpy(REF[f"{case}.x"]), return_indices=True, **_kw(spec))
-        np.testing.assert_array_equal(idx.data, REF[f"{case}.indices"])
+        np.testing.assert_array_equal(idx.array, REF[f"{case}.indices"])
 
 
 def _ref_max(x, k, s, p, d=(1, 1)):
@@ -98,16 +98,16 @@ def test_pooling_keeps_the_memory_order(memory, op, rng):
     fn = P.max_pool2d if op == "max" else P.avg_pool2d
     t = neurona.from_numpy(view).requires_grad_()
     y = fn(t, 2)
-    np.testing.assert_allclose(y.data, fn(neurona.from_numpy(x), 2).data)
-    assert y.data.transpose(memory).flags.c_contiguous
+    np.testing.assert_allclose(y.array, fn(neurona.from_numpy(x), 2).array)
+    assert y.array.transpose(memory).flags.c_contiguous
     y.backward(np.ones(y.shape))
-    assert t.grad.data.transpose(memory).flags.c_contiguous or t.grad.data.flags.c_contiguous
+    assert t.grad.array.transpose(memory).flags.c_contiguous or t.grad.array.flags.c_contiguous
 
 
 def test_max_pool_routes_ties_to_the_first_maximum():
     x = neurona.zeros(1, 1, 2, 2, dtype=neurona.float64, requires_grad=True)
     P.max_pool2d(x, 2).sum().backward()
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(x.grad.array[0, 0], [[1, 0], [0, 0]])
 
 
 def test_unbatched_input_and_1d():
@@ -115,8 +115,8 @@ def test_unbatched_input_and_1d():
     assert P.max_pool2d(x, 2).shape == (3, 4, 4)
     assert P.avg_pool2d(x, 2).shape == (3, 4, 4)
     y = neurona.from_numpy(np.arange(12.0).reshape(1, 2, 6))
-    np.testing.assert_array_equal(P.max_pool1d(y, 2).data, [[[1, 3, 5], [7, 9, 11]]])
-    np.testing.assert_array_equal(P.avg_pool1d(y, 3).data, [[[1, 4], [7, 10]]])
+    np.testing.assert_array_equal(P.max_pool1d(y, 2).array, [[[1, 3, 5], [7, 9, 11]]])
+    np.testing.assert_array_equal(P.avg_pool1d(y, 3).array, [[[1, 4], [7, 10]]])
 
 
 @pytest.mark.parametrize("call, message", [
@@ -137,12 +137,12 @@ def test_dropout2d_drops_whole_channels(rng):
     neurona.manual_seed(0)
     x = neurona.ones(64, 32, 3, 3, requires_grad=True)
     y = P.dropout2d(x, 0.25)
-    per_map = y.data.reshape(64, 32, 9)
+    per_map = y.array.reshape(64, 32, 9)
     assert np.all((per_map == 0).all(-1) | np.isclose(per_map, 1 / 0.75).all(-1))  # a map is all kept or all dropped
     dropped = (per_map == 0).all(-1).mean()
     assert 0.18 < dropped < 0.32
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # ∂y/∂x is the mask
+    np.testing.assert_array_equal(x.grad.array, y.array)  # ∂y/∂x is the mask
     assert P.dropout2d(x, 0.5, training=False) is x
     assert y.dtype == np.float32
     with pytest.raises(ValueError, match="between 0 and 1"):

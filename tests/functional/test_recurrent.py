@@ -115,7 +115,7 @@ def test_fused_and_composed_agree(kind, dtype):
         cot = np.random.default_rng(1)
         loss = sum((o * neurona.from_numpy(cot.standard_normal(o.shape).astype(dtype))).sum() for o in outs)
         loss.backward()
-        results.append(([o.data for o in outs], [t.grad.data for t in ts]))
+        results.append(([o.array for o in outs], [t.grad.array for t in ts]))
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
     (o1, g1), (o2, g2) = results
     for a, b in zip(o1 + g1, o2 + g2):
@@ -151,9 +151,9 @@ def test_saturated_gates_stay_finite():
     wh = neurona.from_numpy(np.ones((16, 4), np.float32))
     h0 = neurona.zeros(2, 4)
     out, h, c = R.lstm_sequence(-x, h0, h0, w, wh)
-    assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(c.data))
+    assert np.all(np.isfinite(out.array)) and np.all(np.isfinite(c.array))
     out2, h2 = R.gru_sequence(x, h0, w[:12], wh[:12])
-    assert np.all(np.isfinite(out2.data))
+    assert np.all(np.isfinite(out2.array))
 
 
 def test_sequence_mask_and_length_checks():
@@ -196,7 +196,7 @@ def test_reused_work_buffers_never_mix_two_graphs(kind):
         for w in ws:
             w.grad = None
         run(x).backward()
-        alone.append([w.grad.data.copy() for w in ws])
+        alone.append([w.grad.array.copy() for w in ws])
     for w in ws:
         w.grad = None
     l1, l2 = run(xs[0]), run(xs[1])
@@ -206,4 +206,4 @@ def test_reused_work_buffers_never_mix_two_graphs(kind):
     l2.backward()
     l1.backward()
     for w, a, b in zip(ws, alone[0], alone[1]):
-        np.testing.assert_allclose(w.grad.data, a + 2 * b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(w.grad.array, a + 2 * b, rtol=1e-5, atol=1e-6)

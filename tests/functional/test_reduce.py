@@ -88,12 +88,12 @@ ALL_REDUCTIONS = ["sum", "mean", "max", "min", "var", "std", "logsumexp", "argma
 def test_dim_keepdim_aliases(name, rng):
     x = nr.tensor(rng.permutation(24).reshape(2, 3, 4).astype(float))
     method, function = getattr(x, name), getattr(nr, name)
-    reference = method(axis=1, keepdims=True).data
+    reference = method(axis=1, keepdims=True).array
     assert reference.shape == (2, 1, 4)
     for out in (method(dim=1, keepdim=True), method(1, True), function(x, dim=1, keepdim=True),
                 function(x, axis=-2, keepdims=True), method(dim=-2, keepdims=True), method(axis=1, keepdim=True)):
-        np.testing.assert_array_equal(out.data, reference)
-    np.testing.assert_array_equal(method(dim=2).data, method(axis=2, keepdims=False).data)
+        np.testing.assert_array_equal(out.array, reference)
+    np.testing.assert_array_equal(method(dim=2).array, method(axis=2, keepdims=False).array)
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "logsumexp"])
@@ -128,13 +128,13 @@ def test_sum_of_integers_stays_integer():
 def test_ties_share_the_gradient(name, values, grad):
     x = nr.tensor(values, requires_grad=True)
     getattr(x, name)().backward()
-    np.testing.assert_allclose(x.grad.data, grad, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, grad, rtol=1e-6)
 
 
 def test_max_over_axis_with_ties():
     x = nr.tensor([[2.0, 2.0, 1.0], [0.0, 5.0, 5.0]], requires_grad=True)
     x.max(axis=1).backward(nr.tensor([1.0, 4.0]))
-    np.testing.assert_allclose(x.grad.data, [[0.5, 0.5, 0], [0, 2, 2]])
+    np.testing.assert_allclose(x.grad.array, [[0.5, 0.5, 0], [0, 2, 2]])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -143,8 +143,8 @@ def test_logsumexp_is_stable(dtype):
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # exp(-1000) may underflow to 0: fine
         y = nr.logsumexp(x, axis=1)
         y.sum().backward()
-    np.testing.assert_allclose(y.data, [1000 + np.log(2), -1000 + np.log(2)], rtol=1e-6)
-    np.testing.assert_allclose(x.grad.data, [[0.5, 0.5, 0], [0.5, 0, 0.5]], atol=1e-7)
+    np.testing.assert_allclose(y.array, [1000 + np.log(2), -1000 + np.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, [[0.5, 0.5, 0], [0.5, 0, 0.5]], atol=1e-7)
     assert y.dtype == x.grad.dtype == dtype
 
 
@@ -169,14 +169,14 @@ def test_argmax_argmin(name, axis, keepdims, rng):
     assert out.dtype == np.int64 and not out.requires_grad and out.grad_fn is None
     expected = getattr(np, name)(a, axis=axis, keepdims=keepdims)
     assert out.shape == np.shape(expected)
-    np.testing.assert_array_equal(out.data, expected)
-    np.testing.assert_array_equal(getattr(nr, name)(x, dim=axis, keepdim=keepdims).data, expected)
+    np.testing.assert_array_equal(out.array, expected)
+    np.testing.assert_array_equal(getattr(nr, name)(x, dim=axis, keepdim=keepdims).array, expected)
 
 
 def test_argmax_on_noncontiguous_input(rng):
     a = rng.permutation(12).reshape(3, 4).astype(np.float32)
     x = nr.tensor(a)
-    np.testing.assert_array_equal(x.T[::-1].argmax(axis=1).data, a.T[::-1].argmax(axis=1))
+    np.testing.assert_array_equal(x.T[::-1].argmax(axis=1).array, a.T[::-1].argmax(axis=1))
     assert x.argmax().item() == int(a.argmax())
 
 

@@ -111,7 +111,7 @@ def test_shape_op_noncontiguous(name, fn, ref, shapes):
 def test_reshape_shares_data_like_a_view():
     x = nr.arange(6)
     y = x.view(2, 3)
-    assert np.shares_memory(x.data, y.data)
+    assert np.shares_memory(x.array, y.array)
 
 
 def test_split_and_chunk_sizes_follow_pytorch():
@@ -188,7 +188,7 @@ def test_getitem_3d(name, index):
 def test_tensor_as_index(index_type):
     idx = {"tensor_int": nr.tensor([2, 0, 2]), "tensor_bool": nr.tensor(_ROWS),
            "tuple_of_tensors": (nr.tensor([0, 3]), nr.tensor([4, 4]))}[index_type]
-    np_idx = tuple(i.data for i in idx) if isinstance(idx, tuple) else idx.data
+    np_idx = tuple(i.array for i in idx) if isinstance(idx, tuple) else idx.array
     check_op(lambda x: x[idx], lambda a: a[np_idx], [(4, 5)])
 
 
@@ -196,15 +196,15 @@ def test_repeated_indices_accumulate_gradients():
     x = nr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x[[0, 0, 2, 0]]
     (y * nr.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1 + 2 + 4, 0, 3])
+    np.testing.assert_array_equal(x.grad.array, [1 + 2 + 4, 0, 3])
 
 
 def test_boolean_mask_from_comparison():
     x = nr.tensor([[-1.0, 2.0], [3.0, -4.0]], requires_grad=True)
     y = x[x > 0]
-    np.testing.assert_array_equal(y.data, [2, 3])
+    np.testing.assert_array_equal(y.array, [2, 3])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[0, 1], [1, 0]])
 
 
 def test_index_out_of_range():

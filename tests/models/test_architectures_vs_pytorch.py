@@ -72,7 +72,7 @@ def test_weights_load_from_an_npz_file_as_torch_saves_them(tmp_path):
         model = BUILDERS["alexnet_small"]()
     report = models.load_weights(model, path)
     assert len(report.loaded) == len(_spec("alexnet_small")["names_shapes"]) and not report.missing
-    np.testing.assert_array_equal(model.features[0].weight.data,
+    np.testing.assert_array_equal(model.features[0].weight.array,
                                   _state("alexnet_small")["features.0.weight"].astype(np.float32))
 
 
@@ -82,7 +82,7 @@ def test_float64_outputs_and_gradients_match_pytorch(name):
     spec = _spec(name)
     model.eval()
     with neurona.no_grad():
-        np.testing.assert_allclose(model(neurona.from_numpy(x)).data, REF[f"{name}.eval"], rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(model(neurona.from_numpy(x)).array, REF[f"{name}.eval"], rtol=1e-9, atol=1e-10)
     model.train()
     xt = neurona.from_numpy(x.copy()).requires_grad_()
     outs = model(xt)
@@ -90,14 +90,14 @@ def test_float64_outputs_and_gradients_match_pytorch(name):
     assert len(outs) == spec["outputs"]
     loss = None
     for k, o in enumerate(outs):
-        np.testing.assert_allclose(o.data, REF[f"{name}.train.{k}"], rtol=1e-9, atol=1e-10, err_msg=f"output {k}")
+        np.testing.assert_allclose(o.array, REF[f"{name}.train.{k}"], rtol=1e-9, atol=1e-10, err_msg=f"output {k}")
         term = (o * neurona.from_numpy(REF[f"{name}.r.{k}"])).sum()
         loss = term if loss is None else loss + term
     loss.backward()
-    np.testing.assert_allclose(xt.grad.data, REF[f"{name}.grad.x"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(xt.grad.array, REF[f"{name}.grad.x"], rtol=1e-8, atol=1e-10)
     params = dict(model.named_parameters())
     for p in spec["grads"]:
-        np.testing.assert_allclose(params[p].grad.data, REF[f"{name}.grad.{p}"], rtol=1e-8, atol=1e-10, err_msg=p)
+        np.testing.assert_allclose(params[p].grad.array, REF[f"{name}.grad.{p}"], rtol=1e-8, atol=1e-10, err_msg=p)
 
 
 @pytest.mark.parametrize("name", ["alexnet_small", "vgg11_bn_small", "googlenet_small", "googlenet_64"])
@@ -109,4 +109,4 @@ def test_float32_model_reproduces_pytorch_to_1e5(name):
         y = model(neurona.from_numpy(x))
     assert y.dtype == np.float32
     ref = REF[f"{name}.eval"]
-    np.testing.assert_allclose(y.data, ref, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+    np.testing.assert_allclose(y.array, ref, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(ref).max())))

@@ -30,7 +30,7 @@ def test_skip_init_restores_initialization():
     with models.skip_init():
         models.LeNet5()
     neurona.manual_seed(0)
-    w = models.LeNet5().features[0].weight.data
+    w = models.LeNet5().features[0].weight.array
     assert np.all(np.isfinite(w)) and 0 < np.abs(w).max() <= 1 / 5  # U(±1/√25) again
 
 
@@ -51,16 +51,16 @@ def test_small_input_stems(name, channels, size):
     model.eval()
     with neurona.no_grad():
         y = model(neurona.randn(2, channels, size, size))
-    assert y.shape == (2, 7) and y.dtype == np.float32 and np.all(np.isfinite(y.data))
+    assert y.shape == (2, 7) and y.dtype == np.float32 and np.all(np.isfinite(y.array))
 
 
 def test_models_accept_unbatched_channel_and_flat_inputs():
     model = models.LeNet5().eval()
     x = neurona.randn(2, 1, 28, 28)
     with neurona.no_grad():
-        y = model(x).data
-        np.testing.assert_allclose(model(x.reshape(2, 28, 28)).data, y)
-        np.testing.assert_allclose(model(x.reshape(2, 784)).data, y)
+        y = model(x).array
+        np.testing.assert_allclose(model(x.reshape(2, 28, 28)).array, y)
+        np.testing.assert_allclose(model(x.reshape(2, 784)).array, y)
     with pytest.raises(ValueError, match="1 input channel"):
         model(neurona.randn(2, 3, 28, 28))
 
@@ -94,8 +94,8 @@ def test_basic_block_identity_and_projection_skip():
     assert same(x).shape == (2, 8, 6, 6) and down(x).shape == (2, 16, 3, 3)
     # with the residual branch zeroed the block is relu(x): the skip connection carries the input through
     for p in (same.bn2.weight, same.bn2.bias):
-        p.data[...] = 0
-    np.testing.assert_allclose(same(x).data, np.maximum(x.data, 0), atol=1e-6)
+        p.array[...] = 0
+    np.testing.assert_allclose(same(x).array, np.maximum(x.array, 0), atol=1e-6)
 
 
 def test_inception_block_forms():
@@ -131,7 +131,7 @@ def test_googlenet_loss_weights_the_auxiliary_classifiers():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     loss.backward()
     assert model.aux1.fc2.weight.grad is not None and model.aux2.conv.conv.weight.grad is not None
-    assert np.abs(model.inception4a.branch1.conv.weight.grad.data).sum() > 0
+    assert np.abs(model.inception4a.branch1.conv.weight.grad.array).sum() > 0
     model.eval()
     with neurona.no_grad():
         plain = model(x)
@@ -191,7 +191,7 @@ def test_lenet5_pools_before_the_activation_and_computes_the_textbook_order(act)
         xt = x.detach().requires_grad_()
         y = model.classifier(body(xt).flatten(1))
         (y * neurona.arange(10.0)).sum().backward()
-        results.append([y.data, xt.grad.data] + [p.grad.data for p in model.parameters()])
+        results.append([y.array, xt.grad.array] + [p.grad.array for p in model.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert [type(m).__name__ for m in models.LeNet5(pooling="avg").features][1:3] == ["ReLU", "AvgPool2d"]
@@ -211,6 +211,6 @@ def test_max_pool_then_activation_equals_activation_then_max_pool_with_ties(act)
         zt = neurona.from_numpy(z.copy()).requires_grad_()
         y = order[1](order[0](zt))
         (y * w).sum().backward()
-        grads.append((y.data, zt.grad.data))
+        grads.append((y.array, zt.grad.array))
     np.testing.assert_array_equal(grads[0][0], grads[1][0])
     np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=0, atol=1e-15)

@@ -28,7 +28,7 @@ def test_layers_for_dropout_batch_norm_and_activation():
     assert m[3].p == 0.25
     m.eval()
     x = neurona.randn(6, 5)
-    np.testing.assert_array_equal(m(x).data, m(x).data)  # eval: dropout off, running statistics
+    np.testing.assert_array_equal(m(x).array, m(x).array)  # eval: dropout off, running statistics
 
 
 def test_gradients_agree_with_finite_differences():
@@ -45,9 +45,9 @@ def test_gradients_agree_with_finite_differences():
 def test_initializations(init, activation, expected_std):
     neurona.manual_seed(0)
     m = MLP(400, [200], 2, activation=activation, init=init)
-    w = m[0].weight.data
+    w = m[0].weight.array
     assert w.std() == pytest.approx(expected_std, rel=0.05)
-    assert np.all(m[0].bias.data == 0)
+    assert np.all(m[0].bias.array == 0)
 
 
 def test_config_rebuilds_the_same_architecture():

@@ -14,9 +14,9 @@ def test_sequence_classifier_input_forms_agree():
     m = SequenceClassifier(28, 16, 10, cell="gru")
     m.eval()
     x = np.random.default_rng(0).standard_normal((3, 28, 28)).astype(np.float32)
-    ref = m(x).data
-    np.testing.assert_allclose(m(x[:, None]).data, ref, rtol=1e-6)              # (B, 1, H, W)
-    np.testing.assert_allclose(m(x.reshape(3, -1)).data, ref, rtol=1e-6)        # flattened
+    ref = m(x).array
+    np.testing.assert_allclose(m(x[:, None]).array, ref, rtol=1e-6)              # (B, 1, H, W)
+    np.testing.assert_allclose(m(x.reshape(3, -1)).array, ref, rtol=1e-6)        # flattened
     with pytest.raises(ValueError, match="SequenceClassifier: expected sequences"):
         m(np.zeros((3, 5, 27), np.float32))
 
@@ -58,14 +58,14 @@ def test_save_and_load_round_trip(tmp_path):
     m = SequenceClassifier(5, 6, 3, cell="gru", vocab_size=11, embedding_dim=4, bidirectional=True)
     ids = np.array([[1, 2, 3, 0], [4, 5, 0, 0]])
     m.eval()
-    ref = m(ids).data
+    ref = m(ids).array
     io.save(m, tmp_path / "m.npz")
     back = io.load(tmp_path / "m.npz")
-    np.testing.assert_array_equal(back(ids).data, ref)
+    np.testing.assert_array_equal(back(ids).array, ref)
     lm = CharLM(9, 4, 6, num_layers=2)
     io.save(lm, tmp_path / "lm.npz")
     lm2 = io.load(tmp_path / "lm.npz")
-    np.testing.assert_array_equal(lm2(ids % 9)[0].data, lm.eval()(ids % 9)[0].data)
+    np.testing.assert_array_equal(lm2(ids % 9)[0].array, lm.eval()(ids % 9)[0].array)
     g = models.build_model("lstm", hidden_size=8)
     io.save(g, tmp_path / "g.npz")
     assert io.load(tmp_path / "g.npz").rnn.hidden_size == 8
@@ -82,7 +82,7 @@ def test_char_lm_shapes_state_and_step():
     s = None
     for t in range(4):
         lt, s = lm.step(x[:, t], s)
-        np.testing.assert_allclose(lt.data, logits.data[:, t], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(lt.array, logits.array[:, t], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="method must be"):
         lm.generate([1], 3, method="nucleus")
 
@@ -90,7 +90,7 @@ def test_char_lm_shapes_state_and_step():
 def test_embedding_bag_classifier_offsets_and_padded_rows_agree():
     neurona.manual_seed(0)
     m = EmbeddingBagClassifier(20, 6, 4, padding_idx=0)
-    flat = m(np.array([3, 4, 5, 7]), np.array([0, 3])).data
-    padded = m(np.array([[3, 4, 5], [7, 0, 0]])).data
+    flat = m(np.array([3, 4, 5, 7]), np.array([0, 3])).array
+    padded = m(np.array([[3, 4, 5], [7, 0, 0]])).array
     np.testing.assert_allclose(flat, padded, rtol=1e-6)
     assert models.model_config(m)[0] == "embedding-bag-classifier"

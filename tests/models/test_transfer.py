@@ -36,7 +36,7 @@ def test_pytorch_weights_give_pytorch_outputs(name, tmp_path):
     model.eval()
     with neurona.no_grad():
         y = model(neurona.from_numpy(REF[f"{name}.x"]))
-    np.testing.assert_allclose(y.data, REF[f"{name}.y"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.array, REF[f"{name}.y"], rtol=1e-5, atol=1e-5)
 
 
 def write_safetensors(path: Path, arrays: dict) -> None:
@@ -64,7 +64,7 @@ def test_safetensors_weights(tmp_path):
     models.load_weights(model, path)
     model.eval()
     with neurona.no_grad():
-        np.testing.assert_allclose(model(neurona.from_numpy(REF["resnet_tiny.x"])).data, REF["resnet_tiny.y"],
+        np.testing.assert_allclose(model(neurona.from_numpy(REF["resnet_tiny.x"])).array, REF["resnet_tiny.y"],
                                    rtol=1e-5, atol=1e-5)
 
 
@@ -84,11 +84,11 @@ def test_load_checks_shapes_and_names():
     other = models.LeNet5(num_classes=3)
     with pytest.raises(RuntimeError, match="size mismatch|classifier.4"):
         models.load_weights(other, state)
-    before = other.classifier[4].weight.data.copy()
+    before = other.classifier[4].weight.array.copy()
     report = models.load_weights(other, state, skip_mismatched=True)
     assert report.skipped == ["classifier.4.weight", "classifier.4.bias"]
-    np.testing.assert_array_equal(other.classifier[4].weight.data, before)  # the new head keeps its init
-    np.testing.assert_array_equal(other.features[0].weight.data, state["features.0.weight"])
+    np.testing.assert_array_equal(other.classifier[4].weight.array, before)  # the new head keeps its init
+    np.testing.assert_array_equal(other.features[0].weight.array, state["features.0.weight"])
     with pytest.raises(RuntimeError, match="missing"):
         models.load_weights(models.LeNet5(), {"features.0.weight": state["features.0.weight"]})
     partial = models.load_weights(models.LeNet5(), {"features.0.weight": state["features.0.weight"]}, strict=False)
@@ -111,12 +111,12 @@ def test_replace_head_freeze_and_param_groups():
     models.unfreeze(lenet.classifier[4])
     trainable = [n for n, p in lenet.named_parameters() if p.requires_grad]
     assert trainable == ["classifier.4.weight", "classifier.4.bias"]
-    frozen_before = lenet.features[0].weight.data.copy()
+    frozen_before = lenet.features[0].weight.array.copy()
     opt = optim.SGD([p for p in lenet.parameters() if p.requires_grad], lr=0.1)
     loss = nn.CrossEntropyLoss()(lenet(neurona.randn(4, 1, 28, 28)), neurona.from_numpy(np.array([0, 1, 2, 3])))
     loss.backward()
     opt.step()
-    np.testing.assert_array_equal(lenet.features[0].weight.data, frozen_before)
+    np.testing.assert_array_equal(lenet.features[0].weight.array, frozen_before)
     assert lenet.features[0].weight.grad is None
 
     models.unfreeze(lenet)

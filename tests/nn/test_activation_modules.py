@@ -44,14 +44,14 @@ PAIRS = [
 @pytest.mark.parametrize("module,fn", PAIRS, ids=[repr(m) for m, _ in PAIRS])
 def test_module_equals_function(module, fn, rng):
     x1 = nr.from_numpy((rng.standard_normal((4, 3, 2)) * 3).astype(np.float32)).requires_grad_()
-    x2 = nr.from_numpy(x1.data.copy()).requires_grad_()
+    x2 = nr.from_numpy(x1.array.copy()).requires_grad_()
     y1, y2 = module(x1), fn(x2)
     assert y1.dtype == np.float32
-    np.testing.assert_array_equal(y1.data, y2.data)
+    np.testing.assert_array_equal(y1.array, y2.array)
     r = nr.from_numpy(rng.standard_normal(y1.shape).astype(np.float32))
     (y1 * r).sum().backward()
     (y2 * r).sum().backward()
-    np.testing.assert_array_equal(x1.grad.data, x2.grad.data)
+    np.testing.assert_array_equal(x1.grad.array, x2.grad.array)
 
 
 def test_activation_modules_have_no_parameters_except_prelu_and_maxout():
@@ -94,11 +94,11 @@ def test_prelu_parameter_registration_and_gradient():
     act = nn.PReLU(num_parameters=3, init=0.2)
     assert [n for n, _ in act.named_parameters()] == ["weight"]
     assert act.weight.shape == (3,) and act.weight.dtype == np.float32
-    np.testing.assert_array_equal(act.weight.data, np.full(3, 0.2, np.float32))
+    np.testing.assert_array_equal(act.weight.array, np.full(3, 0.2, np.float32))
     assert list(act.state_dict()) == ["weight"]
     x = nr.tensor([[[-1.0, 2.0], [-3.0, -4.0], [5.0, 6.0]]])  # (1, 3, 2): channels on dim 1
     act(x).sum().backward()
-    np.testing.assert_array_equal(act.weight.grad.data, [-1.0, -7.0, 0.0])  # ∂y/∂α = x where x ≤ 0
+    np.testing.assert_array_equal(act.weight.grad.array, [-1.0, -7.0, 0.0])  # ∂y/∂α = x where x ≤ 0
     act.double()
     assert act.weight.dtype == np.float64 and act(x.double()).dtype == np.float64
 
@@ -112,8 +112,8 @@ def test_prelu_learns_the_slope():
         act.zero_grad()
         loss = ((act(x) - target) ** 2).mean()
         loss.backward()
-        act.weight.data -= 0.5 * act.weight.grad.data
-    assert abs(act.weight.data[0] - 0.3) < 1e-4
+        act.weight.array -= 0.5 * act.weight.grad.array
+    assert abs(act.weight.array[0] - 0.3) < 1e-4
 
 
 def test_prelu_channel_mismatch():
@@ -130,8 +130,8 @@ def test_maxout_parameters_and_initialization():
     assert layer.weight.shape == (5, 3, 16) and layer.bias.shape == (5, 3)
     assert layer.num_parameters() == 5 * 3 * 16 + 5 * 3
     bound = 1 / math.sqrt(16)
-    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.bias.data).max() <= bound
-    assert layer.weight.data.std() > bound / 3  # actually drawn, not constant
+    assert np.abs(layer.weight.array).max() <= bound and np.abs(layer.bias.array).max() <= bound
+    assert layer.weight.array.std() > bound / 3  # actually drawn, not constant
     assert nn.Maxout(4, 2, bias=False).bias is None
     assert [n for n, _ in nn.Maxout(4, 2, bias=False).named_parameters()] == ["weight"]
     assert nn.Maxout(4, 2, dtype=nr.float64).weight.dtype == np.float64
@@ -142,13 +142,13 @@ def test_maxout_module_matches_function_and_reaches_every_parameter(bias):
     layer = nn.Maxout(4, 3, pool_size=2, bias=bias).double()
     x = nr.randn(6, 4, dtype=nr.float64, requires_grad=True)
     y = layer(x)
-    z = np.einsum("ni,opi->nop", x.data, layer.weight.data) + (layer.bias.data if bias else 0)
-    np.testing.assert_allclose(y.data, z.max(axis=-1), rtol=1e-13)
+    z = np.einsum("ni,opi->nop", x.array, layer.weight.array) + (layer.bias.array if bias else 0)
+    np.testing.assert_allclose(y.array, z.max(axis=-1), rtol=1e-13)
     y.sum().backward()
     assert x.grad is not None and layer.weight.grad is not None
     # each (sample, unit) sends its gradient to exactly one piece
     if bias:
-        assert layer.bias.grad.data.sum() == pytest.approx(6 * 3)
+        assert layer.bias.grad.array.sum() == pytest.approx(6 * 3)
     assert nr.gradcheck(lambda t: layer(t), x)
 
 
@@ -163,7 +163,7 @@ def test_maxout_network_learns_xor():
         loss = ((model(x) - y) ** 2).mean()
         loss.backward()
         for p in model.parameters():
-            p.data -= 0.1 * p.grad.data
+            p.array -= 0.1 * p.grad.array
     assert loss.item() < 1e-2
 
 
@@ -173,4 +173,4 @@ def test_activations_inside_sequential():
         model = nn.Sequential(nn.Linear(3, 8), act, nn.Linear(8, 2), nn.LogSoftmax(dim=1))
         out = model(nr.randn(5, 3))
         assert out.shape == (5, 2) and out.dtype == np.float32
-        np.testing.assert_allclose(np.exp(out.data).sum(axis=1), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(np.exp(out.array).sum(axis=1), 1.0, rtol=1e-5)

@@ -20,8 +20,8 @@ def test_conv2d_shapes_init_and_repr():
     conv = nn.Conv2d(4, 8, (3, 5), stride=(2, 1), padding=(1, 2), groups=2)
     assert conv.weight.shape == (8, 2, 3, 5) and conv.bias.shape == (8,)
     bound = 1 / math.sqrt(2 * 3 * 5)  # PyTorch's default: U(±1/√fan_in) for weight (kaiming a=√5) and bias
-    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.8 * bound
-    assert np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.weight.array).max() <= bound and np.abs(conv.weight.array).max() > 0.8 * bound
+    assert np.abs(conv.bias.array).max() <= bound
     assert conv.weight.dtype == np.float32
     y = conv(neurona.randn(2, 4, 9, 10))
     assert y.shape == (2, 8, 5, 10) == conv.output_shape((2, 4, 9, 10))
@@ -34,7 +34,7 @@ def test_conv2d_layer_matches_reference_and_trains(rng):
     conv = nn.Conv2d(3, 5, 3, padding="same", dtype=np.float64)
     x = rng.standard_normal((2, 3, 7, 6))
     y = conv(neurona.from_numpy(x))
-    np.testing.assert_allclose(y.data, conv2d_reference(x, conv.weight.data, conv.bias.data, 1, "same"),
+    np.testing.assert_allclose(y.array, conv2d_reference(x, conv.weight.array, conv.bias.array, 1, "same"),
                                rtol=1e-10, atol=1e-12)
     y.sum().backward()
     assert conv.weight.grad.shape == conv.weight.shape and conv.bias.grad.shape == (5,)
@@ -48,10 +48,10 @@ def test_padding_modes_match_pytorch(mode):
     conv.load_state_dict({"weight": REF[f"{case}.w"], "bias": REF[f"{case}.b"]})
     x = neurona.from_numpy(REF[f"{case}.x"].copy()).requires_grad_()
     y = conv(x)
-    np.testing.assert_allclose(y.data, REF[f"{case}.out"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.array, REF[f"{case}.out"], rtol=1e-10, atol=1e-10)
     y.backward(REF[f"{case}.r"])
-    np.testing.assert_allclose(x.grad.data, REF[f"{case}.grad_x"], rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(conv.weight.grad.data, REF[f"{case}.grad_w"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(x.grad.array, REF[f"{case}.grad_x"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv.weight.grad.array, REF[f"{case}.grad_w"], rtol=1e-10, atol=1e-10)
     assert f"padding_mode='{mode}'" in repr(conv)
 
 
@@ -59,8 +59,8 @@ def test_conv1d_layer(rng):
     conv = nn.Conv1d(3, 4, 3, stride=2, padding=1, dtype=np.float64)
     x = rng.standard_normal((2, 3, 9))
     y = conv(neurona.from_numpy(x))
-    ref = conv2d_reference(x[:, :, None], conv.weight.data[:, :, None], conv.bias.data, (1, 2), (0, 1))[:, :, 0]
-    np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-12)
+    ref = conv2d_reference(x[:, :, None], conv.weight.array[:, :, None], conv.bias.array, (1, 2), (0, 1))[:, :, 0]
+    np.testing.assert_allclose(y.array, ref, rtol=1e-10, atol=1e-12)
     assert conv(neurona.from_numpy(x[0])).shape == (4, 5)
     same = nn.Conv1d(2, 2, 4, padding="same", padding_mode="circular")
     assert same(neurona.randn(1, 2, 7)).shape == (1, 2, 7)
@@ -134,18 +134,18 @@ def test_conv2d_input_errors():
 
 def test_batchnorm2d_matches_pytorch():
     bn = nn.BatchNorm2d(3, momentum=0.2, dtype=np.float64)
-    bn.weight.data[...] = REF["bn2d.weight"]
-    bn.bias.data[...] = REF["bn2d.bias"]
+    bn.weight.array[...] = REF["bn2d.weight"]
+    bn.bias.array[...] = REF["bn2d.bias"]
     x1 = neurona.from_numpy(REF["bn2d.x1"].copy()).requires_grad_()
     y1 = bn(x1)
-    np.testing.assert_allclose(y1.data, REF["bn2d.y1"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y1.array, REF["bn2d.y1"], rtol=1e-10, atol=1e-10)
     y1.backward(REF["bn2d.r1"])
-    np.testing.assert_allclose(x1.grad.data, REF["bn2d.grad_x1"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(x1.grad.array, REF["bn2d.grad_x1"], rtol=1e-8, atol=1e-10)
     bn(neurona.from_numpy(REF["bn2d.x2"]))
-    np.testing.assert_allclose(bn.running_mean.data, REF["bn2d.running_mean"], rtol=1e-10)
-    np.testing.assert_allclose(bn.running_var.data, REF["bn2d.running_var"], rtol=1e-10)
+    np.testing.assert_allclose(bn.running_mean.array, REF["bn2d.running_mean"], rtol=1e-10)
+    np.testing.assert_allclose(bn.running_var.array, REF["bn2d.running_var"], rtol=1e-10)
     bn.eval()
-    np.testing.assert_allclose(bn(neurona.from_numpy(REF["bn2d.x2"])).data, REF["bn2d.y_eval"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bn(neurona.from_numpy(REF["bn2d.x2"])).array, REF["bn2d.y_eval"], rtol=1e-10, atol=1e-10)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         bn(neurona.zeros(4, 3))
 
@@ -155,7 +155,7 @@ def test_dropout2d_layer():
     layer = nn.Dropout2d(0.5)
     x = neurona.ones(8, 16, 4, 4)
     y = layer(x)
-    kept = y.data.reshape(8, 16, -1)
+    kept = y.array.reshape(8, 16, -1)
     assert np.all((kept == 0).all(-1) | (kept == 2).all(-1))
     layer.eval()
     assert layer(x) is x
@@ -172,11 +172,11 @@ def test_pooling_layers():
     assert nn.AdaptiveAvgPool2d((2, 3))(x).shape == (2, 3, 2, 3)
     assert nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
     assert nn.AdaptiveMaxPool2d(2)(x).shape == (2, 3, 2, 2)
-    np.testing.assert_allclose(nn.GlobalAvgPool2d()(x).data, x.data.mean(axis=(2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(nn.GlobalAvgPool2d()(x).array, x.array.mean(axis=(2, 3)), rtol=1e-6)
     assert nn.MaxPool1d(2)(neurona.randn(2, 3, 9)).shape == (2, 3, 4)
     assert nn.AvgPool1d(3, 2)(neurona.randn(2, 3, 9)).shape == (2, 3, 4)
     up = nn.Upsample(scale_factor=2)
-    np.testing.assert_array_equal(up(x).data, x.data.repeat(2, axis=2).repeat(2, axis=3))
+    np.testing.assert_array_equal(up(x).array, x.array.repeat(2, axis=2).repeat(2, axis=3))
     assert nn.Upsample(size=(5, 7), mode="bilinear")(x).shape == (2, 3, 5, 7)
     assert "kernel_size=2" in repr(nn.MaxPool2d(2)) and "scale_factor=2" in repr(up)
 

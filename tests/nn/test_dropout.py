@@ -10,7 +10,7 @@ from neurona.functional.dropout import dropout, gaussian_noise
 def test_train_mode_zeroes_a_fraction_p_and_scales_the_rest():
     neurona.manual_seed(0)
     x = neurona.ones(200, 500)
-    y = nn.Dropout(0.3)(x).data
+    y = nn.Dropout(0.3)(x).array
     dropped = (y == 0).mean()
     assert dropped == pytest.approx(0.3, abs=0.01)
     np.testing.assert_allclose(y[y != 0], 1 / 0.7, rtol=1e-6)
@@ -20,9 +20,9 @@ def test_train_mode_zeroes_a_fraction_p_and_scales_the_rest():
 def test_expectation_is_preserved():
     rng = np.random.default_rng(0)
     x = neurona.tensor(rng.standard_normal((4, 5)))
-    draws = np.stack([dropout(x, 0.5, generator=rng).data for _ in range(4000)])
+    draws = np.stack([dropout(x, 0.5, generator=rng).array for _ in range(4000)])
     # each draw has variance x² (p/(1-p)) = x²: the mean of 4000 is within 4/sqrt(4000)·|x|
-    np.testing.assert_array_less(np.abs(draws.mean(0) - x.data), 4 * np.abs(x.data) / np.sqrt(4000) + 1e-6)
+    np.testing.assert_array_less(np.abs(draws.mean(0) - x.array), 4 * np.abs(x.array) / np.sqrt(4000) + 1e-6)
 
 
 def test_eval_mode_and_p0_are_the_identity():
@@ -37,9 +37,9 @@ def test_eval_mode_and_p0_are_the_identity():
 def test_p1_drops_everything():
     x = neurona.randn(3, 4, requires_grad=True)
     y = dropout(x, 1.0)
-    assert not y.data.any()
+    assert not y.array.any()
     y.sum().backward()
-    assert not x.grad.data.any()
+    assert not x.grad.array.any()
 
 
 def test_invalid_p():
@@ -54,8 +54,8 @@ def test_gradient_is_the_mask():
     x = neurona.randn(6, 7, requires_grad=True)
     y = nn.Dropout(0.4)(x)
     y.backward(neurona.ones_like(y))
-    expected = np.where(y.data != 0, 1 / 0.6, 0.0)
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-6)
+    expected = np.where(y.array != 0, 1 / 0.6, 0.0)
+    np.testing.assert_allclose(x.grad.array, expected, rtol=1e-6)
     assert x.grad.dtype == np.float32
 
 
@@ -69,11 +69,11 @@ def test_gradcheck_with_a_fixed_mask(shape):
 def test_same_seed_same_mask():
     x = neurona.ones(10, 10)
     neurona.manual_seed(4)
-    a = nn.Dropout()(x).data
+    a = nn.Dropout()(x).array
     neurona.manual_seed(4)
-    b = nn.Dropout()(x).data
+    b = nn.Dropout()(x).array
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, nn.Dropout()(x).data)
+    assert not np.array_equal(a, nn.Dropout()(x).array)
 
 
 def test_float64_input_stays_float64():
@@ -89,9 +89,9 @@ def test_gaussian_noise():
     x = neurona.zeros(300, 300, requires_grad=True)
     y = layer(x)
     assert y.dtype == np.float32
-    assert y.data.std() == pytest.approx(0.5, rel=0.02) and abs(y.data.mean()) < 0.01
+    assert y.array.std() == pytest.approx(0.5, rel=0.02) and abs(y.array.mean()) < 0.01
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.ones((300, 300)))  # the noise is a constant
+    np.testing.assert_array_equal(x.grad.array, np.ones((300, 300)))  # the noise is a constant
     layer.eval()
     assert layer(x) is x
     assert gaussian_noise(x, 0.0) is x
@@ -104,7 +104,7 @@ def test_dropout_in_a_model_follows_train_and_eval():
     model = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.5))
     x = neurona.randn(4, 10)
     model.eval()
-    np.testing.assert_array_equal(model(x).data, model(x).data)
+    np.testing.assert_array_equal(model(x).array, model(x).array)
     model.train()
     neurona.manual_seed(0)
-    assert not np.array_equal(model(x).data, model(x).data)
+    assert not np.array_equal(model(x).array, model(x).array)

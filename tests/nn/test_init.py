@@ -52,7 +52,7 @@ CASES = [
 def test_random_initializers_have_the_right_variance(fn, kwargs, shape, std, dist):
     w = _w(*shape)
     assert fn(w, generator=np.random.default_rng(0), **kwargs) is w
-    d = w.data.astype(np.float64)
+    d = w.array.astype(np.float64)
     assert w.dtype == np.float32
     assert abs(d.mean()) < 4 * std / math.sqrt(d.size)
     assert d.std() == pytest.approx(std, rel=0.03)
@@ -69,38 +69,38 @@ def test_xavier_matches_the_notes_variance():
     n_in, n_out = 400, 100
     w = _w(n_out, n_in)
     init.xavier_normal_(w, generator=np.random.default_rng(1))
-    assert w.data.astype(np.float64).var() == pytest.approx(2 / (n_in + n_out), rel=0.05)
+    assert w.array.astype(np.float64).var() == pytest.approx(2 / (n_in + n_out), rel=0.05)
 
 
 def test_uniform_normal_constant():
     w = _w(200, 100)
     init.uniform_(w, -2, 3, generator=np.random.default_rng(0))
-    assert w.data.min() >= -2 and w.data.max() < 3 and w.data.mean() == pytest.approx(0.5, abs=0.05)
+    assert w.array.min() >= -2 and w.array.max() < 3 and w.array.mean() == pytest.approx(0.5, abs=0.05)
     init.normal_(w, 1.0, 0.5, generator=np.random.default_rng(0))
-    assert w.data.mean() == pytest.approx(1.0, abs=0.01) and w.data.std() == pytest.approx(0.5, rel=0.02)
+    assert w.array.mean() == pytest.approx(1.0, abs=0.01) and w.array.std() == pytest.approx(0.5, rel=0.02)
     init.constant_(w, 0.25)
-    assert np.all(w.data == 0.25)
+    assert np.all(w.array == 0.25)
     init.ones_(w)
-    assert np.all(w.data == 1)
+    assert np.all(w.array == 1)
     init.zeros_(w)
-    assert not w.data.any()
+    assert not w.array.any()
     e = _w(3, 4)
     init.eye_(e)
-    np.testing.assert_array_equal(e.data, np.eye(3, 4))
+    np.testing.assert_array_equal(e.array, np.eye(3, 4))
 
 
 def test_trunc_normal_stays_in_bounds():
     w = _w(100, 100)
     init.trunc_normal_(w, mean=0.0, std=1.0, a=-1.0, b=0.5, generator=np.random.default_rng(0))
-    assert w.data.min() >= -1.0 and w.data.max() <= 0.5
-    assert len(np.unique(w.data)) > 9000
+    assert w.array.min() >= -1.0 and w.array.max() <= 0.5
+    assert len(np.unique(w.array)) > 9000
 
 
 def test_orthogonal():
     for shape in [(6, 6), (4, 9), (9, 4)]:
         w = _w(*shape, dtype=neurona.float64)
         init.orthogonal_(w, gain=2.0, generator=np.random.default_rng(0))
-        m = w.data / 2.0
+        m = w.array / 2.0
         small = min(shape)
         gram = m @ m.T if shape[0] <= shape[1] else m.T @ m
         np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
@@ -109,11 +109,11 @@ def test_orthogonal():
 def test_dtype_and_identity_of_the_array_are_kept():
     for dtype in (neurona.float32, neurona.float64):
         w = _w(20, 10, dtype=dtype)
-        arr = w.data
+        arr = w.array
         init.kaiming_uniform_(w)
         init.xavier_normal_(w)
         init.trunc_normal_(w, std=0.02)
-        assert w.data is arr and w.dtype == dtype
+        assert w.array is arr and w.dtype == dtype
 
 
 def test_default_generator_follows_manual_seed():
@@ -122,9 +122,9 @@ def test_default_generator_follows_manual_seed():
     init.xavier_uniform_(a)
     neurona.manual_seed(3)
     init.xavier_uniform_(b)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
     init.xavier_uniform_(b)
-    assert not np.array_equal(a.data, b.data)
+    assert not np.array_equal(a.array, b.array)
 
 
 def test_no_graph_is_recorded_and_parameters_stay_leaves():

@@ -25,7 +25,7 @@ def test_empty_batch():
     y = layer(x)
     assert y.shape == (0, 2)
     y.sum().backward()
-    assert x.grad.shape == (0, 3) and not layer.weight.grad.data.any()
+    assert x.grad.shape == (0, 3) and not layer.weight.grad.array.any()
 
 
 def test_linear_op_without_bias():
@@ -50,7 +50,7 @@ def test_fused_and_composed_agree(rng, xshape):
         x, w, b = (neurona.from_numpy(a.copy()).requires_grad_() for a in (x0, w0, b0))
         y = fn(x, w, b)
         y.backward(gy)
-        results.append((y.data, x.grad.data, w.grad.data, b.grad.data))
+        results.append((y.array, x.grad.array, w.grad.array, b.grad.array))
     for fused, composed in zip(*results):
         np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-12)
 
@@ -63,10 +63,10 @@ def test_linear_layer_matches_pytorch(tag):
     x = neurona.from_numpy(REF[f"{tag}_x"].copy()).requires_grad_()
     y = layer(x)
     y.backward(REF[f"{tag}_gy"])
-    np.testing.assert_allclose(y.data, REF[f"{tag}_y"], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(x.grad.data, REF[f"{tag}_gx"], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(layer.weight.grad.data, REF[f"{tag}_gw"], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(layer.bias.grad.data, REF[f"{tag}_gb"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.array, REF[f"{tag}_y"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, REF[f"{tag}_gx"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad.array, REF[f"{tag}_gw"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.bias.grad.array, REF[f"{tag}_gb"], rtol=1e-12, atol=1e-12)
 
 
 def test_layer_shapes_and_parameters():
@@ -86,8 +86,8 @@ def test_default_init_is_uniform_with_bound_one_over_sqrt_fan_in():
     layer = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound
-    w = layer.weight.data
+        assert np.abs(p.array).max() <= bound
+    w = layer.weight.array
     assert np.abs(w).max() > 0.99 * bound
     assert abs(w.var() - bound ** 2 / 3) < 0.03 * bound ** 2 / 3  # U(-a, a) has variance a²/3
 
@@ -97,8 +97,8 @@ def test_init_is_reproducible_with_manual_seed():
     a = nn.Linear(5, 3)
     neurona.manual_seed(7)
     b = nn.Linear(5, 3)
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    np.testing.assert_array_equal(a.bias.data, b.bias.data)
+    np.testing.assert_array_equal(a.weight.array, b.weight.array)
+    np.testing.assert_array_equal(a.bias.array, b.bias.array)
 
 
 def test_wrong_feature_count_message():

@@ -67,10 +67,10 @@ def test_module_equals_function(name, module, fn, make, rng):
     tt = t.astype(np.float32) if t.dtype.kind == "f" else t
     y1, y2 = module(x1, tt), fn(x2, tt)
     assert y1.dtype == np.float32
-    np.testing.assert_array_equal(y1.data, y2.data)
+    np.testing.assert_array_equal(y1.array, y2.array)
     y1.sum().backward()
     y2.sum().backward()
-    np.testing.assert_array_equal(x1.grad.data, x2.grad.data)
+    np.testing.assert_array_equal(x1.grad.array, x2.grad.array)
 
 
 def test_defaults_follow_pytorch():
@@ -138,16 +138,16 @@ def test_notes_regularized_loss_in_one_line():
     n, lam = 8, 0.3
     loss = nn.MSELoss(reduction="sum")(model(x), t) / (2 * n) + lam / (2 * n) * nn.utils.l2_penalty(
         model.parameters())
-    h = x.data @ model.weight.data.T + model.bias.data
-    expected = ((t.data - h) ** 2).sum() / (2 * n) + lam / (2 * n) * sum((p.data ** 2).sum()
+    h = x.array @ model.weight.array.T + model.bias.array
+    expected = ((t.array - h) ** 2).sum() / (2 * n) + lam / (2 * n) * sum((p.array ** 2).sum()
                                                                         for p in model.parameters())
     np.testing.assert_allclose(loss.item(), expected, rtol=1e-13)
     loss.backward()
-    g_reg = model.weight.grad.data.copy()
+    g_reg = model.weight.grad.array.copy()
     model.zero_grad()
     (nn.MSELoss(reduction="sum")(model(x), t) / (2 * n)).backward()
     # the penalty adds (λ/N) W to the gradient: weight decay
-    np.testing.assert_allclose(g_reg - model.weight.grad.data, lam / n * model.weight.data, rtol=1e-12)
+    np.testing.assert_allclose(g_reg - model.weight.grad.array, lam / n * model.weight.array, rtol=1e-12)
 
 
 def test_cross_entropy_trains_a_softmax_classifier():
@@ -166,8 +166,8 @@ def test_cross_entropy_trains_a_softmax_classifier():
         first = loss.item() if first is None else first
         loss.backward()
         for p in model.parameters():
-            p.data -= 0.5 * p.grad.data
+            p.array -= 0.5 * p.grad.array
     assert loss.item() < first / 3
-    accuracy = (model(x).data.argmax(axis=1) == y).mean()
+    accuracy = (model(x).array.argmax(axis=1) == y).mean()
     assert accuracy > 0.95
-    np.testing.assert_allclose(A.softmax(model(x), 1).data.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(A.softmax(model(x), 1).array.sum(axis=1), 1.0, rtol=1e-5)

@@ -46,7 +46,7 @@ def test_parameter_is_a_leaf_tensor_that_requires_grad():
 def test_parameter_shares_tensor_data_and_keeps_dtype():
     t = neurona.from_numpy(np.arange(6, dtype=np.float64).reshape(2, 3))
     p = nn.Parameter(t)
-    assert p.data is t.data and p.dtype == np.float64
+    assert p.array is t.array and p.dtype == np.float64
     assert nn.Parameter(np.zeros(3)).dtype == np.float32  # arrays follow neurona.tensor's policy
 
 
@@ -65,7 +65,7 @@ def test_gradients_reach_parameters():
     w = nn.Parameter(neurona.tensor([[1.0, 2.0], [3.0, 4.0]]))
     x = neurona.tensor([[1.0, 1.0]])
     (x @ w).sum().backward()
-    np.testing.assert_allclose(w.grad.data, [[1, 1], [1, 1]])
+    np.testing.assert_allclose(w.grad.array, [[1, 1], [1, 1]])
     assert w.grad.dtype == np.float32
 
 
@@ -153,7 +153,7 @@ def test_state_dict_holds_copies_of_parameters_and_persistent_buffers():
                         "bn.running_mean", "bn.running_var", "bn.num_batches_tracked", "head.weight", "head.bias"]
     assert all(isinstance(v, np.ndarray) for v in sd.values())
     sd["head.weight"][...] = 123.0
-    assert not np.any(net.head.weight.data == 123.0)
+    assert not np.any(net.head.weight.array == 123.0)
     assert net.state_dict(keep_vars=True)["head.weight"] is net.head.weight
 
 
@@ -165,11 +165,11 @@ def test_state_dict_round_trip_reproduces_outputs():
     a(x)  # moves the BatchNorm running statistics
     a.eval()
     b.eval()
-    weight_array = b.head.weight.data
+    weight_array = b.head.weight.array
     res = b.load_state_dict(a.state_dict())
     assert res.missing_keys == [] and res.unexpected_keys == []
-    np.testing.assert_array_equal(a(x).data, b(x).data)
-    assert b.head.weight.data is weight_array  # copied in place: optimizers keep valid references
+    np.testing.assert_array_equal(a(x).array, b(x).array)
+    assert b.head.weight.array is weight_array  # copied in place: optimizers keep valid references
     assert b.bn.num_batches_tracked.item() == 1
 
 
@@ -178,9 +178,9 @@ def test_load_state_dict_converts_dtype():
     sd = {"weight": np.ones((2, 2), np.float64), "bias": [0.5, 0.5]}
     lin.load_state_dict(sd)
     assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
-    np.testing.assert_array_equal(lin.weight.data, np.ones((2, 2)))
+    np.testing.assert_array_equal(lin.weight.array, np.ones((2, 2)))
     lin.load_state_dict({"weight": neurona.zeros(2, 2), "bias": neurona.zeros(2)})
-    assert lin.weight.data.sum() == 0
+    assert lin.weight.array.sum() == 0
 
 
 def _snapshot(m):
@@ -233,7 +233,7 @@ def test_load_state_dict_non_strict_returns_the_keys():
     sd["extra"] = np.zeros(2)
     res = dst.load_state_dict(sd, strict=False)
     assert res.missing_keys == ["head.bias"] and res.unexpected_keys == ["extra"]
-    np.testing.assert_array_equal(dst.head.weight.data, sd["head.weight"])
+    np.testing.assert_array_equal(dst.head.weight.array, sd["head.weight"])
     with pytest.raises(RuntimeError, match="size mismatch"):  # shapes are checked even when not strict
         dst.load_state_dict({"head.weight": np.zeros((1, 1))}, strict=False)
 
@@ -257,7 +257,7 @@ def test_zero_grad():
     net(neurona.randn(4, 3)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in net.parameters())
+    assert all(p.grad is not None and not p.grad.array.any() for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -292,7 +292,7 @@ def test_apply_for_custom_initialization():
             nn.init.zeros_(m.weight)
 
     net.apply(init_weights)
-    assert not net.head.weight.data.any() and not net.block.fc.weight.data.any()
+    assert not net.head.weight.array.any() and not net.block.fc.weight.array.any()
 
 
 def test_forward_hooks():
@@ -301,10 +301,10 @@ def test_forward_hooks():
     h = lin.register_forward_hook(lambda m, inp, out: calls.append(out.shape) or out * 0)
     pre = lin.register_forward_pre_hook(lambda m, inp: (inp[0] * 2,))
     y = lin(neurona.ones(3, 2))
-    assert calls == [(3, 2)] and not y.data.any()
+    assert calls == [(3, 2)] and not y.array.any()
     h.remove()
     pre.remove()
-    assert lin(neurona.ones(3, 2)).data.any() and len(calls) == 1
+    assert lin(neurona.ones(3, 2)).array.any() and len(calls) == 1
 
 
 def test_to_dtype_casts_float_parameters_and_buffers_only():
@@ -327,13 +327,13 @@ def test_deepcopy_is_independent():
     net = Net()
     twin = copy.deepcopy(net)
     assert type(twin.head.weight) is nn.Parameter
-    twin.head.weight.data[...] = 0
-    assert net.head.weight.data.any()
+    twin.head.weight.array[...] = 0
+    assert net.head.weight.array.any()
     x = neurona.randn(4, 3)
     net.eval()
     twin.eval()
     twin.load_state_dict(net.state_dict())
-    np.testing.assert_array_equal(net(x).data, twin(x).data)
+    np.testing.assert_array_equal(net(x).array, twin(x).array)
 
 
 # --- repr ------------------------------------------------------------------------
@@ -369,7 +369,7 @@ def test_sequential_indexing_slicing_and_editing():
     assert isinstance(head, nn.Sequential) and list(head) == [a, b]
     assert seq[1:]._modules.keys() == {"1", "2"}
     x = neurona.randn(4, 2)
-    np.testing.assert_allclose(seq(x).data, c(a(x)).data)
+    np.testing.assert_allclose(seq(x).array, c(a(x)).array)
     seq.append(nn.Identity())
     assert len(seq) == 4
     seq.insert(1, nn.Identity())

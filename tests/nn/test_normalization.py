@@ -109,7 +109,7 @@ def test_fused_and_composed_batch_norm_agree(shape, rng):
         x, w, b = (neurona.from_numpy(a.copy()).requires_grad_() for a in (x0, w0, b0))
         y = fn(x, w, b)
         y.backward(gy)
-        res.append((y.data, x.grad.data, w.grad.data, b.grad.data))
+        res.append((y.array, x.grad.array, w.grad.array, b.grad.array))
     for fused, composed in zip(*res):
         np.testing.assert_allclose(fused, composed, rtol=1e-10, atol=1e-12)
 
@@ -121,11 +121,11 @@ def test_running_statistics_update_uses_the_unbiased_variance(rng):
     n = 10 * 4
     mu = x.mean(axis=(0, 2))
     var = x.var(axis=(0, 2)) * n / (n - 1)
-    np.testing.assert_allclose(rm.data, 0.2 * mu, rtol=1e-12)
-    np.testing.assert_allclose(rv.data, 0.8 + 0.2 * var, rtol=1e-12)
-    before = rm.data.copy()
+    np.testing.assert_allclose(rm.array, 0.2 * mu, rtol=1e-12)
+    np.testing.assert_allclose(rv.array, 0.8 + 0.2 * var, rtol=1e-12)
+    before = rm.array.copy()
     batch_norm(neurona.from_numpy(x), rm, rv, training=False)
-    np.testing.assert_array_equal(rm.data, before)  # evaluation leaves them alone
+    np.testing.assert_array_equal(rm.array, before)  # evaluation leaves them alone
 
 
 # --- BatchNorm1d: the layer --------------------------------------------------------------
@@ -135,45 +135,45 @@ def test_running_statistics_update_uses_the_unbiased_variance(rng):
 def test_batchnorm1d_matches_pytorch(tag):
     w = REF[f"{tag}_w"]
     bn = nn.BatchNorm1d(len(w), momentum=None if tag == "bncum" else 0.1, dtype=neurona.float64)
-    bn.weight.data[...] = w
-    bn.bias.data[...] = REF[f"{tag}_b"]
+    bn.weight.array[...] = w
+    bn.bias.array[...] = REF[f"{tag}_b"]
     for step in range(3):
         x = neurona.from_numpy(REF[f"{tag}_x{step}"].copy()).requires_grad_()
         y = bn(x)
         if step == 0:
             y.backward(REF[f"{tag}_gy0"])
-            np.testing.assert_allclose(y.data, REF[f"{tag}_y0"], rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(x.grad.data, REF[f"{tag}_gx0"], rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(bn.weight.grad.data, REF[f"{tag}_gw0"], rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(bn.bias.grad.data, REF[f"{tag}_gb0"], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(y.array, REF[f"{tag}_y0"], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(x.grad.array, REF[f"{tag}_gx0"], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(bn.weight.grad.array, REF[f"{tag}_gw0"], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(bn.bias.grad.array, REF[f"{tag}_gb0"], rtol=1e-10, atol=1e-12)
     assert bn.num_batches_tracked.item() == 3
-    np.testing.assert_allclose(bn.running_mean.data, REF[f"{tag}_running_mean"], rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, REF[f"{tag}_running_var"], rtol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.array, REF[f"{tag}_running_mean"], rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.array, REF[f"{tag}_running_var"], rtol=1e-12)
     bn.eval()
     y = bn(neurona.from_numpy(REF[f"{tag}_xeval"]))
-    np.testing.assert_allclose(y.data, REF[f"{tag}_yeval"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.array, REF[f"{tag}_yeval"], rtol=1e-10, atol=1e-12)
 
 
 def test_batchnorm1d_train_versus_eval(rng):
     bn = nn.BatchNorm1d(4)
     x = neurona.tensor(rng.standard_normal((32, 4)) * 5 + 3)
-    y = bn(x).data
+    y = bn(x).array
     np.testing.assert_allclose(y.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(y.var(0), 1, rtol=1e-3)
     bn.eval()
     # after one step the running statistics are still mostly the initial (0, 1): the output is not normalized
-    assert np.abs(bn(x).data.mean(0)).max() > 0.1
+    assert np.abs(bn(x).array.mean(0)).max() > 0.1
     # in eval a sample's output does not depend on the rest of its batch
-    one = bn(x[:1]).data
-    np.testing.assert_allclose(one, bn(x).data[:1], rtol=1e-6)
+    one = bn(x[:1]).array
+    np.testing.assert_allclose(one, bn(x).array[:1], rtol=1e-6)
 
 
 def test_batchnorm1d_running_statistics_converge(rng):
     bn = nn.BatchNorm1d(2, momentum=0.5)
     for _ in range(30):
         bn(neurona.tensor(rng.standard_normal((256, 2)) * [1.0, 3.0] + [4.0, -2.0]))
-    np.testing.assert_allclose(bn.running_mean.data, [4.0, -2.0], atol=0.3)
-    np.testing.assert_allclose(bn.running_var.data, [1.0, 9.0], rtol=0.2)
+    np.testing.assert_allclose(bn.running_mean.array, [4.0, -2.0], atol=0.3)
+    np.testing.assert_allclose(bn.running_var.array, [1.0, 9.0], rtol=0.2)
 
 
 def test_batchnorm1d_options():
@@ -181,14 +181,14 @@ def test_batchnorm1d_options():
     assert list(bn.parameters()) == [] and list(bn.buffers()) == [] and bn.state_dict() == {}
     x = neurona.randn(8, 3) * 4
     bn.eval()  # no running statistics: batch statistics even in eval, as PyTorch
-    np.testing.assert_allclose(bn(x).data, np_batch_norm(x.data.astype(np.float64)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn(x).array, np_batch_norm(x.array.astype(np.float64)), rtol=1e-4, atol=1e-5)
     default = nn.BatchNorm1d(3)
     assert list(default.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
-    np.testing.assert_array_equal(default.weight.data, 1)
-    np.testing.assert_array_equal(default.bias.data, 0)
+    np.testing.assert_array_equal(default.weight.array, 1)
+    np.testing.assert_array_equal(default.bias.array, 0)
     default(neurona.randn(4, 3))
     default.reset_running_stats()
-    assert default.num_batches_tracked.item() == 0 and not default.running_mean.data.any()
+    assert default.num_batches_tracked.item() == 0 and not default.running_mean.array.any()
     assert "BatchNorm1d(3, eps=1e-05, momentum=0.1" in repr(default)
 
 
@@ -236,10 +236,10 @@ def test_layernorm_matches_pytorch(tag, ns):
     x = neurona.from_numpy(REF[f"{tag}_x"].copy()).requires_grad_()
     y = ln(x)
     y.backward(REF[f"{tag}_gy"])
-    np.testing.assert_allclose(y.data, REF[f"{tag}_y"], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(x.grad.data, REF[f"{tag}_gx"], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ln.weight.grad.data, REF[f"{tag}_gw"], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ln.bias.grad.data, REF[f"{tag}_gb"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.array, REF[f"{tag}_y"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, REF[f"{tag}_gx"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ln.weight.grad.array, REF[f"{tag}_gw"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ln.bias.grad.array, REF[f"{tag}_gb"], rtol=1e-10, atol=1e-12)
 
 
 def test_layernorm_layer(rng):
@@ -247,12 +247,12 @@ def test_layernorm_layer(rng):
     assert ln.weight.shape == ln.bias.shape == (8,) and ln.weight.dtype == np.float32
     x = neurona.tensor(rng.standard_normal((3, 5, 8)) * 4 + 1, requires_grad=True)
     y = ln(x)
-    np.testing.assert_allclose(y.data.mean(-1), 0, atol=1e-5)
-    np.testing.assert_allclose(y.data.var(-1), 1, rtol=1e-3)
+    np.testing.assert_allclose(y.array.mean(-1), 0, atol=1e-5)
+    np.testing.assert_allclose(y.array.var(-1), 1, rtol=1e-3)
     y.sum().backward()
     assert y.dtype == x.grad.dtype == ln.weight.grad.dtype == np.float32
     ln.eval()
-    np.testing.assert_array_equal(ln(x).data, y.data)  # no train/eval difference
+    np.testing.assert_array_equal(ln(x).array, y.array)  # no train/eval difference
     plain = nn.LayerNorm((5, 8), elementwise_affine=False)
     assert list(plain.parameters()) == [] and plain(x).shape == x.shape
     assert len(list(nn.LayerNorm(8, bias=False).parameters())) == 1
@@ -271,7 +271,7 @@ def test_integer_input_is_refused():
 # --- batch norm on the memory layouts convolutions produce ------------------------------------------
 
 from neurona.functional.pool import _alloc, _axis_order  # noqa: E402
-from neurona.tensor import Function  # noqa: E402
+from neurona.engine import Function  # noqa: E402
 
 
 class _Layout(Function):

@@ -34,7 +34,7 @@ def load_params(module, tag, dtype=np.float64):
     names = [k[len(tag) + 3:] for k in REF.files if k.startswith(f"{tag}_p_")]
     assert sorted(names) == sorted(n for n, _ in module.named_parameters())
     for name, p in module.named_parameters():
-        p.data[...] = REF[f"{tag}_p_{name}"].astype(dtype)
+        p.array[...] = REF[f"{tag}_p_{name}"].astype(dtype)
 
 
 def run_layer(kind, case, dtype=np.float64, fused=True):
@@ -60,14 +60,14 @@ def run_layer(kind, case, dtype=np.float64, fused=True):
 def test_layer_matches_pytorch(kind, case):
     tag = f"{kind}_{case}"
     layer, x, states, out, finals = run_layer(kind, case)
-    np.testing.assert_allclose(out.data, REF[f"{tag}_out"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.array, REF[f"{tag}_out"], rtol=1e-9, atol=1e-12)
     for f, name in zip(finals, ("hn", "cn")):
-        np.testing.assert_allclose(f.data, REF[f"{tag}_{name}"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(x.grad.data, REF[f"{tag}_dx"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(f.array, REF[f"{tag}_{name}"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, REF[f"{tag}_dx"], rtol=1e-9, atol=1e-12)
     for s, name in zip(states, ("dh0", "dc0")):
-        np.testing.assert_allclose(s.grad.data, REF[f"{tag}_{name}"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(s.grad.array, REF[f"{tag}_{name}"], rtol=1e-9, atol=1e-12)
     for name, p in layer.named_parameters():
-        np.testing.assert_allclose(p.grad.data, REF[f"{tag}_d_{name}"], rtol=1e-9, atol=1e-11, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, REF[f"{tag}_d_{name}"], rtol=1e-9, atol=1e-11, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -76,22 +76,22 @@ def test_layer_float32_matches_pytorch(kind, case):
     tag = f"{kind}_{case}"
     layer, x, states, out, finals = run_layer(kind, case, np.float32)
     assert out.dtype == np.float32 and all(f.dtype == np.float32 for f in finals)
-    np.testing.assert_allclose(out.data, REF[f"{tag}_out"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.array, REF[f"{tag}_out"], rtol=1e-5, atol=1e-5)
     assert x.grad.dtype == np.float32
-    np.testing.assert_allclose(x.grad.data, REF[f"{tag}_dx"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.array, REF[f"{tag}_dx"], rtol=1e-5, atol=1e-5)
     for name, p in layer.named_parameters():
         assert p.grad.dtype == np.float32
-        np.testing.assert_allclose(p.grad.data, REF[f"{tag}_d_{name}"], rtol=1e-5, atol=2e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, REF[f"{tag}_d_{name}"], rtol=1e-5, atol=2e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_composed_layer_matches_pytorch_too(kind):
     tag = f"{kind}_len"
     layer, x, states, out, finals = run_layer(kind, "len", fused=False)
-    np.testing.assert_allclose(out.data, REF[f"{tag}_out"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(x.grad.data, REF[f"{tag}_dx"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.array, REF[f"{tag}_out"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, REF[f"{tag}_dx"], rtol=1e-9, atol=1e-12)
     for name, p in layer.named_parameters():
-        np.testing.assert_allclose(p.grad.data, REF[f"{tag}_d_{name}"], rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(p.grad.array, REF[f"{tag}_d_{name}"], rtol=1e-9, atol=1e-11)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -115,15 +115,15 @@ def test_cell_matches_pytorch(kind):
     loss = (out * neurona.from_numpy(REF[f"{tag}_gout"])).sum()
     if kind == "lstm":
         loss = loss + (s[1] * neurona.from_numpy(REF[f"{tag}_gc"])).sum()
-        np.testing.assert_allclose(s[1].data, REF[f"{tag}_cn"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(s[1].array, REF[f"{tag}_cn"], rtol=1e-9, atol=1e-12)
     loss.backward()
-    np.testing.assert_allclose(out.data, REF[f"{tag}_out"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(x.grad.data, REF[f"{tag}_dx"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(h0.grad.data, REF[f"{tag}_dh0"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.array, REF[f"{tag}_out"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, REF[f"{tag}_dx"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(h0.grad.array, REF[f"{tag}_dh0"], rtol=1e-9, atol=1e-12)
     if kind == "lstm":
-        np.testing.assert_allclose(c0.grad.data, REF[f"{tag}_dc0"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(c0.grad.array, REF[f"{tag}_dc0"], rtol=1e-9, atol=1e-12)
     for name, p in cell.named_parameters():
-        np.testing.assert_allclose(p.grad.data, REF[f"{tag}_d_{name}"], rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(p.grad.array, REF[f"{tag}_d_{name}"], rtol=1e-9, atol=1e-11)
 
 
 # --- gradcheck of whole layers -------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_layer_gradcheck(kind, kw):
         return [out] + (list(hn) if kind == "lstm" else [hn])
 
     inputs = [neurona.from_numpy(x)] + [neurona.from_numpy(a) for a in h] + \
-             [neurona.from_numpy(p.data.copy()) for p in params]
+             [neurona.from_numpy(p.array.copy()) for p in params]
     assert neurona.gradcheck(fn, *inputs)
 
 
@@ -187,7 +187,7 @@ def test_cell_unrolled_gradcheck(kind):
 
     inputs = [neurona.from_numpy(rng.standard_normal((T, B, I)))]
     inputs += [neurona.from_numpy(rng.standard_normal((B, H)) * 0.5) for _ in range(n_states)]
-    inputs += [neurona.from_numpy(p.data.copy()) for p in params]
+    inputs += [neurona.from_numpy(p.array.copy()) for p in params]
     assert neurona.gradcheck(fn, *inputs)
 
 
@@ -201,12 +201,12 @@ def test_fused_and_composed_agree_float32():
         b = cls(6, 8, num_layers=2, bidirectional=True, fused=False)
         ya, ha = a(x, lengths=[7, 3, 5, 1, 7])
         yb, hb = b(x, lengths=[7, 3, 5, 1, 7])
-        np.testing.assert_allclose(ya.data, yb.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ya.array, yb.array, rtol=1e-5, atol=1e-6)
         (ya.sum() + (ha[0] if isinstance(ha, tuple) else ha).sum()).backward()
         (yb.sum() + (hb[0] if isinstance(hb, tuple) else hb).sum()).backward()
         for (n, p), q in zip(a.named_parameters(), b.parameters()):
             assert p.grad.dtype == np.float32
-            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-4, atol=1e-5, err_msg=n)
+            np.testing.assert_allclose(p.grad.array, q.grad.array, rtol=1e-4, atol=1e-5, err_msg=n)
 
 
 # --- shapes, states, options -----------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_parameter_names_shapes_and_init_range():
     assert list(shapes)[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse"]
     assert len(lstm.all_weights) == 4 and len(lstm.all_weights[0]) == 4
     k = 1 / np.sqrt(20)
-    assert all(np.abs(p.data).max() <= k for p in lstm.parameters())
+    assert all(np.abs(p.array).max() <= k for p in lstm.parameters())
     gru = nn.GRU(3, 5, bias=False)
     assert [n for n, _ in gru.named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
     assert gru.weight_ih_l0.shape == (15, 3)
@@ -232,8 +232,8 @@ def test_output_shapes_batch_first_and_unbatched():
     out, (h, c) = lstm(neurona.randn(4, 9, 6))
     assert out.shape == (4, 9, 10) and h.shape == (6, 4, 5) and c.shape == (6, 4, 5)
     # the top layer's forward final state is the output's last step; its reverse one the first step
-    np.testing.assert_allclose(h.data[-2], out.data[:, -1, :5], rtol=1e-6)
-    np.testing.assert_allclose(h.data[-1], out.data[:, 0, 5:], rtol=1e-6)
+    np.testing.assert_allclose(h.array[-2], out.array[:, -1, :5], rtol=1e-6)
+    np.testing.assert_allclose(h.array[-1], out.array[:, 0, 5:], rtol=1e-6)
     rnn = nn.RNN(6, 5, num_layers=2)
     out, h = rnn(neurona.randn(9, 6))
     assert out.shape == (9, 5) and h.shape == (2, 5)
@@ -248,13 +248,13 @@ def test_initial_state_is_used_and_carried():
     full, h_full = gru(x)
     first, h1 = gru(x[:4])
     second, h2 = gru(x[4:], h1)
-    np.testing.assert_allclose(second.data, full.data[4:], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(h2.data, h_full.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second.array, full.array[4:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h2.array, h_full.array, rtol=1e-5, atol=1e-6)
     lstm = nn.LSTM(3, 4)
     _, (h, c) = lstm(x[:3])
     out, _ = lstm(x[3:], (h, c))
     ref, _ = lstm(x)
-    np.testing.assert_allclose(out.data, ref.data[3:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, ref.array[3:], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
@@ -271,9 +271,9 @@ def test_lengths_give_the_state_at_the_true_length(cls):
     for b, n in enumerate(lengths):
         alone, hb = layer(neurona.from_numpy(x[b:b + 1, :n].copy()))
         hb = hb[0] if isinstance(hb, tuple) else hb
-        np.testing.assert_allclose(out.data[b, :n], alone.data[0], rtol=1e-5, atol=1e-6)
-        assert np.all(out.data[b, n:] == 0)
-        np.testing.assert_allclose(h.data[:, b], hb.data[:, 0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out.array[b, :n], alone.array[0], rtol=1e-5, atol=1e-6)
+        assert np.all(out.array[b, n:] == 0)
+        np.testing.assert_allclose(h.array[:, b], hb.array[:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_padded_steps_get_no_gradient():
@@ -281,7 +281,7 @@ def test_padded_steps_get_no_gradient():
     x = neurona.randn(5, 2, 3, requires_grad=True)
     out, (h, c) = lstm(x, lengths=[5, 2])
     (out.sum() + h.sum() + c.sum()).backward()
-    assert np.all(x.grad.data[2:, 1] == 0) and np.any(x.grad.data[:2, 1] != 0)
+    assert np.all(x.grad.array[2:, 1] == 0) and np.any(x.grad.array[:2, 1] != 0)
 
 
 def test_dropout_between_layers_only_in_training():
@@ -291,16 +291,16 @@ def test_dropout_between_layers_only_in_training():
     lstm.eval()
     a, _ = lstm(x)
     b, _ = lstm(x)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
     lstm.train()
     c, _ = lstm(x)
-    assert not np.allclose(a.data, c.data)
+    assert not np.allclose(a.array, c.array)
     with pytest.warns(UserWarning, match="no effect"):
         single = nn.GRU(4, 6, dropout=0.5)  # one layer: nothing between layers, training = eval
     s1, _ = single(x)
     single.eval()
     s2, _ = single(x)
-    np.testing.assert_array_equal(s1.data, s2.data)
+    np.testing.assert_array_equal(s1.array, s2.array)
 
 
 def test_state_dict_round_trip_and_float64():
@@ -308,7 +308,7 @@ def test_state_dict_round_trip_and_float64():
     b = nn.GRU(3, 4, num_layers=2)
     b.load_state_dict(a.state_dict())
     x = neurona.randn(5, 2, 3)
-    np.testing.assert_array_equal(a(x)[0].data, b(x)[0].data)
+    np.testing.assert_array_equal(a(x)[0].array, b(x)[0].array)
     d = nn.LSTM(3, 4, dtype=np.float64)
     y, (h, c) = d(neurona.randn(5, 2, 3, dtype=np.float64))
     assert y.dtype == np.float64 and c.dtype == np.float64
@@ -341,7 +341,7 @@ def test_cells_unbatched_and_default_state():
     g = nn.GRUCell(3, 4)
     assert g(neurona.randn(2, 3)).shape == (2, 4)
     r = nn.RNNCell(3, 4, nonlinearity="relu")
-    assert np.all(r(neurona.randn(5, 3)).data >= 0)
+    assert np.all(r(neurona.randn(5, 3)).array >= 0)
 
 
 # --- truncated BPTT ----------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def test_detach_state_cuts_the_graph_and_keeps_values():
     c = neurona.randn(2, 3, requires_grad=True) * 2
     dh, dc = nn.detach_state((h, c))
     assert not dh.requires_grad and dh.grad_fn is None
-    np.testing.assert_array_equal(dc.data, c.data)
+    np.testing.assert_array_equal(dc.array, c.array)
     assert nn.detach_state(None) is None
 
 

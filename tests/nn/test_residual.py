@@ -11,7 +11,7 @@ def test_value_is_f_of_x_plus_x():
     f = nn.Linear(5, 5)
     block = nn.Residual(f)
     x = neurona.randn(4, 5)
-    np.testing.assert_allclose(block(x).data, f(x).data + x.data, rtol=1e-6)
+    np.testing.assert_allclose(block(x).array, f(x).array + x.array, rtol=1e-6)
     assert [n for n, _ in block.named_parameters()] == ["fn.weight", "fn.bias"]
 
 
@@ -32,7 +32,7 @@ def test_gradient_of_the_skip_path_is_the_identity():
     nn.init.zeros_(block.fn.weight)
     x = neurona.randn(2, 3, requires_grad=True)
     block(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))  # ∂(f(x) + x)/∂x = f'(x) + I, f' = 0 here
+    np.testing.assert_array_equal(x.grad.array, np.ones((2, 3)))  # ∂(f(x) + x)/∂x = f'(x) + I, f' = 0 here
 
 
 def test_shape_mismatch_is_a_clear_error():
@@ -47,7 +47,7 @@ def test_projection_shortcut():
     f, proj = nn.Linear(10, 20), nn.Linear(10, 20, bias=False)
     block = nn.Residual(f, shortcut=proj)
     x = neurona.randn(8, 10)
-    np.testing.assert_allclose(block(x).data, f(x).data + proj(x).data, rtol=1e-6)
+    np.testing.assert_allclose(block(x).array, f(x).array + proj(x).array, rtol=1e-6)
     assert block.num_parameters() == 10 * 20 + 20 + 10 * 20
     bad = nn.Residual(nn.Linear(10, 20), shortcut=nn.Linear(10, 5))
     with pytest.raises(ValueError, match=r"shortcut\(x\) has shape \(8, 5\)"):

@@ -22,7 +22,7 @@ def _params_with_grads(rng, shapes, scale=1.0, dtype=np.float32):
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 def test_clip_grad_norm_matches_numpy(rng, norm_type):
     ps = _params_with_grads(rng, [(4, 3), (3,), (2, 2, 2)], scale=5.0)
-    grads = [p.grad.data.astype(np.float64) for p in ps]
+    grads = [p.grad.array.astype(np.float64) for p in ps]
     flat = np.concatenate([g.ravel() for g in grads])
     expected = np.abs(flat).max() if math.isinf(norm_type) else np.linalg.norm(flat, ord=norm_type)
     total = clip_grad_norm_(ps, max_norm=1.0, norm_type=norm_type)
@@ -30,18 +30,18 @@ def test_clip_grad_norm_matches_numpy(rng, norm_type):
     assert float(total) == pytest.approx(expected, rel=1e-6)
     coef = 1.0 / (expected + 1e-6)
     for p, g in zip(ps, grads):
-        np.testing.assert_allclose(p.grad.data, g * coef, rtol=1e-5)
+        np.testing.assert_allclose(p.grad.array, g * coef, rtol=1e-5)
         assert p.grad.dtype == np.float32
-    new = np.concatenate([p.grad.data.astype(np.float64).ravel() for p in ps])
+    new = np.concatenate([p.grad.array.astype(np.float64).ravel() for p in ps])
     new_norm = np.abs(new).max() if math.isinf(norm_type) else np.linalg.norm(new, ord=norm_type)
     assert new_norm == pytest.approx(1.0, rel=1e-5)
 
 
 def test_clip_grad_norm_leaves_small_gradients_alone(rng):
     ps = _params_with_grads(rng, [(3, 3)], scale=0.01)
-    before = ps[0].grad.data.copy()
+    before = ps[0].grad.array.copy()
     total = clip_grad_norm_(ps, max_norm=10.0)
-    np.testing.assert_array_equal(ps[0].grad.data, before)
+    np.testing.assert_array_equal(ps[0].grad.array, before)
     assert float(total) == pytest.approx(np.linalg.norm(before.astype(np.float64)), rel=1e-6)
 
 
@@ -51,7 +51,7 @@ def test_clip_grad_norm_on_a_model_after_backward():
     no_grad_param = nn.Parameter(neurona.ones(2))  # no .grad: skipped
     total = clip_grad_norm_(list(model.parameters()) + [no_grad_param], 0.5)
     assert float(total) > 0.5
-    norm = math.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in model.parameters()))
+    norm = math.sqrt(sum(float((p.grad.array.astype(np.float64) ** 2).sum()) for p in model.parameters()))
     assert norm == pytest.approx(0.5, rel=1e-4)
     assert float(clip_grad_norm_([no_grad_param], 1.0)) == 0.0
     assert float(clip_grad_norm_(no_grad_param, 1.0)) == 0.0  # a single tensor is accepted
@@ -59,17 +59,17 @@ def test_clip_grad_norm_on_a_model_after_backward():
 
 def test_clip_grad_norm_nonfinite(rng):
     ps = _params_with_grads(rng, [(2,)])
-    ps[0].grad.data[0] = np.inf
+    ps[0].grad.array[0] = np.inf
     with pytest.raises(RuntimeError, match="is inf"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
 
 
 def test_clip_grad_value(rng):
     ps = _params_with_grads(rng, [(5, 5), (5,)], scale=3.0)
-    grads = [p.grad.data.copy() for p in ps]
+    grads = [p.grad.array.copy() for p in ps]
     assert clip_grad_value_(ps, 0.5) is None
     for p, g in zip(ps, grads):
-        np.testing.assert_array_equal(p.grad.data, np.clip(g, -0.5, 0.5))
+        np.testing.assert_array_equal(p.grad.array, np.clip(g, -0.5, 0.5))
         assert p.grad.dtype == np.float32
     with pytest.raises(ValueError, match="non-negative"):
         clip_grad_value_(ps, -1)
@@ -83,13 +83,13 @@ def test_penalties_values_and_gradients(rng):
     l2 = l2_penalty([a, b])
     l1 = l1_penalty([a, b])
     assert l2.shape == () and l1.shape == ()
-    assert float(l2) == pytest.approx((a.data ** 2).sum() + (b.data ** 2).sum())
-    assert float(l1) == pytest.approx(np.abs(a.data).sum() + np.abs(b.data).sum())
+    assert float(l2) == pytest.approx((a.array ** 2).sum() + (b.array ** 2).sum())
+    assert float(l1) == pytest.approx(np.abs(a.array).sum() + np.abs(b.array).sum())
     l2.backward()
-    np.testing.assert_allclose(a.grad.data, 2 * a.data)
+    np.testing.assert_allclose(a.grad.array, 2 * a.array)
     a.grad = b.grad = None
     l1.backward()
-    np.testing.assert_allclose(b.grad.data, np.sign(b.data))
+    np.testing.assert_allclose(b.grad.array, np.sign(b.array))
     assert neurona.gradcheck(lambda x: l2_penalty([x]), neurona.from_numpy(rng.standard_normal((2, 3))))
 
 
@@ -101,10 +101,10 @@ def test_regularized_loss_is_one_line():
     # the notes: q_S(Θ) + λ/2 Σ θ²
     loss = ((model(x) - t) ** 2).mean() + lam / 2 * l2_penalty(model.parameters())
     loss.backward()
-    w = model.weight.data.astype(np.float64)
-    err = (x.data @ w.T + model.bias.data - t.data)
-    expected = 2 * err.T @ x.data / 8 + lam * w
-    np.testing.assert_allclose(model.weight.grad.data, expected, rtol=1e-4)
+    w = model.weight.array.astype(np.float64)
+    err = (x.array @ w.T + model.bias.array - t.array)
+    expected = 2 * err.T @ x.array / 8 + lam * w
+    np.testing.assert_allclose(model.weight.grad.array, expected, rtol=1e-4)
     assert loss.dtype == np.float32
 
 
@@ -122,6 +122,6 @@ def test_parameters_to_vector_round_trip():
     target = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
     vector_to_parameters(vec, target.parameters())
     for p, q in zip(model.parameters(), target.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
     with pytest.raises(ValueError, match="has 3 elements, the parameters hold 11"):
         vector_to_parameters(np.zeros(3), target.parameters())

@@ -55,8 +55,8 @@ def make_optimizer(cfg: dict, params: dict[str, Parameter]) -> optim.Optimizer:
 
 
 def set_grads(params: dict[str, Parameter], x: np.ndarray, y: np.ndarray) -> None:
-    dtype = params["w1"].data.dtype
-    grads = mlp_grads({k: p.data for k, p in params.items()}, x.astype(dtype), y.astype(dtype))
+    dtype = params["w1"].array.dtype
+    grads = mlp_grads({k: p.array for k, p in params.items()}, x.astype(dtype), y.astype(dtype))
     for k, p in params.items():
         p.grad = neurona.from_numpy(grads[k].astype(dtype))
 

@@ -91,7 +91,7 @@ def test_scheduler_drives_the_optimizer_step():
         p.grad = neurona.from_numpy(np.array([-1.0]))
         opt.step()
         sched.step()
-    np.testing.assert_allclose(p.data, [1.0 + 0.5 + 0.25])
+    np.testing.assert_allclose(p.array, [1.0 + 0.5 + 0.25])
 
 
 def test_warns_when_stepped_before_the_optimizer():

@@ -43,7 +43,7 @@ def test_trajectory_matches_pytorch(key):
     for t in range(1, STEPS + 1):
         train(opt, params, FX, 1)
         for k in NAMES:
-            np.testing.assert_allclose(params[k].data, FX[f"{key}/step{t:02d}/{k}"], rtol=1e-5, atol=1e-9,
+            np.testing.assert_allclose(params[k].array, FX[f"{key}/step{t:02d}/{k}"], rtol=1e-5, atol=1e-9,
                                        err_msg=f"{key}: {k} after step {t}")
 
 

@@ -70,14 +70,14 @@ def test_default_hyperparameters_match_pytorch(name):
 def test_parameter_without_grad_is_untouched(name):
     params = make_params(FX)
     opt = rich_optimizer(name, params)
-    before = {k: p.data.copy() for k, p in params.items()}
+    before = {k: p.array.copy() for k, p in params.items()}
     for _ in range(3):
         opt.zero_grad()
         set_grads(params, FX["x"], FX["y"])
         params["b2"].grad = None
         opt.step()
-    np.testing.assert_array_equal(params["b2"].data, before["b2"])
-    assert not np.array_equal(params["w1"].data, before["w1"])
+    np.testing.assert_array_equal(params["b2"].array, before["b2"])
+    assert not np.array_equal(params["w1"].array, before["w1"])
     if name != "Adagrad":  # Adagrad creates its state up front, as PyTorch does
         assert params["b2"] not in opt.state
 
@@ -85,18 +85,18 @@ def test_parameter_without_grad_is_untouched(name):
 @pytest.mark.parametrize("name", ALL)
 def test_updates_in_place_and_never_write_the_gradient(name):
     params = make_params(FX)
-    arrays = {k: p.data for k, p in params.items()}
+    arrays = {k: p.array for k, p in params.items()}
     opt = rich_optimizer(name, params)
     for _ in range(3):
         set_grads(params, FX["x"], FX["y"])
-        grads = {k: p.grad.data for k, p in params.items()}
+        grads = {k: p.grad.array for k, p in params.items()}
         copies = {k: g.copy() for k, g in grads.items()}
         for g in grads.values():
             g.flags.writeable = False  # any write into a gradient raises
         opt.step()
         for k, p in params.items():
-            assert p.data is arrays[k]
-            assert p.grad.data is grads[k]
+            assert p.array is arrays[k]
+            assert p.grad.array is grads[k]
             np.testing.assert_array_equal(grads[k], copies[k])
 
 
@@ -107,8 +107,8 @@ def test_float32_stays_float32(name):
     train(opt32, p32, FX, 10)
     train(opt64, p64, FX, 10)
     for k in NAMES:
-        assert p32[k].data.dtype == np.float32
-        np.testing.assert_allclose(p32[k].data, p64[k].data, rtol=1e-3, atol=1e-4)
+        assert p32[k].array.dtype == np.float32
+        np.testing.assert_allclose(p32[k].array, p64[k].array, rtol=1e-3, atol=1e-4)
     for s in opt32.state.values():
         for key, v in s.items():
             if isinstance(v, np.ndarray):
@@ -157,7 +157,7 @@ def test_resume_from_state_dict_equals_uninterrupted_run(key, tmp_path):
     opt = make_optimizer(cfg, first)
     train(opt, first, FX, 5)
     saved = _json_npz_round_trip(opt.state_dict(), tmp_path / "opt.npz")
-    weights = {k: p.data.copy() for k, p in first.items()}
+    weights = {k: p.array.copy() for k, p in first.items()}
     train(opt, first, FX, 3)  # training on after the snapshot must not change what was saved
 
     resumed = {k: param(w) for k, w in weights.items()}
@@ -165,7 +165,7 @@ def test_resume_from_state_dict_equals_uninterrupted_run(key, tmp_path):
     opt2.load_state_dict(saved)
     train(opt2, resumed, FX, 7)
     for k in NAMES:
-        np.testing.assert_array_equal(resumed[k].data, straight[k].data, err_msg=f"{key}: {k}")
+        np.testing.assert_array_equal(resumed[k].array, straight[k].array, err_msg=f"{key}: {k}")
 
 
 def test_state_dict_layout_follows_pytorch():
@@ -220,11 +220,11 @@ def test_param_groups_and_add_param_group():
     assert all(g["momentum"] == 0.9 for g in opt.param_groups)
     opt.add_param_group({"params": [c], "lr": 0.01, "momentum": 0.0})
     for p in (a, b, c):
-        p.grad = grad_of(np.ones_like(p.data))
+        p.grad = grad_of(np.ones_like(p.array))
     opt.step()
-    np.testing.assert_allclose(a.data, [0.9, 1.9])
-    np.testing.assert_allclose(b.data, [2.5])
-    np.testing.assert_allclose(c.data, [3.99, 4.99, 5.99])
+    np.testing.assert_allclose(a.array, [0.9, 1.9])
+    np.testing.assert_allclose(b.array, [2.5])
+    np.testing.assert_allclose(c.array, [3.99, 4.99, 5.99])
     with pytest.raises(ValueError, match="more than one parameter group"):
         opt.add_param_group({"params": [a]})
     with pytest.raises(ValueError, match="invalid lr"):
@@ -243,10 +243,10 @@ def test_zero_grad():
     a, b = param([1.0, 2.0]), param([3.0])
     opt = optim.SGD([a, b], lr=0.1)
     a.grad = grad_of([1.0, 1.0])
-    shared = a.grad.data
+    shared = a.grad.array
     opt.zero_grad(set_to_none=False)
     assert b.grad is None
-    np.testing.assert_array_equal(a.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(a.grad.array, [0.0, 0.0])
     np.testing.assert_array_equal(shared, [1.0, 1.0])  # a fresh array: one the engine may share is left alone
     opt.zero_grad()
     assert a.grad is None
@@ -257,11 +257,11 @@ def test_closure_and_maximize():
     opt = optim.SGD([a], lr=0.1, momentum=0.5, maximize=True)
 
     def closure():
-        a.grad = grad_of(2 * a.data)  # ∇(a·a): maximize climbs it
-        return float(a.data @ a.data)
+        a.grad = grad_of(2 * a.array)  # ∇(a·a): maximize climbs it
+        return float(a.array @ a.array)
 
     assert opt.step(closure) == 5.0
-    np.testing.assert_allclose(a.data, [1.2, -2.4])
+    np.testing.assert_allclose(a.array, [1.2, -2.4])
 
 
 def test_engine_gradients_drive_the_update():
@@ -270,7 +270,7 @@ def test_engine_gradients_drive_the_update():
     (w * w).sum().backward()
     opt.step()
     opt.zero_grad()
-    np.testing.assert_allclose(w.data, [0.8, -1.6])
+    np.testing.assert_allclose(w.array, [0.8, -1.6])
     assert w.grad is None
 
 

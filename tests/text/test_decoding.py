@@ -116,7 +116,7 @@ def test_select_state_axes():
     c = np.arange(6).reshape(3, 2)
     sh, sc = select_state((h, c), np.array([2, 2, 0]))
     assert isinstance(sh, neurona.Tensor) and sh.shape == (2, 3, 4)
-    np.testing.assert_array_equal(sh.data[:, 0], h.data[:, 2])
+    np.testing.assert_array_equal(sh.array[:, 0], h.array[:, 2])
     np.testing.assert_array_equal(sc, c[[2, 2, 0]])
     assert select_state(None, np.array([0])) is None
 

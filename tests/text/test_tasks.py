@@ -49,7 +49,7 @@ def test_language_id_final_state_ignores_padding():
     model.eval()
     a = model(np.array([[3, 4, 5, 0, 0, 0]]))
     b = model(np.array([[3, 4, 5]]))
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.array, b.array, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

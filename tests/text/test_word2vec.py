@@ -18,10 +18,10 @@ def test_skipgram_loss_matches_numpy_and_gradchecks():
     m = SkipGram(7, 3)
     rng = np.random.default_rng(0)
     for p in m.parameters():
-        p.data[...] = rng.standard_normal(p.shape).astype(np.float32)
+        p.array[...] = rng.standard_normal(p.shape).astype(np.float32)
     c, o, neg = np.array([1, 2, 3]), np.array([2, 4, 1]), np.array([[5, 6], [1, 3], [2, 2]])
     loss = m(c, o, neg)
-    V, U = m.in_embed.weight.data.astype(np.float64), m.out_embed.weight.data.astype(np.float64)
+    V, U = m.in_embed.weight.array.astype(np.float64), m.out_embed.weight.array.astype(np.float64)
     v = V[c]
     ref = -(_logsig((v * U[o]).sum(1)) + _logsig(-np.einsum("nkd,nd->nk", U[neg], v)).sum(1)).mean()
     assert loss.dtype == np.float32
@@ -38,16 +38,16 @@ def test_cbow_averages_the_context_ignoring_padding():
     m = CBOW(6, 2, padding_idx=0)
     rng = np.random.default_rng(1)
     for p in m.parameters():
-        p.data[...] = rng.standard_normal(p.shape).astype(np.float32)
+        p.array[...] = rng.standard_normal(p.shape).astype(np.float32)
     ctx = np.array([[1, 2, 0, 0], [3, 0, 0, 0]])
     center, neg = np.array([4, 5]), np.array([[1], [2]])
     loss = m(ctx, center, neg)
-    V, U = m.in_embed.weight.data.astype(np.float64), m.out_embed.weight.data.astype(np.float64)
+    V, U = m.in_embed.weight.array.astype(np.float64), m.out_embed.weight.array.astype(np.float64)
     v = np.stack([(V[1] + V[2]) / 2, V[3]])
     ref = -(_logsig((v * U[center]).sum(1)) + _logsig(-(v * U[neg[:, 0]]).sum(1))).mean()
     np.testing.assert_allclose(loss.item(), ref, rtol=1e-5)
     loss.backward()
-    assert np.all(m.in_embed.weight.grad.data[0] == 0)             # padding learns nothing
+    assert np.all(m.in_embed.weight.grad.array[0] == 0)             # padding learns nothing
 
 
 def test_pairs_and_contexts_stay_in_window_and_sentence():

@@ -83,7 +83,7 @@ def test_loader_batches_the_sampler_order_and_fit_follows_the_schedule():
     xb, yb = next(iter(loader))
     assert xb.shape == (16, 2) and yb.dtype == np.int64
     s.set_epoch(0)
-    got = np.concatenate([b[0].data for b in loader])
+    got = np.concatenate([b[0].array for b in loader])
     assert len(got) == 30
     easiest = set(np.argsort(d, kind="stable")[:30].tolist())
     rows = {tuple(r) for r in X[sorted(easiest)]}
@@ -117,7 +117,7 @@ def test_loss_difficulty_from_a_reference_model():
     assert d.shape == (300,) and np.all(d >= 0)
     with neurona.no_grad():
         out = ref(neurona.tensor(X))
-        expected = nn.CrossEntropyLoss(reduction="none")(out, neurona.tensor(y)).data
+        expected = nn.CrossEntropyLoss(reduction="none")(out, neurona.tensor(y)).array
     np.testing.assert_allclose(d, expected, rtol=1e-5)
     # samples far from the boundary x0 = 0 are easy, near it hard
     far, near = np.abs(X[:, 0]) > 1.0, np.abs(X[:, 0]) < 0.1

@@ -197,7 +197,7 @@ def test_terminate_on_nan_names_epoch_and_batch(capsys):
         if cb.trainer.epoch == 1 and b == 1:
             with neurona.no_grad():
                 for p in m.parameters():
-                    p.data[...] = np.float32(np.inf)
+                    p.array[...] = np.float32(np.inf)
 
     cb = LambdaCallback(on_batch_begin=poison)
     h = fit(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.1), train, epochs=5, batch_size=30,

@@ -114,7 +114,7 @@ def test_predict_outputs_eval_mode_and_batches():
     out = predict(m, Xv, batch_size=7)
     assert out.shape == (60, 2) and out.dtype == np.float32 and m.training
     m.eval()
-    np.testing.assert_allclose(out, m(neurona.tensor(Xv)).data, rtol=1e-6)
+    np.testing.assert_allclose(out, m(neurona.tensor(Xv)).array, rtol=1e-6)
     np.testing.assert_allclose(predict(m, neurona.tensor(Xv)), out)
     np.testing.assert_allclose(predict(m, DataLoader((Xv, np.zeros(60)), batch_size=16)), out)
 
@@ -122,7 +122,7 @@ def test_predict_outputs_eval_mode_and_batches():
 def test_weight_penalty_is_the_notes_l1_l2_on_weights_only():
     m = _model()
     pen = weight_penalty(l1=0.01, l2=0.1)
-    w = [p.data for n, p in m.named_parameters() if n.endswith("weight")]
+    w = [p.array for n, p in m.named_parameters() if n.endswith("weight")]
     expected = 0.01 * sum(np.abs(a).sum() for a in w) + 0.1 / 2 * sum((a * a).sum() for a in w)
     assert float(pen(m).item()) == pytest.approx(expected, rel=1e-5)
     assert weight_penalty() is None

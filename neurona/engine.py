@@ -129,7 +129,7 @@ _NDARRAY = np.ndarray
 
 
 def _normalize_output(data, inputs):
-    """Fix the two ways NumPy's answer can break the dtype and array contracts of ``Tensor.data``.
+    """Fix the two ways NumPy's answer can break the dtype and array contracts of ``Tensor.array``.
 
     - 0-d arithmetic returns NumPy scalars (np.float32), not arrays: wrap them.
     - Integers combined with floats (``int / int``, ``int * 0.5``, ``int + float32``) come out float64.
@@ -143,7 +143,7 @@ def _normalize_output(data, inputs):
         return data
     floats = []
     for t in inputs:
-        d = t.data.dtype
+        d = t.array.dtype
         if d.kind == "f":
             if d == _F64:
                 return data
@@ -176,13 +176,13 @@ class Function:
         if len(inputs) == 1:  # the common case, kept short: it runs for every elementwise op
             x = inputs[0]
             try:
-                data = self.forward(x.data)
+                data = self.forward(x.array)
             except ValueError as e:
                 raise ValueError(self._describe_failure(inputs, e)) from None
             if type(data) is not _NDARRAY or data.dtype is _F64:
                 data = _normalize_output(data, inputs)
             out = Tensor.__new__(Tensor)
-            out.data, out.grad, out.name = data, None, None
+            out.array, out.grad, out.name = data, None, None
             if x.requires_grad and _mode.enabled:
                 c = x._ctx
                 if c is None:
@@ -195,13 +195,13 @@ class Function:
                 out._ctx, out.requires_grad = None, False
             return out
         try:
-            data = self.forward(*[t.data for t in inputs])
+            data = self.forward(*[t.array for t in inputs])
         except ValueError as e:
             raise ValueError(self._describe_failure(inputs, e)) from None
         if type(data) is not _NDARRAY or data.dtype is _F64:
             data = _normalize_output(data, inputs)
         out = Tensor.__new__(Tensor)
-        out.data, out.grad, out.name = data, None, None
+        out.array, out.grad, out.name = data, None, None
         out._ctx, out.requires_grad = None, False
         if _mode.enabled:
             needs = tuple([t.requires_grad for t in inputs])
@@ -247,18 +247,20 @@ class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
     Create tensors with :func:`neurona.tensor` and the factories
-    (``zeros``, ``randn``, ...). ``.data`` is the ndarray; ``.grad`` is ``None``
-    or a Tensor holding ∂L/∂self after ``L.backward()``.
+    (``zeros``, ``randn``, ...). ``.array`` is the ndarray the tensor wraps
+    (what ops compute on); ``.data`` is, as in PyTorch, a tensor sharing that
+    memory but recording no graph; ``.grad`` is ``None`` or a Tensor holding
+    ∂L/∂self after ``L.backward()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "name", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         from .creation import _as_array
 
-        self.data = _as_array(data, dtype)
+        self.array = _as_array(data, dtype)
         self.grad = None
         self._ctx = None
         self.name = None
@@ -268,20 +270,37 @@ class Tensor:
 
     # --- basic attributes ---
     @property
+    def data(self) -> "Tensor":
+        """A tensor on the same memory, cut from the graph (PyTorch's ``.data``).
+
+        Changing it in place changes this tensor without recording anything:
+        ``p.data.add_(g, alpha=-lr)``. ``t.data = other`` replaces the array.
+        """
+        t = Tensor.__new__(Tensor)
+        t.array, t.grad, t._ctx, t.name, t.requires_grad = self.array, None, None, None, False
+        return t
+
+    @data.setter
+    def data(self, value) -> None:
+        from .creation import _as_array
+
+        self.array = value.array if isinstance(value, Tensor) else _as_array(value, None)
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
-        return "cpu" if backend.get_array_module(self.data) is np else "cuda"
+        return "cpu" if backend.get_array_module(self.array) is np else "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -293,32 +312,32 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or its length along ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only a one-element tensor converts to a Python number, this one has shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self.array
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        a = self.data
+        a = self.array
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
         return a.copy() if copy else a
@@ -330,21 +349,21 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4, threshold=200)
+        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4, threshold=200)
         extra = ""
-        if self.data.dtype != backend.get_default_dtype() and not (
-            self.data.dtype.kind in "ib" and self.data.dtype.itemsize == 8 or self.data.dtype == np.bool_
+        if self.array.dtype != backend.get_default_dtype() and not (
+            self.array.dtype.kind in "ib" and self.array.dtype.itemsize == 8 or self.array.dtype == np.bool_
         ):
-            extra += f", dtype={self.data.dtype.name}"
+            extra += f", dtype={self.array.dtype.name}"
         if self._ctx is not None:
             extra += f", grad_fn=<{type(self._ctx).__name__}>"
         elif self.requires_grad:
@@ -353,9 +372,9 @@ class Tensor:
 
     # --- autograd ---
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self.array.dtype.kind != "f":
             raise TypeError(
-                f"requires_grad: only floating-point tensors can require gradients, this one is {self.data.dtype}"
+                f"requires_grad: only floating-point tensors can require gradients, this one is {self.array.dtype}"
             )
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_(False): this tensor is the output of an op; use .detach() instead")
@@ -365,7 +384,7 @@ class Tensor:
     def detach(self) -> "Tensor":
         """A tensor sharing the same data, cut from the graph."""
         t = Tensor.__new__(Tensor)
-        t.data, t.grad, t._ctx, t.name, t.requires_grad = self.data, None, None, None, False
+        t.array, t.grad, t._ctx, t.name, t.requires_grad = self.array, None, None, None, False
         return t
 
     def retain_grad(self) -> None:
@@ -387,19 +406,19 @@ class Tensor:
                 "requires_grad=True (and not under no_grad()) to differentiate through them"
             )
         if grad is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward(): this tensor has shape {self.shape}; only a one-element tensor can be the start "
                     f"of backward without a gradient. Reduce it first (y.sum().backward()) or pass "
                     f"grad= an array of shape {self.shape} (e.g. y.backward(neurona.ones_like(y)))"
                 )
-            g = np.ones_like(self.data)
+            g = np.ones_like(self.array)
         else:
-            g = grad.data if isinstance(grad, Tensor) else backend.get_array_module(self.data).asarray(grad)
-            if g.shape != self.data.shape:
+            g = grad.array if isinstance(grad, Tensor) else backend.get_array_module(self.array).asarray(grad)
+            if g.shape != self.array.shape:
                 raise ValueError(f"backward(): grad has shape {g.shape}, expected the tensor's shape {self.shape}")
-            if g.dtype != self.data.dtype:
-                g = g.astype(self.data.dtype)
+            if g.dtype != self.array.dtype:
+                g = g.astype(self.array.dtype)
         run_backward(self, g, retain_graph)
 
     # --- in-place helpers (not recorded in the graph) ---
@@ -412,31 +431,31 @@ class Tensor:
 
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value) -> "Tensor":
         self._check_inplace("fill_")
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, src) -> "Tensor":
         self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else backend.get_array_module(self.data).asarray(src)
+        src = src.array if isinstance(src, Tensor) else backend.get_array_module(self.array).asarray(src)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:  # shapes that do not broadcast at all
             fits = False
         if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}")
-        self.data[...] = src
+        self.array[...] = src
         return self
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("__setitem__")
         if isinstance(value, Tensor):
-            value = value.data
-        self.data[_index_arrays(index)] = value
+            value = value.array
+        self.array[_index_arrays(index)] = value
 
     # --- ops: thin methods over neurona.functional (visible to IDEs) ---
     def __add__(self, other): return _m.add(self, other)
@@ -462,7 +481,7 @@ class Tensor:
     def __ge__(self, other): return _m.compare(np.greater_equal, self, other)
     def __eq__(self, other): return _m.compare(np.equal, self, other)
     def __ne__(self, other): return _m.compare(np.not_equal, self, other)
-    def __invert__(self): return Tensor(~self.data)
+    def __invert__(self): return Tensor(~self.array)
     def __and__(self, other): return _m.compare(np.logical_and, self, other)
     def __or__(self, other): return _m.compare(np.logical_or, self, other)
 
@@ -498,8 +517,8 @@ class Tensor:
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def any(self, axis=None): return Tensor(self.data.any(axis=axis))
-    def all(self, axis=None): return Tensor(self.data.all(axis=axis))
+    def any(self, axis=None): return Tensor(self.array.any(axis=axis))
+    def all(self, axis=None): return Tensor(self.array.all(axis=axis))
 
     def reshape(self, *shape): return _s.reshape(self, *shape)
     def view(self, *shape): return _s.reshape(self, *shape)
@@ -519,18 +538,18 @@ class Tensor:
     def to(self, dtype): return _m.cast(self, dtype)
     def float(self): return _m.cast(self, np.float32)
     def double(self): return _m.cast(self, np.float64)
-    def long(self): return Tensor(self.data.astype(np.int64))
-    def int(self): return Tensor(self.data.astype(np.int32))
-    def bool(self): return Tensor(self.data.astype(np.bool_))
-    def clone(self): return _m.mul(self, 1) if self.data.dtype.kind == "f" else Tensor(self.data.copy())
+    def long(self): return Tensor(self.array.astype(np.int64))
+    def int(self): return Tensor(self.array.astype(np.int32))
+    def bool(self): return Tensor(self.array.astype(np.bool_))
+    def clone(self): return _m.mul(self, 1) if self.array.dtype.kind == "f" else Tensor(self.array.copy())
 
 
 def _index_arrays(index):
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     return index
 
 
@@ -594,22 +613,22 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
 
 def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
     if isinstance(gx, np.generic):
-        gx = np.array(gx)  # a 0-d gradient that NumPy computed as a scalar; .grad.data is always an array
-    if gx.dtype != t.data.dtype:
-        gx = gx.astype(t.data.dtype)
+        gx = np.array(gx)  # a 0-d gradient that NumPy computed as a scalar; .grad.array is always an array
+    if gx.dtype != t.array.dtype:
+        gx = gx.astype(t.array.dtype)
     elif gx.base is not None or id(gx) in handed or not gx.flags.writeable:
         gx = gx.copy(order="K")  # in the gradient's memory order: a transposing copy costs several times more
-    if gx.shape != t.data.shape:  # a broadcast scalar gradient, e.g. from a 0-d constant
-        gx = np.broadcast_to(gx, t.data.shape).copy()
+    if gx.shape != t.array.shape:  # a broadcast scalar gradient, e.g. from a 0-d constant
+        gx = np.broadcast_to(gx, t.array.shape).copy()
     if t.grad is None:
         handed.add(id(gx))
         g = Tensor.__new__(Tensor)
-        g.data, g.grad, g._ctx, g.name, g.requires_grad = gx, None, None, None, False
+        g.array, g.grad, g._ctx, g.name, g.requires_grad = gx, None, None, None, False
         t.grad = g
     else:
         # not in place: the stored array may also be travelling through the graph
-        s = t.grad.data + gx
-        t.grad.data = np.asarray(s) if isinstance(s, np.generic) else s
+        s = t.grad.array + gx
+        t.grad.array = np.asarray(s) if isinstance(s, np.generic) else s
 
 from .functional import activation as _a  # noqa: E402  (methods above resolve these at call time)
 from .functional import math as _m  # noqa: E402
