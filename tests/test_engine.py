@@ -1,4 +1,4 @@
-"""The engine (neurona/tensor.py): Tensor API, backward, gradient accumulation, grad mode, errors."""
+"""The engine (neurona/engine.py): Tensor API, backward, gradient accumulation, grad mode, errors."""
 from __future__ import annotations
 
 import subprocess
