@@ -7,7 +7,9 @@ import socket
 import sys
 import threading
 
-__all__ = ["main", "build_parser", "add_arguments"]
+from .datasets import DATASETS, REGRESSION
+
+__all__ = ["main", "build_parser", "add_arguments", "page_url"]
 
 MISSING = ("neurona playground needs the optional extra 'playground' (Starlette, uvicorn, websockets): "
            "pip install 'neurona[playground]'")
@@ -19,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
+    p.add_argument("--data", choices=DATASETS,
+                   help="open the page on this data set, already training (e.g. --data spiral)")
     return p
 
 
@@ -26,6 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     return add_arguments(argparse.ArgumentParser(
         prog="neurona playground",
         description="The notes' TensorFlow Playground demo in the browser, trained live by neurona."))
+
+
+def page_url(base: str, data: str | None = None) -> str:
+    """The address to open: the page, set up on ``data`` and playing when it is given."""
+    if not data:
+        return base
+    problem = "regression" if data in REGRESSION else "classification"
+    extra = "&loss=squared_error" if problem == "regression" else ""
+    return f"{base}#dataset={data}&problem={problem}{extra}&play=true"
 
 
 def _is_loopback(host: str) -> bool:
@@ -88,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_browser:
         import webbrowser
 
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+        threading.Timer(0.5, webbrowser.open, args=(page_url(url, args.data),)).start()
+    elif args.data:
+        print(f"open {page_url(url, args.data)} to start on {args.data}", flush=True)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -216,9 +216,10 @@ def parse_csv(text: str, *, ratio: float = 50.0, seed: int = 0, max_points: int 
 
     Labels that are words, or integers with at most six distinct values, make a
     classification problem (classes in sorted order); any other numbers a
-    regression problem, and so do integers when ``problem`` is "regression". The points are rescaled to the page's square (the
-    largest |coordinate| after centring goes to 5.5); the model files keep that
-    map, so predictions take the file's own units.
+    regression problem, and so do integers when ``problem`` is "regression".
+    The points are rescaled to the page's square (the largest |coordinate|
+    after centring goes to 5.5); the model files keep that map, so predictions
+    take the file's own units.
     """
     rows = [(i + 1, r) for i, r in enumerate(csv.reader(io.StringIO(text))) if r and any(c.strip() for c in r)]
     if not rows:
@@ -268,8 +269,8 @@ def parse_csv(text: str, *, ratio: float = 50.0, seed: int = 0, max_points: int 
     centre = (X.max(axis=0) + X.min(axis=0)) / 2
     half = np.abs(X - centre).max(axis=0)
     scale = 5.5 / np.where(half > 0, half, 1.0)
-    pts = PointSet("custom", task, X.astype(np.float32), y, split(len(X), ratio, seed), classes, [str(t) for t in names],
-                   centre.astype(np.float32), scale.astype(np.float32))
+    pts = PointSet("custom", task, X.astype(np.float32), y, split(len(X), ratio, seed), classes,
+                   [str(t) for t in names], centre.astype(np.float32), scale.astype(np.float32))
     if task == "regression":
         pts.target_mean = float(np.mean(y))
         std = float(np.std(y))

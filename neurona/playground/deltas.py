@@ -12,7 +12,8 @@ with δ^(l) = ∂q_n/∂φ^(l) (the notes' δ_i = (t_i − s_i) g'(φ_i) with th
 sign; see ``neurona/classic/losses.py``). A residual layer s^(l) = g(φ^(l)) + s^(l−1)
 adds the skip's share to the gradient that reaches s^(l−1):
 
-    δ^(l) = g'(φ^(l)) ⊙ e^(l),   e^(l−1) = W^(l)ᵀ δ^(l) + e^(l) [if layer l is residual],   e^(L−1) = W^(L)ᵀ δ^(L)
+    δ^(l) = g'(φ^(l)) ⊙ e^(l),   e^(l−1) = W^(l)ᵀ δ^(l) + e^(l) [if layer l is residual]
+    e^(L−1) = W^(L)ᵀ δ^(L)
 
 where e^(l) = ∂q_n/∂s^(l). Batch normalization is shown as the network computes
 in evaluation mode, an affine map of each unit folded into W^(l) and w0^(l), so

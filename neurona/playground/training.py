@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import base64
 import math
-import time
 
 import numpy as np
 
-import neurona
 from .. import nn, optim
+from ..creation import manual_seed
 from ..data import DataLoader
 from ..engine import Tensor, no_grad
 from ..functional.activation import softmax
@@ -135,7 +134,7 @@ class Run:
     def reset(self) -> None:
         """A new network with the config's initial weights; epoch and history back to 0."""
         cfg, data = self.config, self.data
-        neurona.manual_seed(cfg.wseed)
+        manual_seed(cfg.wseed)  # the exported script seeds the same way (dropout masks use this generator)
         self.model = PlaygroundNet(**model_kwargs(cfg, data))
         self.optimizer = make_optimizer(cfg, self.model.parameters())
         self.loss_fn = make_loss(cfg, data.task, data.classes)
@@ -390,13 +389,3 @@ def _num(v):
     v = float(v)
     return v if math.isfinite(v) else None
 
-
-def timed(seconds: float, fn) -> int:
-    """Call ``fn()`` until ``seconds`` have passed (at least once); return how many calls ran."""
-    end = time.perf_counter() + seconds
-    n = 0
-    while True:
-        fn()
-        n += 1
-        if time.perf_counter() >= end:
-            return n

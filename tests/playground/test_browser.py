@@ -159,6 +159,16 @@ def test_spiral_play_pause_reset(page, tmp_path):
     page.wait_text("epoch", lambda t: t == "1")
 
 
+def test_a_link_can_start_training(page):
+    from neurona.playground.cli import page_url
+
+    url = page_url(page.base + "/", "spiral")
+    page.pg.goto(url)
+    page.wait_text("epoch", lambda t: t.isdigit() and int(t) >= 3)
+    assert page.el("dataset").input_value() == "spiral" and "play=" not in page.pg.url
+    page.el("play").click()
+
+
 def test_layers_neurons_features_and_the_address(page):
     page.open("dataset=xor&hidden=3,3&activation=relu&noise=10")
     assert page.el("activation").input_value() == "relu"

@@ -83,7 +83,8 @@ def test_csv_too_many_rows():
 
 def test_default_config_is_the_demos():
     c = Config()
-    assert (c.dataset, c.hidden, c.activation, c.lr, c.batch, c.optimizer) == ("circle", [4, 2], "tanh", 0.03, 10, "sgd")
+    assert (c.dataset, c.hidden, c.activation, c.lr, c.batch, c.optimizer) == \
+        ("circle", [4, 2], "tanh", 0.03, 10, "sgd")
     assert Config().updated({}).to_dict() == c.to_dict()
 
 

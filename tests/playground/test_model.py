@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import neurona
-from neurona import nn
 from neurona.models import build_model
 from neurona.playground.model import FEATURES, FeatureMap, PlaygroundNet, sin
 
@@ -62,7 +61,8 @@ def test_feature_map_names_the_expected_input_shape():
 
 def test_network_shapes_residual_and_trace():
     net = PlaygroundNet(features=["x1", "x2", "sinx1"], hidden=[3, 3, 5], out_features=4, residual=True)
-    assert [layer.residual for layer in net.layers] == [True, True, False]  # 3→3, 3→3 keep the width; 3→5 does not
+    # 3→3 and 3→3 keep the width; 3→5 does not
+    assert [layer.residual for layer in net.layers] == [True, True, False]
     trace = []
     out = net(neurona.randn(6, 2), trace)
     assert out.shape == (6, 4)

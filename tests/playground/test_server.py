@@ -215,6 +215,18 @@ def test_the_command_prints_its_url_first_and_serves(tmp_path):
         proc.wait(timeout=10)
 
 
+def test_the_command_can_open_a_data_set():
+    from neurona.playground.cli import build_parser, page_url
+
+    assert page_url("http://127.0.0.1:1/") == "http://127.0.0.1:1/"
+    assert page_url("http://127.0.0.1:1/", "spiral") == \
+        "http://127.0.0.1:1/#dataset=spiral&problem=classification&play=true"
+    assert "problem=regression&loss=squared_error" in page_url("http://x/", "plane")
+    assert build_parser().parse_args(["--data", "xor"]).data == "xor"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--data", "mnist"])
+
+
 def test_the_command_says_how_to_install_the_extra(monkeypatch, capsys):
     from neurona.playground import cli
 

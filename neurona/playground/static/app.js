@@ -30,7 +30,7 @@
     ws: null, sid: null, limits: null, config: null, compareConfig: null, data: null, frame: null, pending: null,
     drawScheduled: false, playing: false, compare: false, clickClass: 1, showTest: false, discretize: false,
     draws: [], hist: {gen: -1, layers: 0, cols: []}, networkKey: "", nodes: null, urlPending: null, closed: false,
-    messageTimer: null, lastHistSteps: -1,
+    messageTimer: null, lastHistSteps: -1, autoplay: false,
   };
 
   // --- colours -------------------------------------------------------------------------
@@ -106,6 +106,7 @@
       S.urlPending = Object.keys(fromUrl).length ? fromUrl : null;
       send({type: "hello"});
       if (S.urlPending) sendConfig(S.urlPending);
+      else if (S.autoplay) { S.autoplay = false; send({type: "play"}); }
     },
     config(msg) {
       S.config = msg.config;
@@ -113,6 +114,7 @@
       S.urlPending = null;
       showConfig();
       writeHash();
+      if (S.autoplay) { S.autoplay = false; send({type: "play"}); }
     },
     data(msg) { S.data = msg; showData(); if (S.config) buildNetwork(); drawAll(); },
     state(msg) { setPlaying(msg.playing); setCompare(msg.compare); },
@@ -160,6 +162,10 @@
       else out[k] = raw;
     }
     if (out.dataset === "custom") delete out.dataset;  // one's own points are not in the address
+    if ("play" in out) {  // a link that starts training (neurona playground --data spiral)
+      S.autoplay = out.play === true;
+      delete out.play;
+    }
     return out;
   }
 
