@@ -59,7 +59,6 @@ class Session:
         self.playing = False
         self.selected: int | None = None
         self.grid = grid_points(GRID)
-        self.frames = 0
         self._rate = _StepRate()
         self._notices: list[str] = []
 
@@ -310,7 +309,6 @@ class Session:
         weights (links), per-layer histograms and, when a point is chosen, its
         forward values and deltas (``inspect``).
         """
-        self.frames += 1
         out = {"type": "frame", "playing": self.playing,
                "steps_per_second": round(self._rate.value(), 1) if self.playing else 0.0, "runs": []}
         for name, run in self.runs.items():

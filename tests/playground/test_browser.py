@@ -209,6 +209,20 @@ def test_switch_optimizer(page):
     page.wait_text("epoch", lambda t: t == "1")
 
 
+def test_regression_and_back(page):
+    page.open()
+    page.el("problem").select_option("regression")
+    wait_js(page.pg, "location.hash.includes('dataset=plane')")
+    assert page.el("loss").is_disabled() and page.el("loss").input_value() == "squared_error"
+    page.el("dataset").select_option("multigauss")
+    page.el("step").click()
+    page.wait_text("epoch", lambda t: t == "1")
+    assert not_blank(page.el("boundary").screenshot())
+    page.el("problem").select_option("classification")
+    wait_js(page.pg, "location.hash.includes('dataset=circle')")
+    assert page.el("loss").input_value() == "cross_entropy" and not page.el("loss").is_disabled()
+
+
 def test_upload_a_csv_and_add_points_by_clicking(page, tmp_path):
     page.open()
     rng = np.random.default_rng(0)

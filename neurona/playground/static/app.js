@@ -203,13 +203,13 @@
   }
   function onSetting(key, value) {
     const changes = {[key]: value};
-    if (key === "problem") {
-      changes.dataset = value === "regression" ? "plane" : "circle";
-      if (value === "regression") changes.loss = "squared_error";
-    }
+    if (key === "problem") changes.dataset = value === "regression" ? "plane" : "circle";
     if (key === "dataset" && value !== "custom") {
       changes.problem = ["plane", "multigauss"].includes(value) ? "regression" : "classification";
-      if (changes.problem === "regression") changes.loss = "squared_error";
+    }
+    if (changes.problem === "regression" || value === "regression") changes.loss = "squared_error";
+    else if (S.config && S.config.problem === "regression" && (changes.problem || value) === "classification") {
+      changes.loss = "cross_entropy";  // back from a regression: the usual loss for classes
     }
     if (key === "optimizer" && SUGGESTED_LR[value] !== undefined && S.config && S.config.lr !== SUGGESTED_LR[value]) {
       changes.lr = SUGGESTED_LR[value];
