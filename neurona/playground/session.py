@@ -105,13 +105,13 @@ class Session:
             return Reply([self.config_message()])
         if new.dataset == "custom" and old.dataset != "custom":
             raise PlaygroundError("dataset: 'custom' holds your own points: upload a CSV file or add points on the "
-                                  "map")
+                                  "map", "dataset")
         if new.dataset == "custom" and new.problem != self.data.task:
             raise PlaygroundError(f"problem: your points are a {self.data.task} problem; choose a built-in data set "
-                                  f"for a {new.problem}")
+                                  f"for a {new.problem}", "problem")
         if new.dataset == "custom" and self.data.task == "classification" and new.classes != self.data.classes:
             raise PlaygroundError(f"classes: your points have {self.data.classes} classes; the number of classes "
-                                  f"of a built-in data set can change")
+                                  f"of a built-in data set can change", "classes")
         self.config = new
         data_keys = DATA_KEYS + ("ratio",)
         b = self.runs.get("B")

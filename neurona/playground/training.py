@@ -146,11 +146,13 @@ class Run:
         self.stopped: str | None = None
         self.altered = False  # settings or points changed after training started
         self.last_grads: list | None = None
-        self._make_loader(seed=cfg.wseed)
+        # the batches' order: one generator for the whole run, seeded as the exported script's DataLoader
+        self._shuffle = np.random.default_rng(cfg.wseed)
+        self._make_loader()
         self._setup_early_stopping()
         self.evaluate(record=True)
 
-    def _make_loader(self, seed: int | None = None) -> None:
+    def _make_loader(self) -> None:
         cfg, data = self.config, self.data
         self.X_train = data.X[data.train]
         self.y_train = data.targets(data.train)
@@ -164,12 +166,11 @@ class Run:
         b = min(cfg.batch, n)
         # batch norm cannot normalize a batch of one sample: such a last batch is left out
         drop_last = cfg.batch_norm and n % b == 1 and n > 1
-        gen = None if seed is not None else self.loader.generator if getattr(self, "loader", None) else None
         # the input features are fixed, so they are computed once (as the exported script does)
         with no_grad():
             F_train = self.model.inputs(Tensor(self.X_train)).array
         self.loader = DataLoader((F_train, self.y_train), batch_size=b, shuffle=True, drop_last=drop_last,
-                                 seed=seed, generator=gen)
+                                 generator=self._shuffle)
         self._batches = None
         self._batch_index = 0
 
@@ -309,7 +310,7 @@ class Run:
         if len(h) > max_points:
             idx = np.unique(np.linspace(0, len(h) - 1, max_points).round().astype(int))
             h = [h[i] for i in idx]
-        return [[e, _num(a), _num(b)] for e, a, b in h]
+        return [[e, _short(a), _short(b)] for e, a, b in h]
 
     def boundary(self, grid: np.ndarray, trace: list | None = None) -> dict:
         """The output over the grid: class and confidence per cell, or the value (regression)."""
@@ -389,3 +390,8 @@ def _num(v):
     v = float(v)
     return v if math.isfinite(v) else None
 
+
+def _short(v):
+    """A loss for the curve: 5 significant digits are plenty for a line 420 pixels wide."""
+    v = _num(v)
+    return None if v is None else float(f"{v:.5g}")
