@@ -148,7 +148,8 @@ def python_code(run: Run, filename: str = "playground_train.py") -> str:
     w(f"The page had trained {run.epoch} epoch{'s' if run.epoch != 1 else ''}; --epochs changes it.")
     w('"""')
     w("import argparse")
-    w("import math")
+    if cfg.early_stopping or cfg.init == "default":
+        w("import math")
     w("")
     w("import numpy as np")
     w("")
@@ -185,6 +186,7 @@ def python_code(run: Run, filename: str = "playground_train.py") -> str:
     w("")
     w("")
     w("def targets(rows):")
+    w(f'    """What the network learns for each point: {"its class" if classification else "its value"}."""')
     if classification:
         w("    return rows[:, 2].astype(np.int64)")
     elif standardized:
