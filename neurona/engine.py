@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import threading
 import weakref
 
@@ -296,13 +297,7 @@ class Tensor:
             self.requires_grad_(True)
 
     # --- basic attributes ---
-    @property
-    def grad(self) -> "Tensor | None":
-        """∂L/∂self after ``L.backward()`` (``None`` before); a Tensor of this tensor's shape and dtype."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value) -> None:
+    def _set_grad(self, value) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
@@ -318,9 +313,13 @@ class Tensor:
                 raise RuntimeError(f"attempting to assign a gradient on {value.device} to a tensor on {self.device}")
         self._grad = value
 
-    @grad.deleter
-    def grad(self) -> None:
+    def _del_grad(self) -> None:
         self._grad = None
+
+    # read through a C getter: the optimizer loop and user code read .grad often
+    grad = property(operator.attrgetter("_grad"), _set_grad, _del_grad,
+                    doc="∂L/∂self after ``L.backward()`` (``None`` before): a Tensor of this tensor's shape and dtype. "
+                        "Assigning anything else raises, as in PyTorch.")
 
     @property
     def data(self) -> "Tensor":
@@ -457,6 +456,12 @@ class Tensor:
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    def __reduce_ex__(self, protocol):
+        # copy / deepcopy / pickle give a leaf with the same values, flag and gradient: the graph and the links to
+        # views are not copied (a Parameter has its own, keeping its class)
+        grad = None if self._grad is None else self._grad.array
+        return (_rebuild_tensor, (self.array, self.requires_grad, grad))
 
     # --- autograd ---
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -685,6 +690,14 @@ class Tensor:
     def clone(self): return _m.mul(self, 1) if self.array.dtype.kind == "f" else Tensor(self.array.copy())
 
 
+def _rebuild_tensor(array, requires_grad: bool, grad=None) -> Tensor:
+    t = _wrap(array)
+    t.requires_grad = bool(requires_grad)
+    if grad is not None:
+        t._grad = _wrap(grad)
+    return t
+
+
 def _wrap(a) -> Tensor:
     """A tensor holding the array ``a`` as it is (no copy, no dtype policy): what ops and factories return."""
     t = Tensor.__new__(Tensor)
@@ -791,23 +804,26 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
     the leaves (and of retained non-leaves) instead of ``_accumulate_leaf``:
     ``autograd.grad`` and ``backward(inputs=...)`` use it.
     """
-    handed = {id(g) for g in grads}  # arrays already stored somewhere: copy before making them a .grad
     store = _accumulate_leaf if sink is None else sink
-    pending = {}
-    for root, g in zip(roots, grads):
-        ctx = root._ctx
-        if ctx is None:
-            store(root, g, handed)
-        elif ctx in pending:
-            pending[ctx] = pending[ctx] + g
-        else:
-            pending[ctx] = g
-    if not pending:
-        return
-    heap = []
-    if len(pending) == 1:
-        fn = next(iter(pending))
+    if len(roots) == 1:  # loss.backward(): the common case, kept short
+        handed = {id(grads[0])}  # arrays already stored somewhere: copy before making them a .grad
+        fn = roots[0]._ctx
+        if fn is None:
+            store(roots[0], grads[0], handed)
+            return
+        pending = {fn: grads[0]}
+        heap = []
     else:
+        handed = {id(g) for g in grads}
+        pending = {}
+        for root, g in zip(roots, grads):
+            ctx = root._ctx
+            if ctx is None:
+                store(root, g, handed)
+            else:
+                pending[ctx] = pending[ctx] + g if ctx in pending else g
+        if not pending:
+            return
         heap = [(-f.gen, id(f), f) for f in pending]
         heapq.heapify(heap)
         fn = heapq.heappop(heap)[2]

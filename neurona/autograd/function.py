@@ -95,12 +95,12 @@ class _Node(FunctionCtx, engine.Function):
                                f"(one per argument of forward, None for those that need none)")
         out = []
         for i, (g, meta) in enumerate(zip(result, self._in_meta)):
+            if g is not None and meta is None:
+                raise RuntimeError(f"{cls.__name__}.backward returned a gradient for argument {i} of forward, which "
+                                   f"is not a tensor; return None there")
             if g is None or not self.needs[i]:
                 out.append(None)
                 continue
-            if meta is None:
-                raise RuntimeError(f"{cls.__name__}.backward returned a gradient for argument {i} of forward, which "
-                                   f"is not a tensor; return None there")
             a = g.array if isinstance(g, Tensor) else g
             shape, dtype = meta
             if getattr(a, "shape", None) != shape:

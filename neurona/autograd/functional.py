@@ -66,7 +66,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``(func(inputs), J·v)``: the outputs and the Jacobian–vector product (from the full Jacobian)."""
     single_in, xs = _prepare(inputs)
     vs = (v,) if isinstance(v, Tensor) or v is None else tuple(v)
-    if vs == (None,):
+    if v is None:
         if any(x.numel() != 1 for x in xs):
             raise RuntimeError("jvp: v may be omitted only when every input has one element")
         vs = tuple(_wrap(get_array_module(x.array).ones_like(x.array)) for x in xs)
