@@ -181,7 +181,6 @@ class Function:
     """
 
     __slots__ = ("parents", "needs", "gen", "__dict__")
-    freed = False  # set once release() dropped what backward needs
     retained = None  # weakref to the output when retain_grad() was called on it
 
     def __call__(self, *inputs: "Tensor") -> "Tensor":
@@ -240,8 +239,12 @@ class Function:
         d = self.__dict__
         if d:
             d.clear()
-            self.freed = True
-            self.gen = -1  # older than any in-place change: backward's one stamp test also catches a freed node
+            self.gen = -1  # marks it freed, and older than any in-place change: backward's one stamp test sees it
+
+    @property
+    def freed(self) -> bool:
+        """Whether release() dropped what backward needs."""
+        return getattr(self, "gen", 0) < 0
 
 
 class ViewFunction(Function):
@@ -494,7 +497,7 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after backward."""
         if self._ctx is not None:
-            self._ctx.retained = weakref.ref(self)
+            _retain(self._ctx, self)
         elif not self.requires_grad:
             raise RuntimeError("retain_grad(): this tensor does not require grad")
 
@@ -756,6 +759,16 @@ def _seed_gradient(t: Tensor, gradient, where: str):
     return g
 
 
+_retained_upto = 0  # the newest node whose output is retained: backward looks for retained outputs up to it only
+
+
+def _retain(fn: Function, t: Tensor) -> None:
+    global _retained_upto
+    fn.retained = weakref.ref(t)
+    if fn.gen > _retained_upto:
+        _retained_upto = fn.gen
+
+
 class _Sink:
     """Where ``run_backward`` hands gradients when only some tensors should get them (``backward(inputs=...)``,
     ``autograd.grad``): each wanted leaf's gradient, and each wanted non-leaf's where its creator receives it.
@@ -769,7 +782,7 @@ class _Sink:
             c = t._ctx
             if c is not None:
                 self.undo.append((c, c.__dict__.get("retained")))
-                c.retained = weakref.ref(t)
+                _retain(c, t)
 
     def __call__(self, t, g, handed) -> None:
         if id(t) in self.wanted:
@@ -827,15 +840,19 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
         heap = [(-f.gen, id(f), f) for f in pending]
         heapq.heapify(heap)
         fn = heapq.heappop(heap)[2]
-    # nodes made before the latest in-place change (and freed ones, whose gen is -1) go through the checks first
-    recent = _ip.checks_from() if _ip.anomaly else _ip._last
+    # the few nodes that need more than backward() are those whose stamp is at most `recent`: nodes made before
+    # the latest in-place change (checked), nodes whose output is retained, and freed nodes (their gen is -1)
+    recent = _ip.checks_from() if _ip.anomaly else max(_ip._last, _retained_upto)
     while True:
         gy = pending.pop(fn)
-        if fn.retained is not None:
-            t = fn.retained()
-            if t is not None:
-                store(t, gy, handed)
-        gxs = fn.backward(gy) if fn.gen > recent else _ip.checked_backward(fn, gy)
+        if fn.gen > recent:
+            gxs = fn.backward(gy)
+        else:
+            if fn.retained is not None:
+                t = fn.retained()
+                if t is not None:
+                    store(t, gy, handed)
+            gxs = _ip.checked_backward(fn, gy)
         if type(gxs) is not tuple:
             gxs = tuple(gxs) if type(gxs) is list else (gxs,)
         parents = fn.parents
