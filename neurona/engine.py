@@ -672,7 +672,10 @@ class Tensor:
 
     # --- dtype and device ---
     def astype(self, dtype): return _m.cast(self, dtype)
-    def to(self, *args, **kwargs): return _convert(self, *args, **kwargs)
+    def to(self, *args, **kwargs) -> "Tensor":
+        """PyTorch's ``to``: ``t.to(dtype)``, ``t.to(device)``, ``t.to(device, dtype)``, ``t.to(other)``, with
+        ``non_blocking=`` (accepted) and ``copy=``. Differentiable; returns ``t`` itself when nothing changes."""
+        return _convert(self, *args, **kwargs)
     def cpu(self): return _convert(self, "cpu")
     def cuda(self, device=None, non_blocking: bool = False): return _convert(self, backend.cuda_device(device))
     def float(self): return _m.cast(self, np.float32)
