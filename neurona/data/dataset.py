@@ -152,8 +152,8 @@ def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = 
 def _generator(seed=None, generator=None) -> np.random.Generator:
     """``generator`` if given, else a fresh one from ``seed``, else neurona's global one."""
     if generator is not None:
-        if not isinstance(generator, np.random.Generator):
-            raise TypeError(f"generator: expected a numpy.random.Generator, got {type(generator).__name__}")
+        from ..creation import _gen
+        generator = _gen(generator)  # a neurona.Generator's NumPy generator, or a NumPy one
         if seed is not None:
             raise ValueError("give either seed or generator, not both")
         return generator
