@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..backend import get_array_module
 from ..engine import Function, Tensor
 from .activation import _sigmoid, log_softmax
@@ -452,7 +453,10 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
         t = _float_target(target, x, op)
         return CrossEntropyProbs(w, reduction, float(label_smoothing))(x, t)
     t = _index_target(x, target, c, ignore_index, op)
-    return CrossEntropy(t, w, ignore_index, reduction, float(label_smoothing))(x)
+    fn = CrossEntropy
+    if w is None and not label_smoothing and x.ndim == 2:
+        fn = kernels.lookup("cross_entropy", x.array) or CrossEntropy
+    return fn(t, w, ignore_index, reduction, float(label_smoothing))(x)
 
 
 def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
