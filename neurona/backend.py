@@ -3,8 +3,13 @@
 Every op asks this module which array library to use (``xp``), the way
 Chainer's and DeZero's functions do. A *device* (``neurona.device("cpu")``,
 ``"cuda:0"``) maps to an array library here: the CPU to NumPy, an NVIDIA GPU
-to CuPy when it is installed. No other module of neurona may import an array
-library other than NumPy.
+to CuPy when it is installed, and the strict stand-in device (``"strict"``,
+``neurona.strict``) to NumPy arrays that refuse what CuPy refuses. No other
+module of neurona may import an array library other than NumPy.
+
+``NEURONA_STRICT_DEVICE=1`` makes the stand-in the default device, so that
+every tensor created without ``device=`` lives there: the test suite run that
+way fails wherever an op leaves the seam.
 """
 from __future__ import annotations
 
@@ -15,18 +20,21 @@ import sys
 import numpy as np
 
 _cupy = None  # set by enable_cupy(); the only place CuPy may ever be imported
+_strict = None  # the neurona.strict module, once the stand-in device is used
+_modules: dict = {}  # device array type -> its array module (CuPy's, the stand-in's); empty on a CPU-only run
 
 
 def get_array_module(*arrays):
-    """Return the array module (``numpy`` or ``cupy``) that owns ``arrays``.
+    """Return the array module (``numpy``, ``cupy`` or the stand-in's ``xp``) that owns ``arrays``.
 
     Ops write ``xp = get_array_module(x)`` and then ``xp.zeros(...)`` so the
     same code runs on either library.
     """
-    if _cupy is not None:
+    if _modules:
         for a in arrays:
-            if isinstance(a, _cupy.ndarray):
-                return _cupy
+            m = _modules.get(type(a))
+            if m is not None:
+                return m
     return np
 
 
@@ -40,19 +48,36 @@ def enable_cupy() -> bool:
     except ImportError:
         return False
     _cupy = cupy
+    _modules[cupy.ndarray] = cupy
     return True
 
 
+def enable_strict():
+    """Load the strict stand-in device (``neurona.strict``) and return that module."""
+    global _strict
+    if _strict is None:
+        from . import strict
+
+        _strict = strict
+        _modules[strict.StrictArray] = strict.xp
+    return _strict
+
+
 def array_types() -> tuple:
-    """The array classes of the libraries in use (``numpy.ndarray``, and CuPy's once enabled)."""
-    return (np.ndarray,) if _cupy is None else (np.ndarray, _cupy.ndarray)
+    """The array classes of the libraries in use (``numpy.ndarray``, and CuPy's or the stand-in's once used)."""
+    return (np.ndarray, *_modules)
+
+
+def is_array(a) -> bool:
+    """Whether ``a`` is an array of any device (a NumPy, CuPy or stand-in array)."""
+    return isinstance(a, np.ndarray) or type(a) in _modules
 
 
 def to_numpy(a) -> np.ndarray:
-    """``a`` as a NumPy array (a copy to host memory for a GPU array)."""
+    """``a`` as a NumPy array (a copy to host memory for a device array)."""
     if isinstance(a, np.ndarray):
         return a
-    if _cupy is not None and isinstance(a, _cupy.ndarray):
+    if type(a) in _modules:
         return a.get()
     return np.asarray(a)
 
@@ -60,6 +85,7 @@ def to_numpy(a) -> np.ndarray:
 # --- devices ------------------------------------------------------------------
 
 # the device types PyTorch names; neurona runs on "cpu", and on "cuda" through CuPy
+STRICT_TYPE = "strict"  # neurona's own: the stand-in device for tests without a GPU (neurona.strict)
 _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "hpu", "mtia", "vulkan", "lazy", "ve",
                  "fpga", "maia", "opengl", "opencl", "ideep", "mkldnn", "privateuseone")
 
@@ -96,7 +122,7 @@ class device:
             type = name
         else:
             raise TypeError(f"device: expected a device name such as 'cpu' or 'cuda:0', got {builtins.type(type).__name__}")
-        if type not in _DEVICE_TYPES:
+        if type not in _DEVICE_TYPES and type != STRICT_TYPE:
             raise RuntimeError(f"device: expected one of {', '.join(_DEVICE_TYPES)} at the start of the device string, "
                                f"got {type!r}")
         if index is not None and (not isinstance(index, (int, np.integer)) or index < 0):
@@ -127,6 +153,7 @@ class device:
 
 
 CPU = device("cpu")
+STRICT = device(STRICT_TYPE)
 _default_device = CPU
 
 
@@ -148,31 +175,45 @@ def cuda_device_count() -> int:
         return 0
 
 
+def cuda_missing() -> str | None:
+    """Why ``"cuda"`` cannot be used here (CuPy missing, or no GPU), or None when it can."""
+    if not enable_cupy():
+        return ("CuPy is not installed. neurona runs on NVIDIA GPUs through CuPy: pip install 'neurona[cuda]' "
+                "(the CuPy wheel for your CUDA version, cupy-cuda12x or cupy-cuda13x)")
+    if cuda_device_count() == 0:
+        return "CuPy is installed but finds no CUDA GPU (no NVIDIA driver, or no GPU on this machine)"
+    return None
+
+
 def check_device(dev) -> device:
     """``dev`` as a ``device`` that this machine has, or a :class:`DeviceUnavailableError` saying what is missing."""
     d = dev if isinstance(dev, device) else device(dev)
-    if d.type == "cpu":
+    if d.type == "cpu" or d.type == STRICT_TYPE:
         if d.index not in (None, 0):
-            raise DeviceUnavailableError(f"device '{d}' does not exist: there is one CPU device, 'cpu'")
+            raise DeviceUnavailableError(f"device '{d}' does not exist: there is one such device, '{d.type}'")
+        if d.type == STRICT_TYPE:
+            enable_strict()
         return d
     if d.type != "cuda":
         raise DeviceUnavailableError(
             f"device '{d}' is not available: neurona runs on the CPU ('cpu') and, through CuPy, on NVIDIA GPUs "
             f"('cuda'); it has no {d.type} backend"
         )
-    if not enable_cupy():
-        raise DeviceUnavailableError(
-            f"device '{d}' is not available: CuPy is not installed. neurona runs on NVIDIA GPUs through CuPy: "
-            f"pip install 'neurona[cuda]' (a CuPy wheel matching your CUDA version); until then use 'cpu'"
-        )
+    why = cuda_missing()
+    if why is not None:
+        raise DeviceUnavailableError(f"device '{d}' is not available: {why}; until then use 'cpu'")
     n = cuda_device_count()
-    if n == 0:
-        raise DeviceUnavailableError(f"device '{d}' is not available: CuPy is installed but finds no CUDA GPU "
-                                     f"(no NVIDIA driver or no GPU on this machine); use 'cpu'")
     if (d.index or 0) >= n:
         raise DeviceUnavailableError(f"device '{d}' does not exist: {n} CUDA GPU(s) found "
                                      f"({', '.join(f'cuda:{i}' for i in range(n))})")
     return d
+
+
+def resolve_device(dev) -> device:
+    """``dev`` for training: ``"auto"`` (or None) is a CUDA GPU when one can be used, else the CPU."""
+    if dev is None or (isinstance(dev, str) and dev.strip().lower() == "auto"):
+        return device("cuda") if cuda_available() else CPU
+    return check_device(dev)
 
 
 def cuda_device(dev=None) -> device:
@@ -187,15 +228,21 @@ def cuda_device(dev=None) -> device:
 
 def device_of(a) -> device:
     """The device that holds array ``a``."""
+    if type(a) is np.ndarray or not _modules:
+        return CPU
     if _cupy is not None and isinstance(a, _cupy.ndarray):
         return device("cuda", a.device.id)
+    if _strict is not None and type(a) is _strict.StrictArray:
+        return STRICT
     return CPU
 
 
 def array_module_for(dev):
-    """The array module (``numpy`` or ``cupy``) that creates arrays on ``dev`` (``None``: the default device)."""
+    """The array module (``numpy``, ``cupy`` or the stand-in's) that creates arrays on ``dev`` (None: the default)."""
     d = check_device(_default_device if dev is None else dev)
-    return np if d.type == "cpu" else _cupy
+    if d.type == "cpu":
+        return np
+    return _strict.xp if d.type == STRICT_TYPE else _cupy
 
 
 def to_device(a, dev):
@@ -203,8 +250,31 @@ def to_device(a, dev):
     d = check_device(dev)
     if d.type == "cpu":
         return to_numpy(a)
+    if d.type == STRICT_TYPE:
+        if type(a) is _strict.StrictArray:
+            return a
+        return _strict.StrictArray(np.array(to_numpy(a)))  # a copy, as a host-to-device transfer is
     with _cupy.cuda.Device(d.index or 0):
-        return _cupy.asarray(a)
+        if isinstance(a, _cupy.ndarray):
+            return a if a.device.id == (d.index or 0) else a.copy()
+        return _cupy.asarray(to_numpy(a))
+
+
+def same_device(where: str, *arrays) -> None:
+    """Raise PyTorch's error when ``arrays`` live on different devices (``where`` names the op)."""
+    devs = {device_of(a) for a in arrays if is_array(a)}
+    if len(devs) > 1:
+        a, b = sorted(str(d) for d in devs)[:2]
+        raise RuntimeError(f"{where}: expected all tensors to be on the same device, but found at least two "
+                           f"devices, {a} and {b}; move them with .to(device) first")
+
+
+def synchronize(dev=None) -> None:
+    """Wait until every kernel queued on ``dev`` (a CUDA GPU) has finished; nothing to wait for elsewhere."""
+    d = _default_device if dev is None else device(dev)
+    if d.type == "cuda" and _cupy is not None:
+        with _cupy.cuda.Device(d.index or 0):
+            _cupy.cuda.Device().synchronize()
 
 
 def get_default_device() -> device:
@@ -216,6 +286,11 @@ def set_default_device(dev) -> None:
     """Create new tensors on ``dev`` when no ``device=`` is given (``None`` resets it to the CPU)."""
     global _default_device
     _default_device = CPU if dev is None else check_device(dev)
+
+
+def strict_mode() -> bool:
+    """Whether ``NEURONA_STRICT_DEVICE`` asks for the strict stand-in device as the default device."""
+    return os.environ.get("NEURONA_STRICT_DEVICE", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def parse_to(args: tuple, kwargs: dict, where: str) -> tuple:
@@ -374,3 +449,7 @@ def tune_allocator(mmap_threshold_mib: int = MMAP_THRESHOLD_MIB, trim_threshold_
 
 if os.environ.get("NEURONA_TUNE_MALLOC", "1").strip().lower() not in ("0", "false", "no", "off"):
     tune_allocator()
+
+
+if strict_mode():
+    set_default_device(STRICT)

@@ -169,6 +169,16 @@ def _normalize_output(data, inputs):
     return data if target == _F64 else data.astype(target)
 
 
+_device_types = backend._modules  # non-empty once a device other than the CPU is in use
+
+
+def _check_devices(fn, inputs) -> None:
+    """PyTorch's error for an op whose inputs live on different devices, naming both."""
+    kinds = {type(t.array) for t in inputs}
+    if len(kinds) > 1:
+        backend.same_device(type(fn).__name__.lower(), *[t.array for t in inputs])
+
+
 class Function:
     """Base class of every differentiable primitive.
 
@@ -202,6 +212,8 @@ class Function:
             else:
                 out._ctx, out.requires_grad = None, False
             return out
+        if _device_types:
+            _check_devices(self, inputs)
         try:
             data = self.forward(*[t.array for t in inputs])
         except ValueError as e:
@@ -290,7 +302,10 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         from .creation import _as_array
 
-        self.array = _as_array(data, dtype)
+        a = _as_array(data, dtype)
+        if backend._default_device is not backend.CPU and type(a) is _NDARRAY:
+            a = backend.to_device(a, backend._default_device)  # as torch.Tensor(data) follows the default device
+        self.array = a
         self._alias = None
         self._grad = None
         self._ctx = None

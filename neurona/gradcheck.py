@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .creation import from_numpy
-from .engine import Tensor, no_grad
+from . import backend
+from .engine import Tensor, _wrap, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -44,11 +44,12 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
             data, rg = t.array, t.requires_grad
         else:
             data, rg = np.asarray(t), None
+        xp = backend.get_array_module(data)
         if data.dtype.kind == "f":
-            c = from_numpy(np.array(data, dtype=np.float64))
+            c = _wrap(xp.array(data, dtype=np.float64))
             c.requires_grad = bool(rg) if rg is not None else True
         else:
-            c = from_numpy(np.array(data))
+            c = _wrap(xp.array(data))
         xs.append(c)
     wrt = [i for i, t in enumerate(xs) if t.requires_grad]
     if not wrt:
@@ -60,12 +61,14 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
 
     outs = _outputs(fn(*xs))
     rng = np.random.default_rng(seed)
-    cots = [rng.standard_normal(o.shape) for o in outs]
+    # the cotangents are drawn on the host (the same on every device) and copied to each output's device
+    cots = [backend.to_device(rng.standard_normal(o.shape), o.device) if isinstance(o, Tensor)
+            else rng.standard_normal(np.shape(o)) for o in outs]
     total = None
     for o, r in zip(outs, cots):
         if not isinstance(o, Tensor) or not o.requires_grad:
             continue
-        term = (o * from_numpy(r.astype(o.dtype))).sum()
+        term = (o * _wrap(r.astype(o.dtype))).sum()
         total = term if total is None else total + term
     if total is None:
         raise GradcheckError("gradcheck: the function's output does not depend on any input that requires grad")
@@ -74,14 +77,14 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     def objective() -> float:
         with no_grad():
             vals = _outputs(fn(*xs))
-        return float(sum(np.sum(np.asarray(v.array, dtype=np.float64) * r) for v, r in zip(vals, cots)))
+        return sum(float((v.array.astype(np.float64) * r).sum()) for v, r in zip(vals, cots))
 
     for i in wrt:
         x = xs[i]
-        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.array, dtype=np.float64)
+        analytic = np.zeros(x.shape) if x.grad is None else backend.to_numpy(x.grad.array).astype(np.float64)
         numerical = np.zeros(x.shape)
         flat = x.array.reshape(-1)  # a view: perturb in place
-        if not np.shares_memory(flat, x.array):
+        if not backend.get_array_module(flat).shares_memory(flat, x.array):
             raise RuntimeError("gradcheck: internal error, input is not contiguous")
         for k in range(flat.size):
             old = flat[k]

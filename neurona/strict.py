@@ -164,6 +164,7 @@ class _Device:
 
 
 _DEVICE = _Device()
+_PROBE = None  # StrictArray.__array_ufunc__ reads nothing from self: _Ufunc calls it with this
 
 
 class StrictArray:
@@ -187,8 +188,8 @@ class StrictArray:
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         name = ufunc.__name__
-        if name not in api.UFUNCS:
-            _refuse(f"the ufunc np.{name} (CuPy has no such ufunc)", _SEAM)
+        if name not in api.UFUNCS and name not in api.TOP:  # CuPy looks the name up (matmul is no ufunc there)
+            _refuse(f"the ufunc np.{name} (CuPy has no such function)", _SEAM)
         elif method == "at" and name not in api.UFUNC_AT:
             _refuse(f"np.{name}.at (CuPy's ufunc.at supports only {', '.join(sorted(api.UFUNC_AT))})",
                     "Use xp.add.at, or a scatter written with indexing.")
@@ -201,7 +202,10 @@ class StrictArray:
             _refuse(f"np.{name}.{method} (not a CuPy ufunc method)", _SEAM)
         what = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
         out = kwargs.get("out")
-        args = unwrap(list(inputs), what)
+        if method in ("at", "reduceat") and len(inputs) > 1:  # host indices are copied over, as CuPy does
+            args = [unwrap(inputs[0], what), _unwrap_index(inputs[1]), *unwrap(list(inputs[2:]), what)]
+        else:
+            args = unwrap(list(inputs), what)
         if out is not None:
             kwargs = dict(kwargs, out=tuple(unwrap(o, what) for o in out))
         r = getattr(ufunc, method)(*args, **kwargs)
@@ -240,7 +244,9 @@ class StrictArray:
         return StrictArray(self._a.real)
 
     def __getattr__(self, name):
-        if name in api.NDARRAY and not name.startswith("_"):
+        if name.startswith("_"):  # NumPy's probes (__array_interface__, __array_struct__...): CuPy has none
+            raise AttributeError(f"'StrictArray' object has no attribute {name!r}")
+        if name in api.NDARRAY:
             method = getattr(self._a, name)
             if not callable(method):
                 return wrap(method)
@@ -371,6 +377,45 @@ def _host_ok(x):
     return x
 
 
+class _Ufunc:
+    """A NumPy ufunc as CuPy offers it: the call and the methods CuPy has, on stand-in arrays."""
+
+    def __init__(self, uf: np.ufunc, label: str):
+        self._uf, self._label = uf, label
+        self.__name__ = uf.__name__
+        self.nin, self.nout = uf.nin, uf.nout
+
+    def _run(self, method: str, args, kwargs):
+        if not any(type(a) is StrictArray for a in args) and any(type(a) is np.ndarray for a in args):
+            _refuse(f"{self._label} called on host arrays only (CuPy's ufuncs take device arrays)", _SEAM)
+        out = kwargs.get("out")
+        if out is not None and type(out) is not tuple:
+            kwargs = dict(kwargs, out=(out,))
+        r = StrictArray.__array_ufunc__(_PROBE, self._uf, method, *args, **kwargs)
+        return r
+
+    def __call__(self, *args, **kwargs):
+        return self._run("__call__", args, kwargs)
+
+    def at(self, a, indices, b=None):
+        return self._run("at", (a, indices) if b is None else (a, indices, b), {})
+
+    def reduce(self, a, *args, **kwargs):
+        return self._run("reduce", (a, *args), kwargs)
+
+    def reduceat(self, a, indices, *args, **kwargs):
+        return self._run("reduceat", (a, indices, *args), kwargs)
+
+    def accumulate(self, a, *args, **kwargs):
+        return self._run("accumulate", (a, *args), kwargs)
+
+    def outer(self, a, b, **kwargs):
+        return self._run("outer", (a, b), kwargs)
+
+    def __repr__(self):
+        return f"<ufunc {self._label}>"
+
+
 class _Namespace(types.SimpleNamespace):
     """A NumPy module as CuPy offers it: only CuPy's names, stand-in arrays in and out."""
 
@@ -389,6 +434,10 @@ class _Namespace(types.SimpleNamespace):
         if isinstance(obj, type) or not callable(obj):
             return obj  # dtypes, classes, constants
         label = f"{self._label}.{name}"
+        if isinstance(obj, np.ufunc):
+            fn = _Ufunc(obj, label)
+            object.__setattr__(self, name, fn)
+            return fn
         if name in _TRANSFERS:
             def fn(*args, **kwargs):
                 return wrap(obj(*_host_ok(list(args)), **{k: _host_ok(v) for k, v in kwargs.items()}))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import neurona
+import neurona.backend
 
 _engine = importlib.import_module("neurona.engine")  # the module (neurona.tensor is also a function)
 
@@ -24,3 +25,21 @@ def _restore_global_state():
 def rng() -> np.random.Generator:
     """A seeded NumPy generator, so that every run draws the same numbers."""
     return np.random.default_rng(0)
+
+
+# --- the strict stand-in device (NEURONA_STRICT_DEVICE=1) ----------------------------------------------------
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "host_only(reason): a test of host-only behaviour (files, plots, the command line, NumPy "
+                   "memory sharing); skipped, with its reason, when the suite runs on the strict stand-in device")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not neurona.backend.strict_mode():
+        return
+    for item in items:
+        m = item.get_closest_marker("host_only")
+        if m is not None:
+            reason = m.kwargs.get("reason") or (m.args[0] if m.args else "host-only behaviour")
+            item.add_marker(pytest.mark.skip(reason=f"host only on the strict device: {reason}"))

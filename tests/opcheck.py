@@ -107,10 +107,10 @@ def check_op(fn, ref, shapes, domains="any", *, grad: bool = True, seed: int = 0
     assert all(d == np.float32 for d in arrived), f"gradients reached the float32 inputs as {arrived}"
     for o, e in zip(outs32, expected):
         assert o.dtype == np.float32, f"float32 inputs gave a {o.dtype} output"
-        assert type(o.array) is np.ndarray, f".data is a {type(o.array).__name__}, not an ndarray"
+        assert type(o.array) in neurona.backend.array_types(), f".array is a {type(o.array).__name__}, not an array"
         np.testing.assert_allclose(o.array, e, rtol=rtol32, atol=atol32)
     for i, (a, b) in enumerate(zip(x32, x64)):
         assert a.grad is not None, f"input {i} got no gradient"
         assert a.grad.dtype == np.float32, f"input {i}: float32 input got a {a.grad.dtype} gradient"
-        assert type(a.grad.array) is np.ndarray and a.grad.shape == a.shape
+        assert type(a.grad.array) in neurona.backend.array_types() and a.grad.shape == a.shape
         np.testing.assert_allclose(a.grad.array, b.grad.array, rtol=10 * rtol32, atol=10 * atol32)

@@ -75,6 +75,7 @@ import threading
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..engine import Function, Tensor
 from .activation import relu, sigmoid, tanh
 from .linear import linear
@@ -172,10 +173,11 @@ def _check_lengths(lengths, T: int, B: int, op: str):
 class _Mask:
     """Which (step, sequence) pairs are valid, in the forms the fused loops use."""
 
-    def __init__(self, lengths: np.ndarray, T: int, dtype):
-        self.valid = np.arange(T)[:, None] < lengths[None, :]          # (T, B)
+    def __init__(self, lengths: np.ndarray, T: int, dtype, xp=np):
+        valid = np.arange(T)[:, None] < lengths[None, :]               # (T, B), on the host: lengths are
+        self.partial = (~valid).any(axis=1).tolist()                   # steps where some row is padding
+        self.valid = xp.asarray(valid)                                  # on the arrays' device
         self.invalid_col = (~self.valid)[:, :, None]                    # (T, B, 1), for np.copyto
-        self.partial = (~self.valid).any(axis=1).tolist()              # steps where some row is padding
         self.valid3 = self.valid[:, :, None].astype(dtype)              # (T, B, 1) 0/1 multiplier
 
 
@@ -200,7 +202,9 @@ class _BufferPool:
         self.free: dict = {}
         self.lock = threading.Lock()
 
-    def take(self, shape: tuple, dtype) -> np.ndarray:
+    def take(self, shape: tuple, dtype, xp=np) -> np.ndarray:
+        if xp is not np:  # device arrays: the device's own memory pool (CuPy's) reuses them
+            return xp.empty(shape, dtype)
         key = (tuple(shape), np.dtype(dtype).str)
         with self.lock:
             stack = self.free.get(key)
@@ -251,7 +255,7 @@ class _SequenceOp(Function):
 
     def _setup(self, x, H):
         T, B = x.shape[0], x.shape[1]
-        self.mask = None if self.lengths is None else _Mask(self.lengths, T, x.dtype)
+        self.mask = None if self.lengths is None else _Mask(self.lengths, T, x.dtype, get_array_module(x))
         return T, B
 
     def _prev_and_outputs(self, S, T):
@@ -261,9 +265,10 @@ class _SequenceOp(Function):
         return S[:T], S[1:]
 
     def _pack(self, S, extra_final, T, B, H, dtype):
+        xp = get_array_module(S)
         final = 0 if self.reverse else T
         k = 1 + len(extra_final)
-        out = np.empty((T + k, B, H), dtype)
+        out = xp.empty((T + k, B, H), dtype)
         outs = self._prev_and_outputs(S, T)[1]
         if self.mask is None:
             out[:T] = outs
@@ -306,7 +311,7 @@ def _with_ones(x) -> np.ndarray:
     no separate pass over the (T·B, G·H) arrays for either.
     """
     T, B, I = x.shape
-    xa = _pool.take((T * B, I + 1), x.dtype)
+    xa = _pool.take((T * B, I + 1), x.dtype, get_array_module(x))
     xa.reshape(T, B, I + 1)[:, :, :I] = x
     xa[:, I] = 1
     return xa
@@ -314,18 +319,20 @@ def _with_ones(x) -> np.ndarray:
 
 def _project(xa, w, b, T: int, B: int):
     """[x, 1] (T·B, I + 1) → x Wᵀ + b, (T, B, G·H), in one matrix product over all steps (pooled buffer)."""
+    xp = get_array_module(xa)
     I = xa.shape[1] - 1
-    wa = np.empty((I + 1, w.shape[0]), w.dtype)
+    wa = xp.empty((I + 1, w.shape[0]), w.dtype)
     wa[:I] = w.T
     wa[I] = 0 if b is None else b
-    a = _pool.take((T * B, w.shape[0]), xa.dtype)
+    a = _pool.take((T * B, w.shape[0]), xa.dtype, xp)
     np.matmul(xa, wa, out=a)
     return a.reshape(T, B, w.shape[0])
 
 
 def _split_bias_grad(gwa):
     """(G·H, I + 1) gradient of [W, b] → (∂L/∂W contiguous, ∂L/∂b)."""
-    return np.ascontiguousarray(gwa[:, :-1]), gwa[:, -1].copy()
+    xp = get_array_module(gwa)
+    return xp.ascontiguousarray(gwa[:, :-1]), gwa[:, -1].copy()
 
 
 def _scaled(w, s):
@@ -349,14 +356,15 @@ class LSTMSequence(_SequenceOp):
     """
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = get_array_module(x)
         H = w_hh.shape[1]
         T, B = self._setup(x, H)
         dt = x.dtype
         I = x.shape[2]
         K = H + I + 1
-        s = np.full(4 * H, -1.0, dt)
+        s = xp.full(4 * H, -1.0, dt)
         s[2 * H:3 * H] = -2.0  # tanh(a) = 2σ(2a) − 1: one exp serves all four gates
-        wz = np.empty((K, 4 * H), dt)                  # [W_hhᵀ; W_ihᵀ; b], each column scaled by s
+        wz = xp.empty((K, 4 * H), dt)                  # [W_hhᵀ; W_ihᵀ; b], each column scaled by s
         np.multiply(w_hh.T, s, out=wz[:H])
         np.multiply(w_ih.T, s, out=wz[H:H + I])
         if b_ih is None:
@@ -364,20 +372,20 @@ class LSTMSequence(_SequenceOp):
         else:
             np.multiply(b_ih + b_hh, s, out=wz[H + I])
         steps, po, no, first, _ = _slots(T, self.reverse)
-        Z = _pool.take((T + 1, B, K), dt)
+        Z = _pool.take((T + 1, B, K), dt, xp)
         Z[po:po + T, :, H:H + I] = x                   # step t reads slot t + po
         Z[:, :, H + I] = 1
         Z[first, :, :H] = h0
         S = Z[:, :, :H]                                # the states h, (T + 1, B, H) view
-        G = _pool.take((4, T, B, H), dt)              # gate-major: becomes i, f, ĉ, o
-        C = _pool.take((T + 1, B, H), dt)
-        TC = _pool.take((T, B, H), dt)                 # tanh(c_t)
+        G = _pool.take((4, T, B, H), dt, xp)              # gate-major: becomes i, f, ĉ, o
+        C = _pool.take((T + 1, B, H), dt, xp)
+        TC = _pool.take((T, B, H), dt, xp)                 # tanh(c_t)
         C[first] = c0
-        rec = np.empty((B, 4 * H), dt)
+        rec = xp.empty((B, 4 * H), dt)
         rec4 = rec.reshape(B, 4, H).transpose(1, 0, 2)  # its gate-major view (4, B, H)
-        IG = _pool.take((T, B, H), dt)                 # i_t ĉ_t and f_t c_{t-1}, the two terms of c_t (backward
-        FC = _pool.take((T, B, H), dt)                 # derives its gate factors from them)
-        num = np.array([1, 1, 2, 1], dt).reshape(4, 1, 1)
+        IG = _pool.take((T, B, H), dt, xp)                 # i_t ĉ_t and f_t c_{t-1}, the two terms of c_t (backward
+        FC = _pool.take((T, B, H), dt, xp)                 # derives its gate factors from them)
+        num = xp.array([1, 1, 2, 1], dt).reshape(4, 1, 1)
         mask = self.mask
         with np.errstate(over="ignore"):  # e^{large} = inf gives σ = 0 exactly
             for t in steps:
@@ -411,6 +419,7 @@ class LSTMSequence(_SequenceOp):
         return self._pack(S, (C,), T, B, H, dt)
 
     def backward(self, gy):
+        xp = get_array_module(gy)
         G, TC, IG, FC, w_hh = self.G, self.TC, self.IG, self.FC, self.w_hh
         _, T, B, H = G.shape
         H4 = 4 * H
@@ -424,7 +433,7 @@ class LSTMSequence(_SequenceOp):
         # the local derivatives of every step at once (they do not depend on the recurrence):
         # ∂a_i = ∂c ĉ σ'(a_i), ∂a_f = ∂c c_{t-1} σ'(a_f), ∂a_g = ∂c i (1 − ĉ²), ∂a_o = ∂h tanh(c) σ'(a_o),
         # with σ' = σ(1 − σ) and each factor written from the products forward kept, two passes each
-        Q = _pool.take(G.shape, dt)
+        Q = _pool.take(G.shape, dt, xp)
         np.subtract(1, i, out=Q[0])
         Q[0] *= IG                                     # ĉ σ'(a_i) = (1 − i) · iĉ
         np.subtract(1, f, out=Q[1])
@@ -433,18 +442,18 @@ class LSTMSequence(_SequenceOp):
         np.subtract(i, Q[2], out=Q[2])                 # i (1 − ĉ²) = i − iĉ · ĉ
         np.subtract(1, o, out=Q[3])
         Q[3] *= h                                      # tanh(c) σ'(a_o) = (1 − o) · h
-        K = np.multiply(h, TC, out=_pool.take(TC.shape, dt))  # ∂c_t += ∂h_t o_t (1 − tanh²(c_t))
+        K = np.multiply(h, TC, out=_pool.take(TC.shape, dt, xp))  # ∂c_t += ∂h_t o_t (1 − tanh²(c_t))
         np.subtract(o, K, out=K)                       # o (1 − tanh²(c)) = o − h tanh(c)
         F = f
         if mask is not None:
             Q *= mask.valid3
             K *= mask.valid3
-            F = np.where(mask.valid[:, :, None], f, dt.type(1))  # padded steps pass ∂c through
-        dG = _pool.take((T, B, H4), dt)
-        dh = np.array(gy[T], dtype=dt)
-        dc = np.array(gy[T + 1], dtype=dt)
-        tmp = np.empty((B, H), dt)
-        dh_next = np.empty((B, H), dt)
+            F = xp.where(mask.valid[:, :, None], f, dt.type(1))  # padded steps pass ∂c through
+        dG = _pool.take((T, B, H4), dt, xp)
+        dh = xp.array(gy[T], dtype=dt)
+        dc = xp.array(gy[T + 1], dtype=dt)
+        tmp = xp.empty((B, H), dt)
+        dh_next = xp.empty((B, H), dt)
         dG4 = dG.reshape(T, B, 4, H).transpose(0, 2, 1, 3)                  # (T, 4, B, H) view
         for t in self._bptt_steps(T):
             dh += dout[t]
@@ -462,6 +471,7 @@ class LSTMSequence(_SequenceOp):
         return grads
 
     def _weight_grads(self, dG, dh0, dc0):
+        xp = get_array_module(dG)
         T, B, H4 = dG.shape
         H = H4 // 4
         x, needs, po = self.x, self.needs, self.po
@@ -471,8 +481,8 @@ class LSTMSequence(_SequenceOp):
         # [∂L/∂W_hh, ∂L/∂W_ih, ∂L/∂b] = ∂L/∂aᵀ [h_{t-1}, x_t, 1] over all steps, in one product computed
         # transposed (a wide result multiplies faster)
         gz = self.Z[po:po + T].reshape(T * B, -1).T @ dG2     # (H + I + 1, 4H)
-        gw_hh = np.ascontiguousarray(gz[:H].T) if needs[4] else None
-        gw_ih = np.ascontiguousarray(gz[H:H + I].T) if needs[3] else None
+        gw_hh = xp.ascontiguousarray(gz[:H].T) if needs[4] else None
+        gw_ih = xp.ascontiguousarray(gz[H:H + I].T) if needs[3] else None
         grads = [gx, dh0 if needs[1] else None, dc0 if needs[2] else None, gw_ih, gw_hh]
         if self.has_bias:
             gb = gz[H + I]
@@ -494,14 +504,15 @@ class GRUSequence(_SequenceOp):
     """
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = get_array_module(x)
         H = w_hh.shape[1]
         T, B = self._setup(x, H)
         dt = x.dtype
         I = x.shape[2]
         H2 = 2 * H
-        s = np.full(3 * H, -1.0, dt)
+        s = xp.full(3 * H, -1.0, dt)
         s[H2:] = -2.0
-        wa = np.zeros((3, I + 1, H), dt)                                  # per gate [W_gᵀ; b_g], scaled
+        wa = xp.zeros((3, I + 1, H), dt)                                  # per gate [W_gᵀ; b_g], scaled
         wa[:, :I] = _scaled(w_ih, s).reshape(3, H, I).transpose(0, 2, 1)
         if b_ih is not None:
             b = b_ih.copy()
@@ -511,15 +522,15 @@ class GRUSequence(_SequenceOp):
         else:
             bhn = None
         xa = _with_ones(x)
-        A = np.matmul(xa, wa, out=_pool.take((3, T * B, H), dt)).reshape(3, T, B, H)  # becomes r, z, n
-        whs = np.ascontiguousarray(_scaled(w_hh, s).T)  # (H, 3H): one product for the three gates
-        HN = _pool.take((T, B, H), dt)                 # −2 (W_hn h_{t-1} + b_hn)
-        S = _pool.take((T + 1, B, H), dt)
+        A = np.matmul(xa, wa, out=_pool.take((3, T * B, H), dt, xp)).reshape(3, T, B, H)  # becomes r, z, n
+        whs = xp.ascontiguousarray(_scaled(w_hh, s).T)  # (H, 3H): one product for the three gates
+        HN = _pool.take((T, B, H), dt, xp)                 # −2 (W_hn h_{t-1} + b_hn)
+        S = _pool.take((T + 1, B, H), dt, xp)
         steps, po, no, first, _ = _slots(T, self.reverse)
         S[first] = h0
-        rec = np.empty((B, 3 * H), dt)
+        rec = xp.empty((B, 3 * H), dt)
         rec3 = rec.reshape(B, 3, H).transpose(1, 0, 2)  # its gate-major view (3, B, H)
-        tmp = np.empty((B, H), dt)
+        tmp = xp.empty((B, H), dt)
         mask = self.mask
         with np.errstate(over="ignore"):
             for t in steps:
@@ -555,6 +566,7 @@ class GRUSequence(_SequenceOp):
         return self._pack(S, (), T, B, H, dt)
 
     def backward(self, gy):
+        xp = get_array_module(gy)
         A, HN, S, w_hh = self.A, self.HN, self.S, self.w_hh
         _, T, B, H = A.shape
         H3 = 3 * H
@@ -569,27 +581,27 @@ class GRUSequence(_SequenceOp):
         # per-step local derivatives, all steps at once:
         # ∂a_z = ∂h (h_{t-1} − n) σ'(a_z),  ∂a_n = ∂h (1 − z)(1 − n²),  ∂a_r = ∂a_n (W_hn h + b_hn) σ'(a_r)
         shape = (T, B, H)
-        Pr = np.subtract(1, r, out=_pool.take(shape, dt))
+        Pr = np.subtract(1, r, out=_pool.take(shape, dt, xp))
         Pr *= r
         Pr *= HN
         Pr *= dt.type(-0.5)                            # HN holds −2 (W_hn h + b_hn)
-        one_z = np.subtract(1, z, out=_pool.take(shape, dt))
-        Pz = np.subtract(Sprev, n, out=_pool.take(shape, dt))
+        one_z = np.subtract(1, z, out=_pool.take(shape, dt, xp))
+        Pz = np.subtract(Sprev, n, out=_pool.take(shape, dt, xp))
         Pz *= z
         Pz *= one_z
-        Pn = np.multiply(n, n, out=_pool.take(shape, dt))
+        Pn = np.multiply(n, n, out=_pool.take(shape, dt, xp))
         np.subtract(1, Pn, out=Pn)
         Pn *= one_z
         Z = z
         if mask is not None:
             Pz *= mask.valid3
             Pn *= mask.valid3
-            Z = np.where(mask.valid[:, :, None], z, dt.type(1))
-        dHg = _pool.take((T, B, H3), dt)                # ∂L/∂(W_h h + b_h): [∂a_r, ∂a_z, r ∂a_n]
-        dAn = _pool.take(shape, dt)                     # ∂L/∂a_n (the input side of n)
-        dh = np.array(gy[T], dtype=dt)
-        dh_next = np.empty((B, H), dt)
-        tmp = np.empty((B, H), dt)
+            Z = xp.where(mask.valid[:, :, None], z, dt.type(1))
+        dHg = _pool.take((T, B, H3), dt, xp)                # ∂L/∂(W_h h + b_h): [∂a_r, ∂a_z, r ∂a_n]
+        dAn = _pool.take(shape, dt, xp)                     # ∂L/∂a_n (the input side of n)
+        dh = xp.array(gy[T], dtype=dt)
+        dh_next = xp.empty((B, H), dt)
+        tmp = xp.empty((B, H), dt)
         for t in self._bptt_steps(T):
             dh += dout[t]
             g = dHg[t]
@@ -617,11 +629,11 @@ class GRUSequence(_SequenceOp):
         xa = self.xa
         g_rz = dH2[:, :H2].T @ xa                       # [∂L/∂W_ir; ∂L/∂W_iz] and their bias sums, last column
         g_n = dN2.T @ xa
-        gw_ih = np.concatenate([g_rz[:, :I], g_n[:, :I]]) if needs[2] else None
+        gw_ih = xp.concatenate([g_rz[:, :I], g_n[:, :I]]) if needs[2] else None
         gw_hh = dH2.T @ Sprev.reshape(T * B, H) if needs[3] else None
         grads = [gx, dh if needs[1] else None, gw_ih, gw_hh]
         if self.has_bias:
-            gb_ih = np.concatenate([g_rz[:, I], g_n[:, I]])
+            gb_ih = xp.concatenate([g_rz[:, I], g_n[:, I]])
             gb_hh = gb_ih.copy()                       # r and z: the same sums; n: Σ r ∂a_n
             gb_hh[H2:] = dH2[:, H2:].sum(axis=0)
             grads += [gb_ih if needs[4] else None, gb_hh if needs[5] else None]
@@ -641,6 +653,7 @@ class RNNSequence(_SequenceOp):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = get_array_module(x)
         H = w_hh.shape[1]
         T, B = self._setup(x, H)
         dt = x.dtype
@@ -649,11 +662,11 @@ class RNNSequence(_SequenceOp):
         b = None if b_ih is None else (b_ih + b_hh) * k
         xa = _with_ones(x)
         A = _project(xa, w_ih * k, b, T, B)
-        whs = np.ascontiguousarray((w_hh * k).T)
-        S = _pool.take((T + 1, B, H), dt)
+        whs = xp.ascontiguousarray((w_hh * k).T)
+        S = _pool.take((T + 1, B, H), dt, xp)
         steps, po, no, first, _ = _slots(T, self.reverse)
         S[first] = h0
-        rec = np.empty((B, H), dt)
+        rec = xp.empty((B, H), dt)
         mask = self.mask
         with np.errstate(over="ignore"):
             for t in steps:
@@ -677,6 +690,7 @@ class RNNSequence(_SequenceOp):
         return self._pack(S, (), T, B, H, dt)
 
     def backward(self, gy):
+        xp = get_array_module(gy)
         S, w_hh, x = self.S, self.w_hh, self.x
         T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
         dt = S.dtype
@@ -685,7 +699,7 @@ class RNNSequence(_SequenceOp):
         if mask is not None:
             dout = dout * mask.valid3
         Sprev, Sout = self._prev_and_outputs(S, T)
-        D = _pool.take(Sout.shape, dt)
+        D = _pool.take(Sout.shape, dt, xp)
         if self.nonlinearity == "tanh":
             np.multiply(Sout, Sout, out=D)
             np.subtract(1, D, out=D)                    # tanh' = 1 − h²
@@ -693,9 +707,9 @@ class RNNSequence(_SequenceOp):
             np.greater(Sout, 0, out=D)                  # relu' = 1 where h > 0
         if mask is not None:
             D *= mask.valid3                           # padded steps: output 0, no gradient into a
-        dA = _pool.take((T, B, H), dt)
-        dh = np.array(gy[T], dtype=dt)
-        dh_next = np.empty((B, H), dt)
+        dA = _pool.take((T, B, H), dt, xp)
+        dh = xp.array(gy[T], dtype=dt)
+        dh_next = xp.empty((B, H), dt)
         for t in self._bptt_steps(T):
             dh += dout[t]
             np.multiply(dh, D[t], out=dA[t])
@@ -749,12 +763,12 @@ def _tensors(*xs):
 def _composed(step, x: Tensor, state: tuple, lengths, reverse: bool) -> tuple[Tensor, tuple]:
     """The cell applied in a Python loop over time, with the padding rules of the fused ops."""
     T = x.shape[0]
-    valid = None if lengths is None else np.arange(T)[:, None] < lengths[None, :]
+    valid = None if lengths is None else np.arange(T)[:, None] < lengths[None, :]  # host: read per step
     outs = [None] * T
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         new = step(x[t], state)
         if valid is not None and not valid[t].all():
-            m = valid[t][:, None]
+            m = Tensor(get_array_module(x.array).asarray(valid[t][:, None]))
             new = tuple(where(m, a, b) for a, b in zip(new, state))
             outs[t] = where(m, new[0], 0.0)
         else:

@@ -88,7 +88,7 @@ class Concat(Function):
         return np.concatenate(xs, axis=self.axis)
 
     def backward(self, gy):  # each input gets back its own slab
-        bounds = np.cumsum(self.sizes)[:-1]
+        bounds = np.cumsum(self.sizes)[:-1].tolist()
         return tuple(np.split(gy, bounds, axis=self.axis))
 
     def _describe_failure(self, inputs, err):

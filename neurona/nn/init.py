@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..creation import _gen
 from ..engine import Tensor
 
@@ -34,7 +35,10 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
 def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a neurona Tensor (e.g. layer.weight), got {type(tensor).__name__}")
-    tensor.array[...] = values  # casts to the tensor's dtype; the array object (and its dtype) stays
+    # drawn on the host (the same initial weights on every device), copied once to the tensor's device;
+    # casts to the tensor's dtype; the array object (and its dtype) stays
+    tensor.array[...] = backend.to_device(values, backend.device_of(tensor.array)) \
+        if isinstance(values, np.ndarray) else values
     return tensor
 
 

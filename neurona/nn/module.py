@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .. import backend
 from ..engine import Tensor
 from .parameter import Parameter
 
@@ -474,7 +475,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            a = v.array if isinstance(v, Tensor) else np.asarray(v)
+            a = v.array if isinstance(v, Tensor) else (v if backend.is_array(v) else np.asarray(v))
             if a.dtype.kind not in "fiub":
                 problems.append(f'value for "{k}" has dtype {a.dtype}, expected numbers')
                 continue
@@ -498,7 +499,8 @@ class Module:
             )
         for k, a in arrays.items():
             dst = targets[k].array
-            np.copyto(dst, a, casting="unsafe")  # in place: optimizers and views keep pointing at the same array
+            # in place: optimizers and views keep pointing at the same array; a file's host array crosses to its device
+            dst[...] = backend.to_device(a, backend.device_of(dst)).astype(dst.dtype, copy=False)
         return _IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------
