@@ -38,6 +38,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     seed = _check_seed(seed, "manual_seed")
     _rng.bit_generator.state = np.random.PCG64(seed).state
     _initial_seed = seed
+    _device_rngs.clear()  # the device generators restart from the new seed on their next draw
     return _rng
 
 
@@ -128,6 +129,39 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"<neurona.Generator on {self.device}>"
+
+
+_device_rngs: dict = {}  # array module -> its device generator, made on first use from the global seed
+
+
+class _HostDraws:
+    """A host generator whose draws are copied to a device (an explicit ``generator=`` on device arrays)."""
+
+    def __init__(self, gen: np.random.Generator, xp):
+        self.gen, self.xp = gen, xp
+
+    def random(self, shape, dtype=np.float64):
+        return self.xp.asarray(self.gen.random(shape, dtype=dtype))
+
+    def standard_normal(self, shape, dtype=np.float64):
+        return self.xp.asarray(self.gen.standard_normal(shape, dtype=dtype))
+
+
+def device_generator(xp, generator=None):
+    """The generator that draws random arrays for the array module ``xp`` (``random``, ``standard_normal``).
+
+    NumPy: ``generator`` or the global one. A device (CuPy, the stand-in): the device's own generator, seeded
+    from ``manual_seed``, so dropout masks and noise are drawn where they are used; with an explicit
+    ``generator`` the host draws them and they are copied over (the same numbers on every device).
+    """
+    if xp is np:
+        return _gen(generator)
+    if generator is not None:
+        return _HostDraws(_gen(generator), xp)
+    g = _device_rngs.get(xp)
+    if g is None:
+        g = _device_rngs[xp] = xp.random.default_rng(_initial_seed)
+    return g
 
 
 def _gen(generator) -> np.random.Generator:

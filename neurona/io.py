@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
+
 __all__ = ["save", "load", "read_model_file", "ModelFile", "save_checkpoint", "load_checkpoint", "Checkpoint",
            "ModelFileError", "atomic_write", "capture_rng_state", "restore_rng_state", "FORMAT", "VERSION"]
 
@@ -140,7 +142,10 @@ class _Encoder:
         self.arrays: dict[str, np.ndarray] = {}
 
     def array(self, a, where: str) -> dict:
-        a = np.asarray(getattr(a, "data", a))
+        from .engine import Tensor
+
+        a = a.array if isinstance(a, Tensor) else a
+        a = backend.to_numpy(a) if backend.is_array(a) else np.asarray(a)  # files hold host arrays: any device
         if a.dtype.name not in _DTYPES:
             raise TypeError(f"cannot store {where}: arrays must be numeric, this one has dtype {a.dtype}")
         key = f"{self.prefix}{len(self.arrays)}"
@@ -159,7 +164,7 @@ class _Encoder:
         if isinstance(obj, (float, np.floating)):
             v = float(obj)
             return v if math.isfinite(v) else {"__float__": repr(v)}
-        if isinstance(obj, (np.ndarray, Tensor)):
+        if isinstance(obj, Tensor) or backend.is_array(obj):
             return self.array(obj, where)
         if isinstance(obj, tuple):
             return {"__tuple__": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}

@@ -419,6 +419,9 @@ class _Ufunc:
 class _Namespace(types.SimpleNamespace):
     """A NumPy module as CuPy offers it: only CuPy's names, stand-in arrays in and out."""
 
+    __hash__ = object.__hash__  # one object per module, usable as a key, as modules are
+    __eq__ = object.__eq__
+
     def __init__(self, label: str, module, names: frozenset, children: dict | None = None):
         super().__init__()
         object.__setattr__(self, "_label", label)

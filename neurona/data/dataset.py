@@ -29,8 +29,11 @@ class Dataset:
 
 
 def _as_ndarray(a) -> np.ndarray:
-    data = getattr(a, "data", a)  # a neurona Tensor keeps its array in .data
-    return data if isinstance(data, np.ndarray) else np.asarray(data)
+    from ..backend import is_array
+    from ..engine import Tensor
+
+    data = a.array if isinstance(a, Tensor) else a  # a tensor's array stays on its device
+    return data if is_array(data) else np.asarray(data)
 
 
 class TensorDataset(Dataset):

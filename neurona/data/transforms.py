@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..backend import get_array_module
 from .dataset import _generator
 
 
@@ -170,15 +171,17 @@ class RandomRotation(RandomTransform):
             dy, dx = src_y - y0, src_x - x0
             taps = [(y0, x0, (1 - dy) * (1 - dx)), (y0, x0 + 1, (1 - dy) * dx),
                     (y0 + 1, x0, dy * (1 - dx)), (y0 + 1, x0 + 1, dy * dx)]
+        xp = get_array_module(x)
         flat = x.reshape(n, c, h * w)
         work = np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float32
-        out = np.zeros((n, c, h * w), dtype=work)
-        covered = np.zeros((n, 1, h * w), dtype=work)
-        for ty, tx, wt in taps:  # 4 (or 1) gathers over the whole batch
+        out = xp.zeros((n, c, h * w), dtype=work)
+        covered = xp.zeros((n, 1, h * w), dtype=work)
+        for ty, tx, wt in taps:  # 4 (or 1) gathers over the whole batch; the taps are drawn on the host
             inside = (ty >= 0) & (ty <= h - 1) & (tx >= 0) & (tx <= w - 1)
             idx = (np.clip(ty, 0, h - 1) * w + np.clip(tx, 0, w - 1)).astype(np.intp).reshape(n, 1, h * w)
-            wt = (wt * inside).astype(work).reshape(n, 1, h * w)
-            out += np.take_along_axis(flat, np.broadcast_to(idx, (n, c, h * w)), axis=2) * wt
+            wt = xp.asarray((wt * inside).astype(work).reshape(n, 1, h * w))
+            idx = xp.asarray(np.broadcast_to(idx, (n, c, h * w)))
+            out += xp.take_along_axis(flat, idx, axis=2) * wt
             covered += wt
         if self.fill != 0.0:
             out += (1 - covered) * work.type(self.fill)

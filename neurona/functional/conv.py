@@ -817,13 +817,14 @@ def conv2d_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, 
     stride, dilation = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
     kh, kw = w.shape[2:]
     t, bt, l, r = _padding4(padding, (kh, kw), stride, dilation, "conv2d")
-    xpad = np.pad(x, ((0, 0), (0, 0), (t, bt), (l, r)))
+    xp = get_array_module(x)
+    xpad = xp.pad(x, ((0, 0), (0, 0), (t, bt), (l, r)))
     n, c = x.shape[:2]
     o, cg = w.shape[:2]
     og = o // groups
     oh = conv_output_size(x.shape[2], kh, stride[0], t, bt, dilation[0])
     ow = conv_output_size(x.shape[3], kw, stride[1], l, r, dilation[1])
-    y = np.zeros((n, o, oh, ow), np.result_type(x, w))
+    y = xp.zeros((n, o, oh, ow), np.result_type(x.dtype, w.dtype))
     for gi in range(groups):
         xs = xpad[:, gi * cg:(gi + 1) * cg]
         ws = w[gi * og:(gi + 1) * og]
@@ -831,7 +832,7 @@ def conv2d_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, 
             for j in range(kw):
                 hs, vs = i * dilation[0], j * dilation[1]
                 patch = xs[:, :, hs:hs + stride[0] * (oh - 1) + 1:stride[0], vs:vs + stride[1] * (ow - 1) + 1:stride[1]]
-                y[:, gi * og:(gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+                y[:, gi * og:(gi + 1) * og] += xp.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
     return y

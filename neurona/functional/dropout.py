@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import kernels
 from ..backend import get_array_module
-from ..creation import _gen, from_numpy
+from ..creation import device_generator, from_numpy
 from ..engine import Function, Tensor
 from .math import as_tensor
 
@@ -54,14 +54,14 @@ def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
     if p == 1.0:
         mask = xp.zeros(x.shape, dtype)
     else:
-        u = _gen(generator).random(x.shape, dtype=np.float32 if dtype != np.float64 else np.float64)
+        u = device_generator(xp, generator).random(x.shape, dtype=np.float32 if dtype != np.float64 else np.float64)
         fast = kernels.lookup("dropout", x.array)
         if fast is not None:
             return fast(u, p)(x)
         keep = u >= p
         mask = keep.astype(dtype)
         mask *= dtype.type(1.0 / (1.0 - p))
-        mask = xp.asarray(mask)  # drawn on the host by the seeded generator, used where x lives
+
     return DropoutMask(mask)(x)
 
 
@@ -73,6 +73,7 @@ def gaussian_noise(x, std: float, training: bool = True, generator: np.random.Ge
         raise ValueError(f"gaussian_noise: std must be non-negative, got {std}")
     if not training or std == 0.0:
         return x
-    noise = _gen(generator).standard_normal(x.shape).astype(x.dtype, copy=False)
+    xp = get_array_module(x.array)
+    noise = device_generator(xp, generator).standard_normal(x.shape).astype(x.dtype, copy=False)
     noise *= x.dtype.type(std)
-    return x + from_numpy(get_array_module(x.array).asarray(noise))
+    return x + from_numpy(noise)

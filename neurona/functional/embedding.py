@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
+from ..backend import get_array_module
 from ..creation import from_numpy
 from ..engine import Function, Tensor
 from .math import as_tensor
@@ -31,13 +33,15 @@ def scatter_rows(n_rows: int, index: np.ndarray, values: np.ndarray) -> np.ndarr
     Same result as ``np.add.at(zeros, index, values)``, several times faster: the rows are sorted by
     index once and each run of equal indices is summed with ``np.add.reduceat``.
     """
-    out = np.zeros((n_rows,) + values.shape[1:], values.dtype)
+    xp = get_array_module(values)
+    out = xp.zeros((n_rows,) + values.shape[1:], values.dtype)
     if index.size == 0:
         return out
-    order = np.argsort(index, kind="stable")
+    index = xp.asarray(index)
+    order = xp.argsort(index, kind="stable")
     si = index[order]
-    starts = np.flatnonzero(np.concatenate(([True], si[1:] != si[:-1])))
-    out[si[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    starts = xp.flatnonzero(xp.concatenate((xp.ones(1, bool), si[1:] != si[:-1])))
+    out[si[starts]] = xp.add.reduceat(values[order], starts, axis=0)
     return out
 
 
@@ -124,41 +128,54 @@ class EmbeddingBagOp(Function):
     """
 
     def __init__(self, idx, bag, starts, sizes, mode):
+        # the bookkeeping is computed on the host; the op keeps it on the weights' device
         self.idx, self.bag, self.starts, self.sizes, self.mode = idx, bag, starts, sizes, mode
 
+    def _to(self, xp):
+        if xp is not np:
+            self.idx, self.bag, self.starts, self.sizes = (xp.asarray(a) for a in (self.idx, self.bag, self.starts,
+                                                                                   self.sizes))
+
     def forward(self, w, psw=None):
+        xp = get_array_module(w)
+        self._to(xp)
         B, D = self.sizes.shape[0], w.shape[1]
         self.n = w.shape[0]
-        out = np.zeros((B, D), w.dtype)
+        out = xp.zeros((B, D), w.dtype)
         if self.idx.size == 0:
             return out
         E = w[self.idx]
         nonempty = self.sizes > 0
         if self.mode == "max":
-            out[nonempty] = np.maximum.reduceat(E, self.starts, axis=0)
+            # scatter-max by bag (ufunc.at: CuPy has maximum.at and minimum.at, not their reduceat)
+            out[nonempty] = -xp.inf
+            xp.maximum.at(out, self.bag, E)
             # first position holding each (bag, feature) maximum: the one that gets the gradient
-            pos = np.where(E == out[self.bag], np.arange(E.shape[0])[:, None], E.shape[0])
-            self.argmax = np.minimum.reduceat(pos, self.starts, axis=0)   # (nonempty bags, D)
+            pos = xp.where(E == out[self.bag], xp.arange(E.shape[0])[:, None], E.shape[0])
+            first = xp.full((B, D), E.shape[0], pos.dtype)
+            xp.minimum.at(first, self.bag, pos)
+            self.argmax = first[nonempty]                                  # (nonempty bags, D)
             return out
         if psw is not None:
             self.E, self.psw = E, psw
             E = E * psw[:, None]
-        out[nonempty] = np.add.reduceat(E, self.starts, axis=0)
+        out[nonempty] = xp.add.reduceat(E, self.starts, axis=0)
         if self.mode == "mean":
             out[nonempty] /= self.sizes[nonempty].astype(w.dtype)[:, None]
         return out
 
     def backward(self, gy):
+        xp = get_array_module(gy)
         D = gy.shape[1]
         if self.idx.size == 0:
-            return (np.zeros((self.n, D), gy.dtype),) + ((np.zeros(0, gy.dtype),) if len(self.needs) == 2 else ())
+            return (xp.zeros((self.n, D), gy.dtype),) + ((xp.zeros(0, gy.dtype),) if len(self.needs) == 2 else ())
         if self.mode == "max":
             nonempty = self.sizes > 0
             gne = gy[nonempty]                                  # (nonempty bags, D)
             rows = self.idx[self.argmax]                        # table row behind each maximum
-            gw = np.zeros((self.n, D), gy.dtype)
-            cols = np.broadcast_to(np.arange(D), rows.shape)
-            np.add.at(gw, (rows.ravel(), cols.ravel()), gne.ravel())
+            gw = xp.zeros((self.n, D), gy.dtype)
+            cols = xp.broadcast_to(xp.arange(D), rows.shape)
+            xp.add.at(gw, (rows.ravel(), cols.ravel()), gne.ravel())
             return gw
         g = gy[self.bag]                                        # (N, D): each index gets its bag's gradient
         if self.mode == "mean":
@@ -166,7 +183,7 @@ class EmbeddingBagOp(Function):
         gpsw = None
         if len(self.needs) == 2:
             if self.needs[1]:
-                gpsw = np.einsum("nd,nd->n", g, self.E)        # ∂L/∂s_j = ∂L/∂y_bag · W[idx_j]
+                gpsw = xp.einsum("nd,nd->n", g, self.E)        # ∂L/∂s_j = ∂L/∂y_bag · W[idx_j]
             g = g * self.psw[:, None]
         gw = scatter_rows(self.n, self.idx, g) if self.needs[0] else None
         return (gw, gpsw) if len(self.needs) == 2 else gw
@@ -194,7 +211,7 @@ def embedding_bag(input, weight: Tensor, offsets=None, mode: str = "mean", per_s
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
     n = weight.shape[0]
-    idx = _indices(input, n, "embedding_bag")
+    idx = backend.to_numpy(_indices(input, n, "embedding_bag"))  # bag bookkeeping runs on the host
     psw = None
     if per_sample_weights is not None:
         if mode != "sum":
@@ -214,7 +231,8 @@ def embedding_bag(input, weight: Tensor, offsets=None, mode: str = "mean", per_s
     elif idx.ndim == 1:
         if offsets is None:
             raise ValueError("embedding_bag: a 1-D input needs offsets (the start of each bag)")
-        off = np.asarray(offsets.array if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
+        off = backend.to_numpy(offsets.array if isinstance(offsets, Tensor) else np.asarray(offsets))
+        off = off.astype(np.int64).reshape(-1)
         N = idx.shape[0]
         if include_last_offset:
             if off.size == 0 or off[-1] != N:
@@ -273,6 +291,7 @@ def one_hot(tensor, num_classes: int = -1, dtype=np.int64) -> Tensor:
         num_classes = top
     elif top > num_classes:
         raise ValueError(f"one_hot: class index {top - 1} is out of range for num_classes={num_classes}")
-    out = np.zeros(idx.shape + (int(num_classes),), dtype)
-    np.put_along_axis(out, idx[..., None].astype(np.int64), 1, axis=-1)
+    xp = get_array_module(idx)
+    out = xp.zeros(idx.shape + (int(num_classes),), dtype)
+    xp.put_along_axis(out, idx[..., None].astype(np.int64), 1, axis=-1)
     return from_numpy(out)

@@ -457,7 +457,10 @@ class Where(Function):
 
     def forward(self, a, b):
         self.sa, self.sb = a.shape, b.shape
-        return np.where(self.cond, a, b)
+        xp = get_array_module(a, b)
+        if xp is not np and type(self.cond) is np.ndarray:
+            self.cond = xp.asarray(self.cond)  # a host condition crosses to the values' device once
+        return xp.where(self.cond, a, b)
 
     def backward(self, gy):
         c = self.cond
@@ -585,6 +588,8 @@ def to_device(x: Tensor, device) -> Tensor:
 def compare(ufunc, a: Tensor, b) -> Tensor:
     """A comparison (``<``, ``==``, ...): a boolean tensor, never differentiable."""
     bd = b.array if isinstance(b, Tensor) else b
+    if type(bd) is np.ndarray and type(a.array) is not np.ndarray:
+        bd = get_array_module(a.array).asarray(bd)  # host data compared with a device tensor: copied over
     try:
         return Tensor(ufunc(a.array, bd))
     except ValueError:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import kernels
 from ..backend import get_array_module
-from ..creation import _gen
+from ..creation import device_generator
 from ..engine import Function, Tensor
 from .conv import _pair
 from .math import as_tensor
@@ -486,13 +486,13 @@ def dropout2d(x, p: float = 0.5, training: bool = True, generator: np.random.Gen
         return x
     dtype = x.dtype
     mshape = x.shape[:-2] + (1, 1)
-    if p == 1.0:
-        mask = np.zeros(mshape, dtype)
-    else:
-        keep = _gen(generator).random(mshape) >= p
-        mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
     xp = get_array_module(x.array)
-    return DropoutMask(xp.asarray(mask))(x)
+    if p == 1.0:
+        mask = xp.zeros(mshape, dtype)
+    else:
+        keep = device_generator(xp, generator).random(mshape) >= p
+        mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    return DropoutMask(mask)(x)
 
 
 # --- upsampling ------------------------------------------------------------------------

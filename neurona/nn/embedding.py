@@ -33,7 +33,7 @@ def _table(op: str, num_embeddings: int, embedding_dim: int, _weight, dtype) -> 
             w = w.astype(dtype)
         elif w.dtype.kind != "f" or not isinstance(_weight, Tensor):
             w = w.astype(get_default_dtype())
-        return Parameter(from_numpy(np.array(w)))
+        return Parameter(from_numpy(w.copy()))
     d = np.dtype(dtype) if dtype is not None else get_default_dtype()
     if d.kind != "f":
         raise TypeError(f"{op}: dtype must be a floating dtype, got {d}")

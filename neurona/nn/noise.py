@@ -23,7 +23,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..creation import _gen
+from ..backend import get_array_module
+from ..creation import device_generator
 from ..engine import Tensor
 from .module import Module
 
@@ -103,14 +104,14 @@ class WeightNoise:
         self.restore()  # a forward that raised half-way left noisy arrays in place
         if not module.training or self._std == 0.0:
             return None
-        rng = _gen(self.generator)
         clean = []
         for _, p in self.params:
             a = p.array
-            eps = rng.standard_normal(a.shape).astype(a.dtype, copy=False)
+            eps = device_generator(get_array_module(a), self.generator).standard_normal(a.shape)
+            eps = eps.astype(a.dtype, copy=False)
             eps *= a.dtype.type(self._std)
             if self.relative:
-                eps *= np.abs(a)
+                eps *= abs(a)
             clean.append((p, a))
             p.array = a + eps  # a new array: the clean one is untouched and comes back after forward
         self._clean = clean

@@ -121,6 +121,7 @@ def test_conv_output_is_float32_and_layout_is_a_view(rng):
     assert y.array.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory behind the NCHW shape
 
 
+@pytest.mark.host_only("the workspace keeps host scratch arrays; a device's memory pool keeps its own")
 def test_workspace_buffers_are_not_shared_between_live_graphs(rng):
     """Two graphs of the same shapes alive at once must each keep their own patch matrix."""
     w = neurona.from_numpy(rng.standard_normal((3, 2, 3, 3))).requires_grad_()

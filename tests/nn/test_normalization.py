@@ -295,6 +295,7 @@ class _Layout(Function):
 LAYOUTS = {"NHWC": (0, 2, 3, 1), "CHWN": (1, 2, 3, 0), "NWHC": (0, 3, 2, 1)}  # the last one: neither fast path
 
 
+@pytest.mark.host_only("memory layouts of host arrays (a copy to a device is contiguous)")
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("shape", [(4, 3, 5, 6), (3, 2, 5, 3), (2, 5, 1, 1)])
 def test_batch_norm_in_channels_last_and_batch_last_memory(layout, shape):
