@@ -31,6 +31,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..backend import is_array
+
 from .metrics import greater_is_better
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar", "CSVLogger",
@@ -345,7 +347,8 @@ class EarlyStopping(Callback):
         self.best_epoch = None if state.get("best_epoch") is None else int(state["best_epoch"])
         self.stopped_epoch = None if state.get("stopped_epoch") is None else int(state["stopped_epoch"])
         bw = state.get("best_weights")
-        self.best_weights = None if bw is None else {str(k): np.array(v) for k, v in bw.items()}
+        self.best_weights = None if bw is None else {str(k): (v.copy() if is_array(v) else np.array(v))
+                                                     for k, v in bw.items()}
 
 
 # --- checkpoints -------------------------------------------------------------------

@@ -44,6 +44,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..creation import tensor
 from ..engine import Tensor, no_grad
 from . import metrics as M
@@ -82,7 +83,52 @@ def as_loader(data, batch_size: int | None = 32, shuffle: bool = False, seed: in
     return data
 
 
-def _split_batch(batch, what: str):
+class DeviceValue:
+    """A number still on a device (a GPU): read back to the host only when something formats or compares it.
+
+    A training step on a GPU logs its loss and running metrics as these, so that the step never waits for
+    the device; a progress bar that prints them reads them back then, a silent run never does.
+    """
+
+    __slots__ = ("_array", "_scale")
+
+    def __init__(self, array, scale: float = 1.0):
+        self._array, self._scale = array, scale
+
+    def __float__(self) -> float:
+        return float(self._array) * self._scale
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec)
+
+    def __repr__(self) -> str:
+        return repr(float(self))
+
+    def __lt__(self, other): return float(self) < float(other)
+    def __le__(self, other): return float(self) <= float(other)
+    def __gt__(self, other): return float(self) > float(other)
+    def __ge__(self, other): return float(self) >= float(other)
+    def __eq__(self, other): return float(self) == float(other)
+    def __add__(self, other): return float(self) + float(other)
+    def __radd__(self, other): return float(other) + float(self)
+    def __sub__(self, other): return float(self) - float(other)
+    def __rsub__(self, other): return float(other) - float(self)
+    def __mul__(self, other): return float(self) * float(other)
+    def __rmul__(self, other): return float(other) * float(self)
+    def __truediv__(self, other): return float(self) / float(other)
+    __hash__ = None
+
+
+def _on_device(a) -> bool:
+    return type(a) is not np.ndarray
+
+
+def _device_accuracy(y, out):
+    """Accuracy of class scores ``out`` (N, C) against integer labels ``y``, as a 0-d array on their device."""
+    return (out.argmax(axis=1) == y.reshape(-1)).mean()
+
+
+def _split_batch(batch, what: str, device=None):
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         x, y = batch[0], batch[1]
     else:
@@ -92,6 +138,8 @@ def _split_batch(batch, what: str):
         x = tensor(x)
     if not isinstance(y, Tensor):
         y = tensor(y)
+    if device is not None:
+        x, y = x.to(device), y.to(device)
     return x, y
 
 
@@ -130,6 +178,8 @@ class _MetricAccumulator:
     def reset(self):
         self.n = 0
         self.loss_sum = 0.0
+        self.loss_dev = None  # the loss sum kept on the device when the model runs on one
+        self.dev_sums: dict = {}
         self.sums = {name: 0.0 for name, _ in self.metrics}
         self.outputs, self.targets = [], []
 
@@ -143,12 +193,26 @@ class _MetricAccumulator:
             raise type(e)(f"{self.what}: metric {name!r} failed on targets of shape {np.shape(y)} and outputs of "
                           f"shape {np.shape(out)}: {e}{hint}") from e
 
-    def update(self, loss: float, out: np.ndarray, y: np.ndarray) -> dict:
+    def update(self, loss, out, y) -> dict:
         b = len(out)
         self.n += b
-        self.loss_sum += loss * b
-        live = {"loss": self.loss_sum / self.n}
+        if isinstance(loss, DeviceValue):  # sums stay on the device: nothing is read back per batch
+            self.loss_dev = loss._array * b if self.loss_dev is None else self.loss_dev + loss._array * b
+            live = {"loss": DeviceValue(self.loss_dev, 1.0 / self.n)}
+        else:
+            self.loss_sum += loss * b
+            live = {"loss": self.loss_sum / self.n}
         for name, fn in self.metrics:
+            if fn is M.accuracy and _on_device(out) and out.ndim == 2 and out.shape[1] > 1 and y.dtype.kind in "iu":
+                s = _device_accuracy(y, out) * b
+                self.dev_sums[name] = s if name not in self.dev_sums else self.dev_sums[name] + s
+                live[name] = DeviceValue(self.dev_sums[name], 1.0 / self.n)
+                continue
+            if _on_device(out) and (fn in M.STREAMABLE or not self.need_all):
+                out_h, y_h = backend.to_numpy(out), backend.to_numpy(y)  # a metric without a device version
+                self.sums[name] += self._call(name, fn, y_h, out_h) * b
+                live[name] = self.sums[name] / self.n
+                continue
             if fn in M.STREAMABLE:
                 self.sums[name] += self._call(name, fn, y, out) * b
                 live[name] = self.sums[name] / self.n
@@ -160,11 +224,16 @@ class _MetricAccumulator:
     def result(self) -> dict:
         if self.n == 0:
             return {"loss": math.nan, **{name: math.nan for name, _ in self.metrics}}
-        logs = {"loss": self.loss_sum / self.n}
+        loss_sum = self.loss_sum if self.loss_dev is None else float(self.loss_dev)  # one read-back an epoch
+        logs = {"loss": loss_sum / self.n}
         if self.need_all:
-            out, y = np.concatenate(self.outputs), np.concatenate(self.targets)
+            out = np.concatenate([backend.to_numpy(a) for a in self.outputs])
+            y = np.concatenate([backend.to_numpy(a) for a in self.targets])
         for name, fn in self.metrics:
-            logs[name] = self.sums[name] / self.n if fn in M.STREAMABLE else self._call(name, fn, y, out)
+            if name in self.dev_sums:
+                logs[name] = float(self.dev_sums[name]) / self.n
+            else:
+                logs[name] = self.sums[name] / self.n if fn in M.STREAMABLE else self._call(name, fn, y, out)
         return logs
 
 
@@ -196,6 +265,7 @@ class Trainer:
         self.verbose = int(verbose)
         self.penalty = penalty
         self.clip_grad_norm = clip_grad_norm
+        self.device = None  # set by fit(device=...): batches are moved there
         self.history = History()
         user = list(callbacks or ())
         cbs: list[Callback] = [self.history]
@@ -240,7 +310,7 @@ class Trainer:
         for b, batch in enumerate(loader):
             if self.steps is not None and b >= self.steps:
                 break
-            x, y = _split_batch(batch, "fit")
+            x, y = _split_batch(batch, "fit", self.device)
             self.callbacks.on_batch_begin(b, {"batch": b, "size": len(x)})
             opt.zero_grad()
             out = model(x)
@@ -254,7 +324,8 @@ class Trainer:
             if self.clip_grad_norm is not None:
                 self._clip()
             opt.step()
-            batch_loss = float(loss.item())
+            # on a device the loss stays there: read back only when logged (a progress bar, the epoch's end)
+            batch_loss = DeviceValue(loss.array) if _on_device(loss.array) else float(loss.item())
             # running means over the epoch so far; a model with auxiliary outputs (GoogLeNet in training)
             # returns a tuple whose first element is the prediction the metrics score
             main = out[0] if isinstance(out, (tuple, list)) else out
@@ -399,7 +470,7 @@ def _parameters(model) -> list:
 def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, *, callbacks: Iterable = (),
         metrics: Sequence = ("accuracy",), verbose: int = 1, batch_size: int | None = 32, shuffle: bool = True,
         seed: int | None = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
-        penalty: Callable | None = None, clip_grad_norm: float | None = None) -> History:
+        penalty: Callable | None = None, clip_grad_norm: float | None = None, device=None) -> History:
     """Train ``model`` for ``epochs`` passes over ``train``; return the per-epoch ``History``.
 
     Each batch runs the notes' update: forward, loss q(Θ) (+ ``penalty(model)``,
@@ -417,11 +488,32 @@ def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, 
     2 one line per epoch. The logged ``loss`` is the mean data loss over the
     epoch (the penalty is logged apart as ``penalty``), so it compares with
     ``val_loss``.
+
+    ``device``: where to train, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or
+    ``"auto"`` (a GPU when one can be used): the model moves there before the
+    first step (build the optimizer before or after: it holds the same
+    parameters) and each batch is copied there. On a GPU the loss and the
+    accuracy are summed on the device and read back once an epoch (or when a
+    progress bar prints them). ``None``: where the model already is.
     """
     trainer = Trainer(model, loss_fn, optimizer, metrics=metrics, callbacks=callbacks, verbose=verbose,
                       penalty=penalty, clip_grad_norm=clip_grad_norm)
+    if device is not None:
+        trainer.device = backend.resolve_device(device)
+        if hasattr(model, "to"):
+            model.to(trainer.device)
+        _move_optimizer_state(optimizer, trainer.device)
     return trainer.fit(train, val, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                        batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _move_optimizer_state(optimizer, dev) -> None:
+    """Arrays of an optimizer's state (momentum, Adam's moments) follow the parameters to ``dev``."""
+    for s in getattr(optimizer, "state", {}).values():
+        if isinstance(s, dict):
+            for k, v in s.items():
+                if backend.is_array(v) and backend.device_of(v) != dev:
+                    s[k] = backend.to_device(v, dev)
 
 
 class _EvalMode:
@@ -455,18 +547,31 @@ def evaluate(model, loss_fn: Callable | None, data, metrics: Sequence = ("accura
     return _evaluate(model, loss_fn, loader, _resolve_metrics(metrics))
 
 
+def _model_device(model):
+    params = getattr(model, "parameters", None)
+    for p in (params() if callable(params) else ()):
+        return p.device
+    return None
+
+
 def _evaluate(model, loss_fn, loader, resolved) -> dict:
     outs, ys = [], []
     loss_sum, n = 0.0, 0
+    dev = _model_device(model)
+    dev = None if dev is None or dev.type == "cpu" else dev
     with _EvalMode(model):
         for batch in loader:
-            x, y = _split_batch(batch, "evaluate")
+            x, y = _split_batch(batch, "evaluate", dev)
             out = model(x)
             if loss_fn is not None:
-                loss_sum += float(_scalar_loss(loss_fn(out, y), "evaluate").item()) * len(x)
+                # on a device the sum stays there (one read-back at the end)
+                loss_sum = loss_sum + _scalar_loss(loss_fn(out, y), "evaluate").array * len(x)
             n += len(x)
             outs.append(out.array)
             ys.append(y.array)
+    loss_sum = float(loss_sum)
+    outs = [backend.to_numpy(a) for a in outs]  # the metrics run once, on the host
+    ys = [backend.to_numpy(a) for a in ys]
     logs = {}
     if loss_fn is not None:
         logs["loss"] = loss_sum / n if n else math.nan

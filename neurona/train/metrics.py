@@ -23,8 +23,12 @@ __all__ = ["accuracy", "top_k_accuracy", "confusion_matrix", "precision_recall_f
 
 
 def _np(a) -> np.ndarray:
-    data = getattr(a, "data", a)  # a Tensor's array, else the thing itself
-    return np.asarray(data)
+    """A host array of ``a``: a Tensor's array (copied from its device if needed), else the thing itself."""
+    from ..backend import is_array, to_numpy
+    from ..engine import Tensor
+
+    data = a.array if isinstance(a, Tensor) else a
+    return to_numpy(data) if is_array(data) else np.asarray(data)
 
 
 def _labels(y_true) -> np.ndarray:

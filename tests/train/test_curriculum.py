@@ -83,7 +83,7 @@ def test_loader_batches_the_sampler_order_and_fit_follows_the_schedule():
     xb, yb = next(iter(loader))
     assert xb.shape == (16, 2) and yb.dtype == np.int64
     s.set_epoch(0)
-    got = np.concatenate([b[0].array for b in loader])
+    got = np.concatenate([b[0].cpu().numpy() for b in loader])
     assert len(got) == 30
     easiest = set(np.argsort(d, kind="stable")[:30].tolist())
     rows = {tuple(r) for r in X[sorted(easiest)]}
