@@ -51,6 +51,9 @@ def add_parser(sub):
                                    "Fashion-MNIST.")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/<name> from its last checkpoint (its saved "
                                                        "options are used; --epochs sets the new total)")
+    p.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="where to train: cpu (default), cuda, cuda:N, or auto (a CUDA GPU when CuPy finds one, "
+                        "else the CPU); files are the same whatever the device, and a run resumes on any device")
     return p
 
 
@@ -152,10 +155,21 @@ def run(args) -> int:
     trainer = Trainer(model, loss_fn, optimizer, metrics=metrics, callbacks=callbacks, verbose=0 if quiet else 1,
                       penalty=weight_penalty(o["l1"], o["l2"]), clip_grad_norm=o["clip_grad"])
 
+    from .. import backend
+    from ..train.loop import _move_optimizer_state
+
+    try:
+        device = backend.resolve_device(getattr(args, "device", "cpu"))
+    except (RuntimeError, TypeError) as e:
+        raise CLIError(f"--device: {e}") from None
+    if device.type != "cpu":
+        model.to(device)
+        trainer.device = device
     initial_epoch = 0
     if ckpt_file is not None:
         ckpt = io.load_checkpoint(run_dir / "checkpoint.npz", model=model, optimizer=optimizer, trainer=trainer,
                                   loader=train_loader)
+        _move_optimizer_state(optimizer, device)  # a checkpoint holds host arrays: they follow the model
         initial_epoch = ckpt.epoch
         if trainer.stop_reason:
             say(f"this run had already stopped ({trainer.stop_reason}); writing its results again", quiet)

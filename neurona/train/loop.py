@@ -587,21 +587,28 @@ def _evaluate(model, loss_fn, loader, resolved) -> dict:
 def predict(model, X, batch_size: int = 256) -> np.ndarray:
     """The model's outputs for inputs ``X`` (array, Tensor, or a loader of batches), as one ndarray.
 
-    Runs under ``no_grad`` in eval mode, ``batch_size`` samples at a time.
+    Runs under ``no_grad`` in eval mode, ``batch_size`` samples at a time, on
+    the model's device; the result is a host array.
     For class probabilities apply a softmax: ``neurona.softmax(neurona.tensor(out), dim=1)``.
     """
     outs = []
+    dev = _model_device(model)
+    dev = None if dev is None or dev.type == "cpu" else dev
+
+    def run(x):
+        x = x if isinstance(x, Tensor) else tensor(x)
+        return model(x if dev is None else x.to(dev)).array
+
     with _EvalMode(model):
         if isinstance(X, (np.ndarray, Tensor)):
             arr = X.array if isinstance(X, Tensor) else X
             if arr.ndim == 0:
                 raise ValueError("predict: X must have a batch dimension, got a scalar")
             for i in range(0, len(arr), batch_size):
-                outs.append(model(tensor(arr[i:i + batch_size])).array)
+                outs.append(run(arr[i:i + batch_size]))
         else:
             for batch in as_loader(X, batch_size, what="predict"):
-                x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outs.append(model(x if isinstance(x, Tensor) else tensor(x)).array)
+                outs.append(run(batch[0] if isinstance(batch, (tuple, list)) else batch))
     if not outs:
         return np.zeros((0,), dtype=np.float32)
-    return np.concatenate(outs)
+    return np.concatenate([backend.to_numpy(a) for a in outs])
