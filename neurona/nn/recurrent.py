@@ -33,7 +33,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..backend import get_default_dtype
+from .. import backend
+from ..backend import get_array_module, get_default_dtype
 from ..creation import from_numpy
 from ..functional import recurrent as R
 from ..functional.dropout import _check_p, dropout
@@ -120,7 +121,8 @@ class RNNCellBase(Module):
             x = x.unsqueeze(0)
         B = x.shape[0]
         if hx is None:
-            states = tuple(from_numpy(np.zeros((B, self.hidden_size), x.dtype)) for _ in range(n_states))
+            xp = get_array_module(x.array)
+            states = tuple(from_numpy(xp.zeros((B, self.hidden_size), x.dtype)) for _ in range(n_states))
         else:
             states = hx if isinstance(hx, tuple) else (hx,)
             if len(states) != n_states:
@@ -316,7 +318,8 @@ class RNNBase(Module):
         LD = self.num_layers * self.num_directions
         H = self.hidden_size
         if hx is None:
-            z = from_numpy(np.zeros((B, H), dtype))
+            dev = next(iter(self.parameters())).device  # zero states where the weights are
+            z = from_numpy(backend.array_module_for(dev).zeros((B, H), dtype))
             return [(z,) * n_states for _ in range(LD)]
         states = hx if isinstance(hx, tuple) else (hx,)
         if len(states) != n_states:
