@@ -524,7 +524,8 @@ class Tensor:
             )
         a = self.array
         if gradient is None and a.size == 1 and type(a) is _NDARRAY:  # loss.backward(): the common case
-            g = np.ones_like(a)
+            g = np.empty_like(a)
+            g.fill(1)  # (np.ones_like runs Python code: slower for one element)
         else:
             g = _seed_gradient(self, gradient, "backward()")
         if inputs is None:
