@@ -525,10 +525,18 @@ def sign(x) -> Tensor:
 
 
 def clip(x, min=None, max=None) -> Tensor:  # noqa: A002
-    """Limit values to [min, max]; either bound may be None."""
+    """Limit values to [min, max]; either bound may be None, a number or a tensor (broadcast)."""
     x = as_tensor(x)
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # tensor bounds: the gradient goes to x inside the bounds and to the bound that x crossed
+        y = x
+        if min is not None:
+            y = where(y < min, min, y)
+        if max is not None:
+            y = where(y > max, max, y)
+        return y
     lo = None if min is None else _const(min, x)
     hi = None if max is None else _const(max, x)
     return Clip(lo, hi)(x)

@@ -260,8 +260,8 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     return Stack(a)(*ts)
 
 
-def split(x, split_size_or_sections, dim: int = 0) -> list:
-    """Split into chunks of ``split_size`` (an int) or of the given sizes (a list), as PyTorch."""
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into chunks of ``split_size`` (an int) or of the given sizes (a list): a tuple, as PyTorch."""
     x = as_tensor(x)
     d = _norm_dim(dim, x.ndim, "split")
     n = x.shape[d]
@@ -279,11 +279,11 @@ def split(x, split_size_or_sections, dim: int = 0) -> list:
         idx = (slice(None),) * d + (slice(start, start + s),)
         out.append(getitem(x, idx))
         start += s
-    return out
+    return tuple(out)
 
 
-def chunk(x, chunks: int, dim: int = 0) -> list:
-    """Split into ``chunks`` nearly equal pieces."""
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """Split into at most ``chunks`` pieces of ⌈n/chunks⌉ (the last one shorter), a tuple as PyTorch."""
     x = as_tensor(x)
     n = x.shape[_norm_dim(dim, x.ndim, "chunk")]
     size = -(-n // chunks)
