@@ -48,6 +48,10 @@ class IterableDataset(Dataset):
     def __getitem__(self, index):
         raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it cannot be indexed")
 
+    def __len__(self) -> int:
+        # a TypeError, as for any object without a length (list() then simply does not pre-size)
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
+
     def __add__(self, other: "Dataset") -> "ChainDataset":
         return ChainDataset([self, other])
 
