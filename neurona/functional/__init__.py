@@ -1,7 +1,10 @@
 """Differentiable ops by family (``neurona.functional``).
 
 The same functions are available at the top level (``neurona.exp``) and as
-Tensor methods (``x.exp()``).
+Tensor methods (``x.exp()``), with PyTorch's names and signatures. Families:
+math, reduce, shape, activation, loss (the notes' core); pointwise, compare,
+indexing, layout, linalg, random, resample (the rest of PyTorch's everyday
+tensor API).
 """
 from .activation import *  # noqa: F401,F403  (every activation of the notes)
 from .loss import *  # noqa: F401,F403
