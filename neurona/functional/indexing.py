@@ -298,7 +298,8 @@ def argsort(input, dim: int = -1, descending: bool = False, *, stable: bool = Fa
 
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
-    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, largest first."""
+    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, always in sorted order
+    (largest first, or smallest first with ``largest=False``); among equal values the first index comes first."""
     x = as_tensor(input)
     d = _dim(dim, x.ndim, "topk")
     n = x.shape[d] if x.ndim else 1

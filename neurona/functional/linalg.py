@@ -92,8 +92,10 @@ def addmm(input, mat1, mat2, *, beta: float = 1, alpha: float = 1) -> Tensor:
     prod = mm(mat1, mat2)
     if alpha != 1:
         prod = prod * alpha
+    if beta == 0:  # PyTorch ignores input then (even NaNs in it)
+        return prod
     base = as_tensor(input, like=prod)
-    return prod + (base * beta if beta != 1 else base) if beta != 0 else prod
+    return prod + (base * beta if beta != 1 else base)
 
 
 # --- einsum ------------------------------------------------------------------------------
