@@ -9,7 +9,7 @@ indices) and booleans stay bool. Every factory takes PyTorch's ``dtype=``,
 from __future__ import annotations
 
 import builtins
-import secrets
+import os
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from .engine import Tensor, _wrap
 
 
 def _fresh_seed() -> int:
-    return secrets.randbits(63)
+    return int.from_bytes(os.urandom(8), "little") >> 1  # 63 random bits
 
 
 _initial_seed = _fresh_seed()

@@ -25,19 +25,18 @@ that cannot be stored raises before the file is touched.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import zipfile
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import backend
 from .engine import Tensor, _wrap
-from .io import HEADER, ModelFileError, _read_array, _write_entry, atomic_write
+
+# json, zipfile, pathlib and neurona.io (its safe writing and reading) load on first use: importing neurona stays
+# quick
 
 __all__ = ["save", "load", "FORMAT", "VERSION"]
 
@@ -136,9 +135,13 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> None:
     >>> load(buffer)["step"]
     3
     """
+    import json
+
+    from . import __version__
+    from .io import atomic_write
+
     enc = _Encoder()
     root = enc.encode(obj)  # everything is checked before the file is touched
-    from . import __version__
 
     header = {"format": FORMAT, "version": VERSION, "neurona_version": __version__, "object": root,
               "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype.name} for k, a in enc.arrays.items()}}
@@ -153,6 +156,10 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> None:
 
 
 def _write_archive(fh, blob: np.ndarray, arrays: dict) -> None:
+    import zipfile
+
+    from .io import HEADER, _write_entry
+
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         _write_entry(zf, HEADER, blob)
         for key, a in arrays.items():
@@ -163,6 +170,8 @@ def _write_archive(fh, blob: np.ndarray, arrays: dict) -> None:
 
 
 def _fail(name, problem: str):
+    from .io import ModelFileError
+
     raise ModelFileError(name, problem)
 
 
@@ -194,6 +203,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
     if map_location is not None and not isinstance(map_location, dict):
         backend.check_device(map_location)  # an unknown or missing device fails now, naming what is missing
     if isinstance(f, (str, os.PathLike)):
+        from pathlib import Path
+
         p = Path(f)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file")
@@ -208,6 +219,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
 
 
 def _read(fh, name, map_location) -> Any:
+    import json
+    import zipfile
+
+    from .io import HEADER, _read_array
+
     start = fh.tell()
     magic = fh.read(4)
     fh.seek(start)
@@ -255,6 +271,8 @@ def _read(fh, name, map_location) -> Any:
 
 
 def _check_header(h, files: set, name) -> dict:
+    from .io import HEADER
+
     if not isinstance(h, dict):
         _fail(name, f"malformed header: expected a JSON object, got {type(h).__name__}")
     if h.get("format") == "neurona":
