@@ -10,7 +10,7 @@ from .. import io
 from ..data.bundle import data_slug
 from . import build
 from .options import TRAIN_DEFAULTS, flag_groups, merge
-from .output import CLIError
+from .output import EXIT_DIVERGED, CLIError, say
 from .runs import model_path, new_run_dir
 from .trained import input_scaler, open_model, training_options
 
@@ -19,10 +19,18 @@ DEFAULTS = {**TRAIN_DEFAULTS, "lr_schedule": "none", "data": "spiral", "hidden":
             "lr": 0.01, "batch_size": 32, "patience": 0, "val_split": 0.0, "samples": 1000, "noise": 0.05}
 
 
+# flags that mean nothing here: boundary trains for --epochs on 2-D points, without early stopping or schedules
+LEFT_OUT = ("augment", "patience", "monitor", "lr_schedule")
+
+
 def add_parser(sub):
-    g = flag_groups()
+    g = flag_groups(DEFAULTS, leave_out=LEFT_OUT, data_help=(
+        "a 2-D classification set: circle, xor, gaussians, spiral, or a .csv/.npz file with two feature columns "
+        "(default spiral)"))
     b = sub.add_parser(NAME, parents=[g["data"], g["model"], g["train"]],
-                       help="decision regions of a network on a 2-D toy set, as a PNG")
+                       help="decision regions of a network on a 2-D toy set, as a PNG",
+                       description="Train a network on a 2-D classification set (or take one with --model-file) "
+                                   "and draw its decision regions with the points on top.")
     b.add_argument("--model-file", dest="model_file", help="draw an existing model instead of training one")
     b.add_argument("--output", help="PNG path (default runs/<name>/boundary.png)")
     return b
@@ -30,7 +38,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from .. import plot
-    from ..train import TerminateOnNaN, fit, predict, weight_penalty
+    from ..train import TerminateOnDivergence, fit, predict, weight_penalty
     from ..train import metrics as M
 
     quiet = bool(args.quiet)
@@ -57,15 +65,21 @@ def run(args) -> int:
     if not args.model_file:
         optimizer = build.make_optimizer(o["optimizer"], model.parameters(), o["lr"], o["momentum"],
                                          o["weight_decay"])
-        train_loader, val_loader = build.loaders(X_tr, y_tr, X_val, y_val, o["batch_size"], o["seed"])
-        fit(model, build.loss_fn("classification"), optimizer, train_loader, val_loader, epochs=o["epochs"],
-            callbacks=[TerminateOnNaN()], verbose=0 if quiet else 2 if o["epochs"] <= 30 else 0,
-            penalty=weight_penalty(o["l1"], o["l2"]))
         run_dir = new_run_dir(args.out, args.name, f"boundary-{data_slug(o['data'])}")
+        train_loader, val_loader = build.loaders(X_tr, y_tr, X_val, y_val, o["batch_size"], o["seed"])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
+            h = fit(model, build.loss_fn("classification"), optimizer, train_loader, val_loader, epochs=o["epochs"],
+                    callbacks=[TerminateOnDivergence(verbose=0)], verbose=0 if quiet else 2 if o["epochs"] <= 30 else 0,
+                    penalty=weight_penalty(o["l1"], o["l2"]), clip_grad_norm=o["clip_grad"])
+        if h.diverged:
+            lr = optimizer.param_groups[0]["lr"]
+            say(f"neurona boundary: {h.stop_reason.split('. Try')[0]}. Nothing was drawn; try a smaller learning "
+                f"rate, e.g. --lr {lr / 10:g}", err=True)
+            return EXIT_DIVERGED
         run_dir.mkdir(parents=True, exist_ok=True)
         io.save(model, run_dir / "model.npz", preprocessing=x_scaler, dataset=o["data"], task="classification",
                 class_names=data.class_names, input_shape=[2], seed=o["seed"], samples=o["samples"],
-                noise=o["noise"], options=o)
+                noise=o["noise"], options=o, input_range=list(data.input_range) if data.input_range else None)
         out_png = Path(args.output) if args.output else run_dir / "boundary.png"
 
     def scores(P):
@@ -76,7 +90,8 @@ def run(args) -> int:
     X_all = np.concatenate([data.X_train, data.X_test])
     y_all = np.concatenate([data.y_train, data.y_test])
     hidden = o["hidden"] if not args.model_file else (f.config or {}).get("hidden", "?")
-    plot.decision_boundary(scores, X_all, y_all, out_png,
+    names = (f.metadata.get("class_names") if args.model_file else None) or data.class_names
+    plot.decision_boundary(scores, X_all, y_all, out_png, class_names=names,
                            title=f"{data.name}: hidden {hidden}, train acc {acc_tr:.3f}, test acc {acc_te:.3f}")
     print(f"train accuracy {acc_tr:.4f}, test accuracy {acc_te:.4f}")
     print(f"decision regions written to {out_png}")
