@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 import os
 import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -41,6 +43,10 @@ BOMB_MIN_BYTES = 64 * 1024 ** 2    # members smaller than this may compress as w
 MAX_MEMBERS = 100_000
 
 Error = Callable[[object, str], Exception]
+
+# what damaged or forged bytes make the zip, zlib and .npy parsers raise
+_DAMAGED = (ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, OSError, NotImplementedError, KeyError,
+            TypeError, SyntaxError, RecursionError, OverflowError, MemoryError, zlib.error, struct.error)
 
 
 def max_bytes(default: int = MAX_BYTES) -> int:
@@ -145,7 +151,7 @@ class BoundedNpz:
         try:
             self._zip = zipfile.ZipFile(self._file)
             infos = self._zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
+        except _DAMAGED as e:
             self._fail(f"truncated or corrupted archive ({type(e).__name__}: {e})")
         if len(infos) > MAX_MEMBERS:
             self._fail(f"holds {len(infos):,} entries; at most {MAX_MEMBERS:,} are read")
@@ -193,8 +199,7 @@ class BoundedNpz:
                 version = np.lib.format.read_magic(f)
                 shape, fortran, dtype = _read_npy_header(f, version)
                 offset = f.tell()
-        except (ValueError, EOFError, zipfile.BadZipFile, OSError, NotImplementedError, KeyError, TypeError,
-                SyntaxError, RecursionError, MemoryError) as e:
+        except _DAMAGED as e:
             self._fail(f"entry {key!r} has no valid .npy header ({type(e).__name__}: {e})")
         if any(s < 0 for s in shape):
             self._fail(f"entry {key!r} declares the negative shape {tuple(shape)}")
@@ -214,7 +219,7 @@ class BoundedNpz:
         try:
             with self._zip.open(m.info) as f:
                 a = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, EOFError, zipfile.BadZipFile, OSError, RuntimeError) as e:
+        except _DAMAGED as e:
             self._fail(f"truncated or corrupted file: cannot read entry {key!r} ({type(e).__name__}: {e})")
         return a
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import io
 from . import compression as C
-from .options import parse_ints
+from .options import at_least_one, parse_ints, positive, weight
 from .output import CLIError
 from .trained import open_model
 
@@ -20,11 +20,12 @@ def add_parser(sub):
     d.add_argument("--student", default="mlp", help="registered model name of the student (default mlp)")
     d.add_argument("--hidden", help="the student's hidden layer sizes (default 100)")
     d.add_argument("--activation", help="the student's activation (default relu)")
-    d.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    d.add_argument("-T", "--temperature", type=float, default=2.0, help="softmax temperature T (default 2)")
-    d.add_argument("--alpha", type=float, default=0.5, help="weight α of the soft targets (default 0.5)")
+    d.add_argument("--epochs", type=at_least_one, default=10, help="training epochs (default 10)")
+    d.add_argument("-T", "--temperature", type=positive, default=2.0, help="softmax temperature T (default 2)")
+    d.add_argument("--alpha", type=weight, default=0.5, help="weight α of the soft targets, in [0, 1] (default 0.5)")
     d.add_argument("--no-baseline", dest="no_baseline", action="store_true",
                    help="skip training the student alone")
+    C.data_flag(d)
     C.training_flags(d)
     C.output_flags(d)
     return d
@@ -51,8 +52,6 @@ def run(args) -> int:
     config = spec.from_cli(data.info(), options) if spec.from_cli is not None else {}
     seed = int(args.seed if args.seed is not None else opts.get("seed", 0))
     epochs = int(args.epochs)
-    if epochs < 1:
-        raise CLIError("--epochs must be >= 1")
 
     def new_student():
         manual_seed(seed)

@@ -31,10 +31,19 @@ COMMANDS = (train, evaluate, predict, info, compare, boundary, lr_find, prune, q
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with a bad command line said in one line (and where to read more)."""
+    """argparse, with a bad command line said in one line (and where to read more), by the command it concerns."""
+
+    commands: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        args, extra = self.parse_known_args(args, namespace)
+        if extra:  # argparse would blame the top-level parser: "neurona: error: unrecognized arguments"
+            self.commands.get(getattr(args, "command", None), self).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+        return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "diverged (see metrics.json), 128+N stopped by signal N (130: Ctrl-C).")
     p.add_argument("--version", action="version", version=f"neurona {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.commands = {}
     for command in COMMANDS:
-        command.add_parser(sub).set_defaults(run=command.run)
+        parser = command.add_parser(sub)
+        parser.set_defaults(run=command.run)
+        p.commands[command.NAME] = parser
     return p
 
 

@@ -12,6 +12,7 @@ from ..data import load_npz_array, npz_names, read_feature_rows
 from ..data.bundle import as_images
 from ..data.images import IMAGE_SUFFIXES, border_brightness, image_size, read_image
 from . import build
+from .options import at_least_one
 from .output import CLIError
 from .trained import input_scaler, on_training_scale, open_model
 
@@ -23,7 +24,7 @@ def add_parser(sub):
     r.add_argument("model", help="model file or run folder")
     r.add_argument("--input", required=True, help="file.csv, file.npz or image.png")
     r.add_argument("--output", help="write the predictions to this CSV file")
-    r.add_argument("--top", type=int, default=3, help="classes shown per sample (default 3)")
+    r.add_argument("--top", type=at_least_one, default=3, help="classes shown per sample (default 3)")
     r.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="invert image brightness (auto: when the background is light)")
     r.add_argument("--rescale", choices=("auto", "no"), default="auto",

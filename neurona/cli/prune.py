@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import io
 from . import compression as C
-from .output import CLIError, say
+from .options import at_least_one, count, fraction
+from .output import say
 from .trained import open_model
 
 NAME = "prune"
@@ -16,16 +17,17 @@ def add_parser(sub):
         description="Zero the smallest weights (the notes' poda por relevancia) to a target sparsity, optionally "
                     "in several prune/fine-tune rounds, and compare size, sparsity, accuracy and speed.")
     p.add_argument("model", help="model file or run folder")
-    p.add_argument("--sparsity", type=float, required=True, help="fraction of weights set to zero, e.g. 0.8")
-    p.add_argument("--finetune-epochs", dest="finetune_epochs", type=int, default=0,
+    p.add_argument("--sparsity", type=fraction, required=True, help="fraction of weights set to zero, e.g. 0.8")
+    p.add_argument("--finetune-epochs", dest="finetune_epochs", type=count, default=0,
                    help="epochs of fine-tuning after each pruning round, masks held (default 0)")
-    p.add_argument("--steps", type=int, default=1, help="prune/fine-tune rounds up to --sparsity (default 1)")
+    p.add_argument("--steps", type=at_least_one, default=1, help="prune/fine-tune rounds up to --sparsity (default 1)")
     p.add_argument("--schedule", choices=("geometric", "linear", "cubic"), default="geometric",
                    help="how the sparsity grows over the rounds (default geometric)")
     p.add_argument("--scope", choices=("global", "layer"), default="global",
                    help="rank weights over all layers (global, default) or within each layer")
     p.add_argument("--structured", action="store_true",
                    help="remove whole neurons / channels; an MLP is also saved shrunk (model_shrunk.npz)")
+    C.data_flag(p)
     C.training_flags(p)
     C.output_flags(p)
     return p
@@ -36,10 +38,6 @@ def run(args) -> int:
     from ..compress import iterative_prune, magnitude_prune, save_pruned, shrink, sparsity_report
 
     quiet = bool(args.quiet)
-    if not 0.0 <= args.sparsity < 1.0:
-        raise CLIError(f"--sparsity must be in [0, 1), got {args.sparsity}")
-    if args.finetune_epochs < 0 or args.steps < 1:
-        raise CLIError("--finetune-epochs must be >= 0 and --steps >= 1")
     f, model = open_model(args.model)
     path = f.path
     md = C.classification_data(f, args.data)

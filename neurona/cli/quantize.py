@@ -2,11 +2,13 @@
 quantization (the notes' cuantización de los parámetros), compared with the float model."""
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from .. import io
 from . import compression as C
-from .output import CLIError
+from .options import at_least_one, count
 from .trained import open_model
 
 NAME = "quantize"
@@ -19,14 +21,29 @@ def add_parser(sub):
                     "(calibrated on training batches); int8 products summed in int32. Compares size, accuracy "
                     "and speed with the float model.")
     q.add_argument("model", help="model file or run folder")
-    q.add_argument("--calibration-batches", dest="calibration_batches", type=int, default=8,
+    q.add_argument("--calibration-batches", dest="calibration_batches", type=at_least_one, default=8,
                    help="training batches of 256 used to fix the activation ranges (default 8)")
-    q.add_argument("--observer", default="minmax", help="minmax (default), percentile, or a percentile like 99.9")
+    q.add_argument("--observer", type=_observer, default="minmax",
+                   help="minmax (default), percentile, or a percentile like 99.9")
     q.add_argument("--gemm", choices=("int32", "blas"), default="int32",
                    help="integer products by numpy int32 matmul (default) or by an exact float GEMM (faster)")
-    C.training_flags(q)
+    C.data_flag(q)
+    g = q.add_argument_group("data and training")
+    g.add_argument("--seed", type=count, help="seed of the choice of calibration batches (default 0)")
     C.output_flags(q)
     return q
+
+
+def _observer(text: str):
+    if text in ("minmax", "percentile"):
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        v = None
+    if v is None or not 0 < v <= 100:
+        raise argparse.ArgumentTypeError(f"expected minmax, percentile or a percentile in (0, 100], got {text!r}")
+    return text
 
 
 def run(args) -> int:
@@ -38,9 +55,7 @@ def run(args) -> int:
     path = f.path
     md = C.classification_data(f, args.data)
     data, X_tr, X_te = md.data, md.X_train, md.X_test
-    if args.calibration_batches < 1:
-        raise CLIError("--calibration-batches must be >= 1")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed or 0)
     calib = X_tr[rng.permutation(len(X_tr))[:args.calibration_batches * 256]]
     observer = args.observer if args.observer in ("minmax", "percentile") else float(args.observer)
     qmodel = quantize(model, calib, num_batches=args.calibration_batches, batch_size=256, observer=observer,

@@ -76,6 +76,7 @@ def _checkpoint_callback(folder: RunFolder, loader, x_scaler, meta: dict):
         def on_epoch_end(self, epoch, logs=None):
             io.save_checkpoint(folder.file("checkpoint.npz"), self.model, self.optimizer, epoch=epoch + 1,
                                trainer=self.trainer, loader=loader, preprocessing=x_scaler, **meta)
+            folder.saved_epoch = epoch + 1
             folder.keep()
             self.trainer.history.to_csv(folder.file("history.csv"))
 
@@ -185,6 +186,7 @@ def run(args) -> int:
         initial_epoch = 0
         if ckpt_file is not None:
             initial_epoch = _restore(ckpt_file, model, optimizer, trainer, train_loader, o, run_dir, quiet)
+            folder.saved_epoch = initial_epoch
         else:
             folder.write_json("config.json", {"command": "train", "options": o, "created": timestamp()})
             _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet)
@@ -258,13 +260,13 @@ def _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet) -> None:
         f"lr={optimizer.param_groups[0]['lr']:g}, batch {o['batch_size'] or 'full'}", quiet)
 
 
-def _saved_epochs(folder: RunFolder, trainer) -> int:
-    return trainer.epochs_done if (folder.path / "checkpoint.npz").exists() else 0
+def _saved_epochs(folder: RunFolder) -> int:
+    return getattr(folder, "saved_epoch", 0) if (folder.path / "checkpoint.npz").exists() else 0
 
 
 def _interrupted(e: KeyboardInterrupt, folder: RunFolder, trainer, args) -> int:
     status = e.exit_status if isinstance(e, Interrupted) else EXIT_INTERRUPTED
-    done = _saved_epochs(folder, trainer)
+    done = _saved_epochs(folder)
     epoch = trainer.epoch + 1
     if done:
         say(f"\ninterrupted during epoch {epoch}; epochs 1-{done} are saved in {folder.path}. Continue with: "
@@ -280,7 +282,7 @@ def _disk_error(e: OSError, folder: RunFolder, trainer) -> CLIError | OSError:
     what = describe_os_error(e)
     if what is None:
         return e  # not the disk: a bug, with its traceback
-    done = _saved_epochs(folder, trainer)
+    done = _saved_epochs(folder)
     if done:
         return CLIError(f"{what}. The checkpoint of epoch {done} in {folder.path} is intact; once there is room, "
                         f"continue with: neurona train --resume {folder.path}")

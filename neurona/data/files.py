@@ -137,8 +137,20 @@ def load_csv(path: str | os.PathLike, target: str | int, delimiter: str = ",", h
         raise DataError(f"load_csv: {path} has only the target column {names[t]!r}, no feature columns")
     X = _to_float(path, [[row[c] for c in feature_cols] for _, row in table], lines, names, feature_cols, "feature")
     y, classes = _target(path, [row[t] for _, row in table], lines, names[t])
-    X = X.astype(np.float32)
+    X = _as_float32(path, X, lines, [names[c] for c in feature_cols])
     return (X, y, classes) if return_classes else (X, y)
+
+
+def _as_float32(path, values: np.ndarray, lines: list[int], names: list[str]) -> np.ndarray:
+    """float32 values; one that float32 cannot hold (beyond ±3.4e38) is an error naming its cell."""
+    with np.errstate(over="ignore"):
+        out = values.astype(np.float32)
+    bad = np.argwhere(~np.isfinite(out) & np.isfinite(values))
+    if len(bad):
+        r, c = bad[0]
+        raise DataError(f"{path}, row {lines[r]}, column {names[c]!r}: {values[r, c]:g} is too large for float32 "
+                        f"(at most ±3.4e38)")
+    return out
 
 
 def csv_columns(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
@@ -300,4 +312,7 @@ def read_feature_rows(path: str | os.PathLike, feature_names: list[str] | None =
     widths = {len(v) for v in out}
     if len(widths) != 1:
         raise DataError(f"{path}: rows have different numbers of values ({sorted(widths)})")
-    return np.asarray(out, dtype=np.float32)
+    width = widths.pop()
+    names = ([header[c] for c in cols] if cols is not None else header) if header else None
+    return _as_float32(path, np.asarray(out, dtype=np.float64), [line for line, _ in rows],
+                       names or [f"#{k}" for k in range(width)])

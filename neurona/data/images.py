@@ -11,12 +11,13 @@ refused at once; a FIFO or a device is refused without blocking.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .._bounded import human, open_regular
+from .._bounded import open_regular
 from .files import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
@@ -54,15 +55,26 @@ class _Opened:
         except DataError:
             self._file.close()
             raise
+        except Image.DecompressionBombError as e:  # Pillow's own limit, checked on opening, above ours
+            self._file.close()
+            found = re.search(r"\((\d+) pixels\)", str(e))
+            size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+            raise _error(path, self._too_large(size, max_pixels)) from None
         except Exception as e:  # Pillow's parsers raise many kinds of errors on damaged files; all mean the same
             self._file.close()
             raise _error(path, f"cannot read the image ({type(e).__name__}: {e})") from None
         w, h = self.image.size
-        limit = MAX_IMAGE_PIXELS if max_pixels is None else int(max_pixels)
-        if w * h > limit:
+        if w * h > self._limit(max_pixels):
             self.close()
-            raise _error(path, f"declares a {w}×{h} image ({human(w * h).replace('bytes', 'pixels')}); at most "
-                               f"{limit:,} pixels are decoded (a decompression bomb, or an image to resize first)")
+            raise _error(path, self._too_large(f"{w}×{h} = {w * h:,} pixels", max_pixels))
+
+    @staticmethod
+    def _limit(max_pixels: int | None) -> int:
+        return MAX_IMAGE_PIXELS if max_pixels is None else int(max_pixels)
+
+    def _too_large(self, size: str, max_pixels: int | None) -> str:
+        return (f"declares an image of {size}; at most {self._limit(max_pixels):,} pixels are decoded (a "
+                f"decompression bomb, or an image to resize first)")
 
     def grey(self) -> np.ndarray:
         im = self.image
