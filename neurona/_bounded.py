@@ -174,6 +174,8 @@ class BoundedNpz:
 
     def _check_sizes(self, info: zipfile.ZipInfo, size: int) -> int:
         name = info.filename
+        if info.flag_bits & 0x1:
+            self._fail(f"entry {name!r} is encrypted; neurona reads plain archives only")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             self._fail(f"entry {name!r} uses compression method {info.compress_type}; only stored and deflated "
                        f"entries are read")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import io
 from . import compression as C
 from .options import at_least_one, parse_ints, positive, weight
-from .output import CLIError
+from .output import CLIError, say
 from .trained import open_model
 
 NAME = "distill"
@@ -60,6 +60,8 @@ def run(args) -> int:
     student = new_student()
     optimizer, train, val = C.train_parts(args, student, md, opts)
     verbose = 0 if quiet else 2
+    say(f"== the student {args.student} {hidden}, distilled from the teacher (T={args.temperature:g}, "
+        f"α={args.alpha:g}) ==", quiet)
     history = distill(student, teacher, train, val=val, epochs=epochs, T=args.temperature, alpha=args.alpha,
                       optimizer=optimizer, verbose=verbose)
     rows = [C.stats("teacher", teacher, X_te, data.y_test, path)]
@@ -75,6 +77,7 @@ def run(args) -> int:
                "history": history.history}
     extra = []
     if not args.no_baseline:
+        say("== the same student trained alone, from the same initial weights (the baseline) ==", quiet)
         alone = new_student()
         opt2, train2, val2 = C.train_parts(args, alone, md, opts)
         h2 = fit(alone, nn.CrossEntropyLoss(), opt2, train2, val=val2, epochs=epochs, verbose=verbose)

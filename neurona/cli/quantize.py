@@ -9,6 +9,7 @@ import numpy as np
 from .. import io
 from . import compression as C
 from .options import at_least_one, count
+from .output import say
 from .trained import open_model
 
 NAME = "quantize"
@@ -32,6 +33,18 @@ def add_parser(sub):
     g.add_argument("--seed", type=count, help="seed of the choice of calibration batches (default 0)")
     C.output_flags(q)
     return q
+
+
+def _left_in_float(qmodel) -> dict[str, tuple[str, int]]:
+    """The layers that keep float32 parameters after quantization: name -> (class, parameters)."""
+    left: dict[str, tuple[str, int]] = {}
+    for name, p in qmodel.model.named_parameters():
+        owner = name.rsplit(".", 1)[0] if "." in name else ""
+        kind = type(qmodel.model.get_submodule(owner)).__name__ if owner else type(qmodel.model).__name__
+        top = owner.split(".")[0] if owner else "(model)"
+        k, n = left.get(top, (kind, 0))
+        left[top] = (k, n + int(p.array.size))
+    return left
 
 
 def _observer(text: str):
@@ -60,16 +73,28 @@ def run(args) -> int:
     observer = args.observer if args.observer in ("minmax", "percentile") else float(args.observer)
     qmodel = quantize(model, calib, num_batches=args.calibration_batches, batch_size=256, observer=observer,
                       gemm=args.gemm)
+    left = _left_in_float(qmodel)
+    if left:
+        n_float = sum(n for _, n in left.values())
+        n_all = n_float + sum(int(np.size(getattr(b, "array", b))) for n, b in qmodel.named_buffers()
+                             if n.endswith("weight_int8"))
+        kinds = sorted({kind for kind, _ in left.values()})
+        say(f"note: only Linear and Conv layers are quantized; {', '.join(kinds)} "
+            f"({', '.join(f'{name}: {n:,} parameters' for name, (kind, n) in left.items())}) "
+            f"{'stays' if len(left) == 1 else 'stay'} float32 — {n_float / max(n_all, 1):.0%} of the parameters",
+            err=True)
+    label = "int8" + (f", {'/'.join(sorted({k for k, _ in left.values()}))} float32" if left else "")
     run_dir = C.run_dir(args, "quantize", path)
     meta = C.meta(f, "quantize", {"quantization": {"calibration_batches": args.calibration_batches,
-                                                   "observer": args.observer, "bits": 8},
+                                                   "observer": args.observer, "bits": 8,
+                                                   "float32_layers": {n: k for n, (k, _) in left.items()}},
                                   "options": f.metadata.get("options") or {}})
     io.save(qmodel, run_dir / "model.npz", preprocessing=f.preprocessing, **meta)
     rows = [C.stats("float32", model, X_te, data.y_test, path)]
     other = "blas" if args.gemm == "int32" else "int32"
-    rows.append(C.stats(f"int8 (gemm {args.gemm})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
+    rows.append(C.stats(f"{label} (gemm {args.gemm})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
     qmodel.set_gemm(other)
-    rows.append(C.stats(f"int8 (gemm {other})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
+    rows.append(C.stats(f"{label} (gemm {other})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
     qmodel.set_gemm(args.gemm)
     out_f, out_q = predict(model, X_te, 512), predict(qmodel, X_te, 512)
     metrics = {"dataset": data.name, "test_accuracy_float": rows[0]["accuracy"],

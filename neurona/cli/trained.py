@@ -98,5 +98,7 @@ def model_data(f: io.ModelFile, spec: str | None) -> ModelData:
 
 
 def source_name(path: Path) -> str:
-    """The name of the run a model file belongs to (its folder), or the file's stem."""
-    return path.parent.name if path.name in ("model.npz", "checkpoint.npz") else path.stem
+    """The name of the run a model file belongs to (its folder, without its date), or the file's stem."""
+    from .runs import strip_stamp
+
+    return strip_stamp(path.parent.name if path.name in ("model.npz", "checkpoint.npz") else path.stem)

@@ -3,13 +3,15 @@
 >>> image_size("shirt.png")               # (width, height), from the header alone
 >>> img = read_image("shirt.png")          # (H, W) float32 in [0, 1]
 
-PNG, JPEG, BMP, GIF and TIFF files are read; the size in the header is
-checked against ``max_pixels`` (16 Mi pixels by default) before any pixel is
-decoded, so a small file declaring a huge image (a decompression bomb) is
-refused at once; a FIFO or a device is refused without blocking.
+PNG, JPEG, BMP, GIF and TIFF files of at most 64 MiB are read; the size in
+the header is checked against ``max_pixels`` (16 Mi pixels by default)
+before any pixel is decoded, so a small file declaring a huge image (a
+decompression bomb) is refused at once; a FIFO or a device is refused
+without blocking.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -23,9 +25,10 @@ from .files import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF")  # Pillow's decoders that may run; never EPS (Ghostscript) and co.
 MAX_IMAGE_PIXELS = 16 * 1024 ** 2
+MAX_IMAGE_FILE_BYTES = 64 * 1024 ** 2
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 weights of R, G, B
 
-__all__ = ["read_image", "image_size", "border_brightness", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS"]
+__all__ = ["read_image", "image_size", "border_brightness", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "MAX_IMAGE_FILE_BYTES"]
 
 
 def _error(path, problem: str) -> DataError:
@@ -47,7 +50,13 @@ class _Opened:
     def __init__(self, path, max_pixels: int | None):
         self.path = Path(path)
         Image = _pillow(path)
-        self._file = open_regular(path, _error)
+        # the whole file in memory (it is small): Pillow then never asks the OS for more than the file holds,
+        # whatever length a damaged chunk declares
+        with open_regular(path, _error) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_IMAGE_FILE_BYTES:
+                raise _error(path, f"is {size:,} bytes; image files are read up to {MAX_IMAGE_FILE_BYTES:,}")
+            self._file = io.BytesIO(f.read())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
