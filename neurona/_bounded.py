@@ -195,7 +195,6 @@ class BoundedNpz:
         if key in self._members:
             return self._members[key]
         info = self._infos[key]
-        name = info.filename
         try:
             with self._zip.open(info) as f:
                 version = np.lib.format.read_magic(f)

@@ -53,7 +53,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["save", "load", "read_model_file", "ModelFile", "save_checkpoint", "load_checkpoint", "Checkpoint",
-           "ModelFileError", "atomic_write", "stale_temporaries", "capture_rng_state", "restore_rng_state", "FORMAT", "VERSION"]
+           "ModelFileError", "atomic_write", "stale_temporaries", "capture_rng_state", "restore_rng_state", "FORMAT",
+           "VERSION"]
 
 FORMAT = "neurona"
 VERSION = 1

@@ -11,7 +11,7 @@ from ..data.bundle import data_slug
 from . import build
 from .options import TRAIN_DEFAULTS, flag_groups, merge
 from .output import EXIT_DIVERGED, CLIError, say
-from .runs import model_path, new_run_dir
+from .runs import RunFolder, model_path, new_run_dir
 from .trained import input_scaler, open_model, training_options
 
 NAME = "boundary"
@@ -38,8 +38,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from .. import plot
-    from ..train import TerminateOnDivergence, fit, predict, weight_penalty
-    from ..train import metrics as M
+    from ..train import TerminateOnDivergence, fit, weight_penalty
 
     quiet = bool(args.quiet)
     if not plot.available():
@@ -49,14 +48,13 @@ def run(args) -> int:
     o["standardize"] = not args.no_standardize
     if args.model_file:
         f, model = open_model(args.model_file)
-        meta = f.metadata
         mo = training_options(f)
         mo["data"] = args.data or mo["data"] or o["data"]
         data = build.load_data(mo, val_split=0.0)
         x_scaler = input_scaler(f)
-        run_dir = Path(args.output).parent if args.output else model_path(args.model_file).parent
-        out_png = Path(args.output) if args.output else run_dir / "boundary.png"
+        out_png = Path(args.output) if args.output else model_path(args.model_file).parent / "boundary.png"
     else:
+        run_dir = new_run_dir(args.out, args.name, f"boundary-{data_slug(o['data'])}")
         data, x_scaler, _, X_tr, y_tr, X_val, y_val, _ = build.prepared(o)
         model = build.build_model(o, data, o["seed"])
     if data.input_shape != (2,) or data.task != "classification":
@@ -65,7 +63,6 @@ def run(args) -> int:
     if not args.model_file:
         optimizer = build.make_optimizer(o["optimizer"], model.parameters(), o["lr"], o["momentum"],
                                          o["weight_decay"])
-        run_dir = new_run_dir(args.out, args.name, f"boundary-{data_slug(o['data'])}")
         train_loader, val_loader = build.loaders(X_tr, y_tr, X_val, y_val, o["batch_size"], o["seed"])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
             h = fit(model, build.loss_fn("classification"), optimizer, train_loader, val_loader, epochs=o["epochs"],
@@ -76,11 +73,24 @@ def run(args) -> int:
             say(f"neurona boundary: {h.stop_reason.split('. Try')[0]}. Nothing was drawn; try a smaller learning "
                 f"rate, e.g. --lr {lr / 10:g}", err=True)
             return EXIT_DIVERGED
-        run_dir.mkdir(parents=True, exist_ok=True)
-        io.save(model, run_dir / "model.npz", preprocessing=x_scaler, dataset=o["data"], task="classification",
-                class_names=data.class_names, input_shape=[2], seed=o["seed"], samples=o["samples"],
-                noise=o["noise"], options=o, input_range=list(data.input_range) if data.input_range else None)
         out_png = Path(args.output) if args.output else run_dir / "boundary.png"
+        with RunFolder(run_dir) as folder:
+            io.save(model, folder.file("model.npz"), preprocessing=x_scaler, dataset=o["data"],
+                    task="classification", class_names=data.class_names, input_shape=[2], seed=o["seed"],
+                    samples=o["samples"], noise=o["noise"], options=o,
+                    input_range=list(data.input_range) if data.input_range else None)
+            _draw(model, data, x_scaler, out_png, o["hidden"], data.class_names)
+            folder.keep()
+    else:
+        _draw(model, data, x_scaler, out_png, (f.config or {}).get("hidden", "?"),
+              f.metadata.get("class_names") or data.class_names)
+    return 0
+
+
+def _draw(model, data, x_scaler, out_png: Path, hidden, names) -> None:
+    from .. import plot
+    from ..train import metrics as M
+    from ..train import predict
 
     def scores(P):
         return predict(model, build.scale(x_scaler, P), batch_size=4096)
@@ -89,10 +99,7 @@ def run(args) -> int:
     acc_te = M.accuracy(data.y_test, scores(data.X_test))
     X_all = np.concatenate([data.X_train, data.X_test])
     y_all = np.concatenate([data.y_train, data.y_test])
-    hidden = o["hidden"] if not args.model_file else (f.config or {}).get("hidden", "?")
-    names = (f.metadata.get("class_names") if args.model_file else None) or data.class_names
     plot.decision_boundary(scores, X_all, y_all, out_png, class_names=names,
                            title=f"{data.name}: hidden {hidden}, train acc {acc_tr:.3f}, test acc {acc_te:.3f}")
     print(f"train accuracy {acc_tr:.4f}, test accuracy {acc_te:.4f}")
     print(f"decision regions written to {out_png}")
-    return 0

@@ -9,7 +9,7 @@ from ..optim import OPTIMIZERS
 from . import build
 from .options import at_least_one, count, positive
 from .output import CLIError
-from .runs import new_run_dir, timestamp, write_json
+from .runs import RunFolder, new_run_dir, timestamp, write_json
 from .trained import ModelData, model_data, source_name
 
 KEEP_META = ("dataset", "task", "class_names", "feature_names", "input_shape", "is_image", "seed", "samples",
@@ -55,10 +55,9 @@ def meta(f: io.ModelFile, command: str, extra: dict) -> dict:
     return out
 
 
-def run_dir(args, command: str, source: Path) -> Path:
-    run = new_run_dir(args.out, args.name, f"{command}-{source_name(source)}")
-    run.mkdir(parents=True, exist_ok=True)
-    return run
+def run_folder(args, command: str, source: Path) -> RunFolder:
+    """The new run's folder (``<command>-<source run>-<date>``), to enter while writing it."""
+    return RunFolder(new_run_dir(args.out, args.name, f"{command}-{source_name(source)}"))
 
 
 def train_parts(args, model, md: ModelData, opts: dict):

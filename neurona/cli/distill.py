@@ -65,28 +65,30 @@ def run(args) -> int:
     history = distill(student, teacher, train, val=val, epochs=epochs, T=args.temperature, alpha=args.alpha,
                       optimizer=optimizer, verbose=verbose)
     rows = [C.stats("teacher", teacher, X_te, data.y_test, path)]
-    run_dir = C.run_dir(args, "distill", path)
-    opts.update({"model": args.student, "hidden": hidden})
-    meta = C.meta(f, "distill", {"distillation": {"teacher": str(path), "T": args.temperature, "alpha": args.alpha,
-                                                  "epochs": epochs}, "options": opts})
-    io.save(student, run_dir / "model.npz", preprocessing=f.preprocessing, **meta)
-    rows.append(C.stats(f"student {args.student} {hidden} distilled", student, X_te, data.y_test,
-                        run_dir / "model.npz"))
-    metrics = {"dataset": data.name, "T": args.temperature, "alpha": args.alpha, "epochs": epochs,
-               "teacher_accuracy": rows[0]["accuracy"], "distilled_accuracy": rows[1]["accuracy"],
-               "history": history.history}
-    extra = []
-    if not args.no_baseline:
-        say("== the same student trained alone, from the same initial weights (the baseline) ==", quiet)
-        alone = new_student()
-        opt2, train2, val2 = C.train_parts(args, alone, md, opts)
-        h2 = fit(alone, nn.CrossEntropyLoss(), opt2, train2, val=val2, epochs=epochs, verbose=verbose)
-        alone.eval()
-        io.save(alone, run_dir / "model_alone.npz", preprocessing=f.preprocessing, **meta)
-        rows.append(C.stats(f"student {args.student} {hidden} alone", alone, X_te, data.y_test,
-                            run_dir / "model_alone.npz"))
-        metrics.update(alone_accuracy=rows[2]["accuracy"], gain=rows[1]["accuracy"] - rows[2]["accuracy"],
-                       history_alone=h2.history)
-        extra.append("model_alone.npz")
-    C.write_results(run_dir, rows, metrics, extra)
+    with C.run_folder(args, "distill", path) as folder:
+        run_dir = folder.path
+        opts.update({"model": args.student, "hidden": hidden})
+        meta = C.meta(f, "distill", {"distillation": {"teacher": str(path), "T": args.temperature, "alpha": args.alpha,
+                                                      "epochs": epochs}, "options": opts})
+        io.save(student, run_dir / "model.npz", preprocessing=f.preprocessing, **meta)
+        rows.append(C.stats(f"student {args.student} {hidden} distilled", student, X_te, data.y_test,
+                            run_dir / "model.npz"))
+        metrics = {"dataset": data.name, "T": args.temperature, "alpha": args.alpha, "epochs": epochs,
+                   "teacher_accuracy": rows[0]["accuracy"], "distilled_accuracy": rows[1]["accuracy"],
+                   "history": history.history}
+        extra = []
+        if not args.no_baseline:
+            say("== the same student trained alone, from the same initial weights (the baseline) ==", quiet)
+            alone = new_student()
+            opt2, train2, val2 = C.train_parts(args, alone, md, opts)
+            h2 = fit(alone, nn.CrossEntropyLoss(), opt2, train2, val=val2, epochs=epochs, verbose=verbose)
+            alone.eval()
+            io.save(alone, run_dir / "model_alone.npz", preprocessing=f.preprocessing, **meta)
+            rows.append(C.stats(f"student {args.student} {hidden} alone", alone, X_te, data.y_test,
+                                run_dir / "model_alone.npz"))
+            metrics.update(alone_accuracy=rows[2]["accuracy"], gain=rows[1]["accuracy"] - rows[2]["accuracy"],
+                           history_alone=h2.history)
+            extra.append("model_alone.npz")
+        C.write_results(run_dir, rows, metrics, extra)
+        folder.keep()
     return 0

@@ -42,6 +42,9 @@ def describe(exc: BaseException) -> str | None:
         return str(exc)  # an optional extra is missing; the message says how to install it
     if isinstance(exc, OSError):
         return describe_os_error(exc)
+    if isinstance(exc, MemoryError):
+        return ("ran out of memory" + (f" ({exc})" if str(exc) else "") + "; try a smaller --batch-size, a smaller "
+                "model or less data")
     return None
 
 

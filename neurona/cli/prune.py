@@ -58,30 +58,33 @@ def run(args) -> int:
         steps = []
     model.eval()
     report = sparsity_report(model)
-    run_dir = C.run_dir(args, "prune", path)
-    meta = C.meta(f, "prune", {"pruning_options": {"sparsity": args.sparsity, "scope": args.scope,
-                                                   "structured": bool(args.structured), "steps": args.steps,
-                                                   "finetune_epochs": args.finetune_epochs},
-                               "options": opts})
-    save_pruned(model, run_dir / "model.npz", masks, preprocessing=f.preprocessing, **meta)
-    label = f"pruned {report.sparsity:.0%}" + (" structured" if args.structured else "") + \
-        (f" + {args.finetune_epochs} ep fine-tune" if args.finetune_epochs else "")
-    rows.append(C.stats(label, model, X_te, data.y_test, run_dir / "model.npz"))
-    extra = ["sparsity.txt"]
-    if args.structured:
-        try:
-            small = shrink(model)
-        except TypeError as e:
-            say(f"not shrunk: {e}", quiet, err=True)
-        else:
-            io.save(small, run_dir / "model_shrunk.npz", preprocessing=f.preprocessing, **meta)
-            rows.append(C.stats("pruned, neurons removed", small, X_te, data.y_test, run_dir / "model_shrunk.npz"))
-            extra.append("model_shrunk.npz")
-    with io.atomic_write(run_dir / "sparsity.txt", "w", encoding="utf-8") as fh:
-        fh.write(str(report) + "\n")
-    if not quiet:
-        print(report)
-    metrics = {"dataset": data.name, "sparsity": report.sparsity, "layers": report.as_dict()["layers"],
-               "steps": steps, "test_accuracy_before": rows[0]["accuracy"], "test_accuracy_after": rows[1]["accuracy"]}
-    C.write_results(run_dir, rows, metrics, extra)
+    with C.run_folder(args, "prune", path) as folder:
+        run_dir = folder.path
+        meta = C.meta(f, "prune", {"pruning_options": {"sparsity": args.sparsity, "scope": args.scope,
+                                                       "structured": bool(args.structured), "steps": args.steps,
+                                                       "finetune_epochs": args.finetune_epochs},
+                                   "options": opts})
+        save_pruned(model, run_dir / "model.npz", masks, preprocessing=f.preprocessing, **meta)
+        label = f"pruned {report.sparsity:.0%}" + (" structured" if args.structured else "") + \
+            (f" + {args.finetune_epochs} ep fine-tune" if args.finetune_epochs else "")
+        rows.append(C.stats(label, model, X_te, data.y_test, run_dir / "model.npz"))
+        extra = ["sparsity.txt"]
+        if args.structured:
+            try:
+                small = shrink(model)
+            except TypeError as e:
+                say(f"not shrunk: {e}", quiet, err=True)
+            else:
+                io.save(small, run_dir / "model_shrunk.npz", preprocessing=f.preprocessing, **meta)
+                rows.append(C.stats("pruned, neurons removed", small, X_te, data.y_test, run_dir / "model_shrunk.npz"))
+                extra.append("model_shrunk.npz")
+        with io.atomic_write(run_dir / "sparsity.txt", "w", encoding="utf-8") as fh:
+            fh.write(str(report) + "\n")
+        if not quiet:
+            print(report)
+        metrics = {"dataset": data.name, "sparsity": report.sparsity, "layers": report.as_dict()["layers"],
+                   "steps": steps, "test_accuracy_before": rows[0]["accuracy"],
+                   "test_accuracy_after": rows[1]["accuracy"]}
+        C.write_results(run_dir, rows, metrics, extra)
+        folder.keep()
     return 0

@@ -84,28 +84,30 @@ def run(args) -> int:
             f"{'stays' if len(left) == 1 else 'stay'} float32 — {n_float / max(n_all, 1):.0%} of the parameters",
             err=True)
     label = "int8" + (f", {'/'.join(sorted({k for k, _ in left.values()}))} float32" if left else "")
-    run_dir = C.run_dir(args, "quantize", path)
-    meta = C.meta(f, "quantize", {"quantization": {"calibration_batches": args.calibration_batches,
-                                                   "observer": args.observer, "bits": 8,
-                                                   "float32_layers": {n: k for n, (k, _) in left.items()}},
-                                  "options": f.metadata.get("options") or {}})
-    io.save(qmodel, run_dir / "model.npz", preprocessing=f.preprocessing, **meta)
-    rows = [C.stats("float32", model, X_te, data.y_test, path)]
-    other = "blas" if args.gemm == "int32" else "int32"
-    rows.append(C.stats(f"{label} (gemm {args.gemm})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
-    qmodel.set_gemm(other)
-    rows.append(C.stats(f"{label} (gemm {other})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
-    qmodel.set_gemm(args.gemm)
-    out_f, out_q = predict(model, X_te, 512), predict(qmodel, X_te, 512)
-    metrics = {"dataset": data.name, "test_accuracy_float": rows[0]["accuracy"],
-               "test_accuracy_int8": rows[1]["accuracy"],
-               "accuracy_change": rows[1]["accuracy"] - rows[0]["accuracy"],
-               "max_abs_logit_difference": float(np.abs(out_f - out_q).max()),
-               "prediction_agreement": float(np.mean(out_f.argmax(1) == out_q.argmax(1))),
-               "size_ratio": rows[1]["file_bytes"] / rows[0]["file_bytes"]}
-    if not quiet:
-        print(f"accuracy {metrics['test_accuracy_float']:.4f} -> {metrics['test_accuracy_int8']:.4f}, "
-              f"file {rows[0]['file_bytes']:,} -> {rows[1]['file_bytes']:,} bytes, "
-              f"{metrics['prediction_agreement']:.2%} of predictions unchanged")
-    C.write_results(run_dir, rows, metrics, [])
+    with C.run_folder(args, "quantize", path) as folder:
+        run_dir = folder.path
+        meta = C.meta(f, "quantize", {"quantization": {"calibration_batches": args.calibration_batches,
+                                                       "observer": args.observer, "bits": 8,
+                                                       "float32_layers": {n: k for n, (k, _) in left.items()}},
+                                      "options": f.metadata.get("options") or {}})
+        io.save(qmodel, run_dir / "model.npz", preprocessing=f.preprocessing, **meta)
+        rows = [C.stats("float32", model, X_te, data.y_test, path)]
+        other = "blas" if args.gemm == "int32" else "int32"
+        rows.append(C.stats(f"{label} (gemm {args.gemm})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
+        qmodel.set_gemm(other)
+        rows.append(C.stats(f"{label} (gemm {other})", qmodel, X_te, data.y_test, run_dir / "model.npz"))
+        qmodel.set_gemm(args.gemm)
+        out_f, out_q = predict(model, X_te, 512), predict(qmodel, X_te, 512)
+        metrics = {"dataset": data.name, "test_accuracy_float": rows[0]["accuracy"],
+                   "test_accuracy_int8": rows[1]["accuracy"],
+                   "accuracy_change": rows[1]["accuracy"] - rows[0]["accuracy"],
+                   "max_abs_logit_difference": float(np.abs(out_f - out_q).max()),
+                   "prediction_agreement": float(np.mean(out_f.argmax(1) == out_q.argmax(1))),
+                   "size_ratio": rows[1]["file_bytes"] / rows[0]["file_bytes"]}
+        if not quiet:
+            print(f"accuracy {metrics['test_accuracy_float']:.4f} -> {metrics['test_accuracy_int8']:.4f}, "
+                  f"file {rows[0]['file_bytes']:,} -> {rows[1]['file_bytes']:,} bytes, "
+                  f"{metrics['prediction_agreement']:.2%} of predictions unchanged")
+        C.write_results(run_dir, rows, metrics, [])
+        folder.keep()
     return 0

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def timestamp() -> str:
 
 
 def strip_stamp(name: str) -> str:
-    """A run name without the date and time :func:`new_run_dir` appended (``mlp-xor-20260101-120000`` → ``mlp-xor``)."""
+    """A run name without the date and time that :func:`new_run_dir` appends (``mlp-xor-20260101-120000``)."""
     return _STAMP.sub("", name) or name
 
 
@@ -134,14 +135,15 @@ class RunFolder:
         self.kept = True
 
     def discard(self) -> bool:
-        """Remove what this command wrote (and the folder, if it made it and nothing else is there)."""
+        """Remove what this command wrote: the folder if it made it (holding the lock, nobody else wrote
+        there), else the files it wrote."""
+        if self.created_folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return not self.path.exists()
         for p in self.written:
             with contextlib.suppress(OSError):
                 p.unlink()
-        if self.created_folder:
-            with contextlib.suppress(OSError):
-                self.path.rmdir()
-        return not self.path.exists()
+        return True
 
     def __exit__(self, kind, exc, tb):
         if exc is not None and not self.kept:

@@ -28,7 +28,8 @@ MAX_IMAGE_PIXELS = 16 * 1024 ** 2
 MAX_IMAGE_FILE_BYTES = 64 * 1024 ** 2
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 weights of R, G, B
 
-__all__ = ["read_image", "image_size", "border_brightness", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "MAX_IMAGE_FILE_BYTES"]
+__all__ = ["read_image", "image_size", "border_brightness", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS",
+           "MAX_IMAGE_FILE_BYTES"]
 
 
 def _error(path, problem: str) -> DataError:

@@ -28,7 +28,7 @@ import pytest
 from neurona import io
 from neurona.train import loop
 
-from .conftest import ROOT, env, neurona_process
+from .conftest import env, neurona_process
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +140,8 @@ def _csv_rows(path: Path, rows) -> Path:
 
 DATA_FILES = {
     "binary as CSV": (lambda t: _text(t, "b.csv", b"\xff\xfe\x00\x81" * 100), "not UTF-8 text", ["--target", "y"]),
-    "NUL byte": (lambda t: _text(t, "n.csv", "a,y\n1,0\n2\x00,1\n"), "row 3, column 'a': cannot read", ["--target", "y"]),
+    "NUL byte": (lambda t: _text(t, "n.csv", "a,y\n1,0\n2\x00,1\n"), "row 3, column 'a': cannot read",
+                 ["--target", "y"]),
     "header only": (lambda t: _text(t, "h.csv", "a,b,y\n"), "has no data rows", ["--target", "y"]),
     "huge field": (lambda t: _text(t, "f.csv", "a,y\n" + "1" * 300_000 + ",0\n"), "not a well-formed CSV",
                    ["--target", "y"]),
@@ -326,8 +327,8 @@ def test_sigterm_after_checkpoints_says_how_to_continue(cli, tmp_path, monkeypat
     stop = _signal_during_epoch(monkeypatch, 3, signum)
     r = cli(*XOR[:XOR.index("--epochs")], "--epochs", 4, "--name", "t", "--quiet")
     assert r.code == 128 + signum and "Traceback" not in r.err
-    assert f"interrupted during epoch 3; epochs 1-2 are saved in runs/t. Continue with: neurona train --resume " \
-           f"runs/t" in r.err
+    assert "interrupted during epoch 3; epochs 1-2 are saved in runs/t. Continue with: neurona train --resume " \
+           "runs/t" in r.err
     assert io.read_model_file(tmp_path / "runs/t/checkpoint.npz").header["epoch"] == 2
     stop()
     assert cli("train", "--resume", "runs/t", "--quiet").code == 0
