@@ -27,6 +27,8 @@ _OS_ADVICE = {
     errno.ENXIO: "no such device",
     errno.EBUSY: "device or resource busy",
     errno.ETXTBSY: "text file busy",
+    errno.EADDRINUSE: "the address is already in use: choose another port",
+    errno.EADDRNOTAVAIL: "this address is not one of this computer's",
 }
 
 
