@@ -3,7 +3,7 @@
 ``ci`` (the default): a few hundred examples per reader, a few thousand in
 all, under a minute. The long run, by hand::
 
-    pytest tests/fuzz --hypothesis-profile=long -p no:cacheprovider
+    NEURONA_FUZZ=long python -m pytest tests/fuzz -p no:cacheprovider
 
 (``long``: 20,000 examples per test; ``NEURONA_FUZZ_EXAMPLES=N`` sets any
 other number). No example database is kept, so nothing is written outside
@@ -19,4 +19,4 @@ _common = dict(deadline=None, database=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("ci", max_examples=int(os.environ.get("NEURONA_FUZZ_EXAMPLES", 400)), **_common)
 settings.register_profile("long", max_examples=int(os.environ.get("NEURONA_FUZZ_EXAMPLES", 20_000)), **_common)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(os.environ.get("NEURONA_FUZZ", "ci"))
