@@ -250,7 +250,7 @@ def test_info_shows_the_learning_rate_used_and_no_empty_container_row(cli, xor_r
 
 
 def test_small_data_sets_stop_on_the_validation_loss_with_enough_validation_samples(cli, tmp_path):
-    r = cli("train", "--data", "circle", "--epochs", 30, "--name", "c")
+    r = cli("train", "--data", "circle", "--hidden", 64, "--lr", 0.01, "--epochs", 25, "--name", "c")
     assert r.code == 0
     metrics = json.loads((tmp_path / "runs/c/metrics.json").read_text())
     assert metrics["best_monitor"] == "val_loss"  # 80 validation samples: accuracy would stall at its first 1.0
