@@ -20,7 +20,7 @@ def load_data(o: dict, **overrides) -> DataBundle:
     from ..data import load_dataset
 
     kwargs = dict(target=o["target"], task=o["task"], seed=o["seed"], val_split=o["val_split"],
-                  samples=o["samples"], noise=o["noise"])
+                  samples=o["samples"], noise=o["noise"], min_val_samples=int(o.get("min_val_samples") or 0))
     kwargs.update(overrides)
     if str(o["data"]).lower().endswith(".csv") and kwargs["target"] is None:
         raise CLIError(f"--data {o['data']}: a CSV file needs --target COLUMN, the name (or index) of the column "

@@ -44,9 +44,8 @@ def run(args) -> int:
         if what == "optimizer" and v.lower() not in OPTIMIZERS:
             raise CLIError(f"unknown optimizer {v!r}; choose from {', '.join(OPTIMIZERS)}")
     run_dir = new_run_dir(args.out, args.name, f"compare-{what}s-{data_slug(o['data'])}")
-    explicit_val = getattr(args, "val_split", None) is not None
-    data, x_scaler, y_scaler, X_tr, y_tr, X_val, y_val, X_te = build.prepared(
-        o, min_val_samples=0 if explicit_val else build.MIN_VALIDATION)
+    o["min_val_samples"] = 0 if getattr(args, "val_split", None) is not None else build.MIN_VALIDATION
+    data, x_scaler, y_scaler, X_tr, y_tr, X_val, y_val, X_te = build.prepared(o)
     for line in data.adjustments:
         say(line, quiet)
     if o["augment"] and not data.is_image:

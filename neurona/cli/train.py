@@ -144,8 +144,9 @@ def run(args) -> int:
         if args.no_standardize:
             o["standardize"] = False
         run_dir = new_run_dir(args.out, args.name, f"{o['model']}-{data_slug(o['data'])}")
-    explicit_val = resuming or getattr(args, "val_split", None) is not None
-    data = build.load_data(o, min_val_samples=0 if explicit_val else build.MIN_VALIDATION)
+    if not resuming:  # a split asked for is a split given; the default keeps enough samples (saved: resumes match)
+        o["min_val_samples"] = 0 if getattr(args, "val_split", None) is not None else build.MIN_VALIDATION
+    data = build.load_data(o)
     for line in data.adjustments:
         say(line, quiet)
     if o["augment"] and not data.is_image:

@@ -62,6 +62,7 @@ def training_options(f: io.ModelFile) -> dict:
     opts = meta.get("options") or {}
     return {"data": meta.get("dataset"), "target": meta.get("target"), "task": meta.get("task", "auto"),
             "seed": int(meta.get("seed", 0)), "val_split": float(opts.get("val_split", 0.1)),
+            "min_val_samples": int(opts.get("min_val_samples") or 0),
             "samples": int(meta.get("samples", 1000)), "noise": float(meta.get("noise", 0.1))}
 
 

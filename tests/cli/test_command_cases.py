@@ -302,3 +302,13 @@ def test_plots_name_what_they_mark(tmp_path):
     y = (X[:, 0] > 0).astype(int)
     fig = plot.decision_boundary(lambda P: np.stack([-P[:, 0], P[:, 0]], 1), X, y, class_names=["left", "right"])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["left", "right"]
+
+
+def test_a_grown_validation_split_is_the_same_when_resumed(cli, tmp_path):
+    common = ["--data", "spiral", "--samples", 150, "--hidden", 8, "--batch-size", 16, "--lr", 0.01, "--quiet"]
+    assert cli("train", *common, "--epochs", 2, "--name", "a").code == 0
+    assert cli("train", "--resume", "runs/a", "--epochs", 4).code == 0
+    assert cli("train", *common, "--epochs", 4, "--name", "b").code == 0
+    assert json.loads((tmp_path / "runs/a/config.json").read_text())["options"]["min_val_samples"] == 30
+    wa, wb = (io.read_model_file(tmp_path / f"runs/{n}/model.npz").weights for n in "ab")
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
