@@ -88,6 +88,7 @@ class RunFolder:
         self.created_folder = False
         self.written: list[Path] = []
         self.kept = existing
+        self.saved_epoch = 0  # the epoch of the checkpoint in the folder, for the commands that train
         self.removed_leftovers: list[Path] = []
         self._lock = None
 

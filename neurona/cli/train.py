@@ -143,9 +143,9 @@ def run(args) -> int:
         o = merge(args, TRAIN_DEFAULTS)
         if args.no_standardize:
             o["standardize"] = False
-        run_dir = new_run_dir(args.out, args.name, f"{o['model']}-{data_slug(o['data'])}")
-    if not resuming:  # a split asked for is a split given; the default keeps enough samples (saved: resumes match)
+        # a split asked for is a split given; the default one keeps enough samples (saved, so a resume splits alike)
         o["min_val_samples"] = 0 if getattr(args, "val_split", None) is not None else build.MIN_VALIDATION
+        run_dir = new_run_dir(args.out, args.name, f"{o['model']}-{data_slug(o['data'])}")
     data = build.load_data(o)
     for line in data.adjustments:
         say(line, quiet)
@@ -262,7 +262,7 @@ def _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet) -> None:
 
 
 def _saved_epochs(folder: RunFolder) -> int:
-    return getattr(folder, "saved_epoch", 0) if (folder.path / "checkpoint.npz").exists() else 0
+    return folder.saved_epoch if (folder.path / "checkpoint.npz").exists() else 0
 
 
 def _interrupted(e: KeyboardInterrupt, folder: RunFolder, trainer, args) -> int:
