@@ -49,7 +49,7 @@ def test_the_python_examples_run(monkeypatch, tmp_path):
 
 def _sample_output() -> list[str]:
     """The lines of the output shown right after the README's two commands."""
-    block = re.search(r"ends like this:\n\n```\n(.*?)```", README, flags=re.S)
+    block = re.search(r"ends like this[^:]*:\n\n```\n(.*?)```", README, flags=re.S)
     assert block, "the README shows what `neurona train` prints, right after its two commands"
     return block.group(1).strip("\n").splitlines()
 
@@ -64,23 +64,28 @@ def test_the_sample_output_has_the_shape_of_what_train_prints(tmp_path, monkeypa
     from neurona.cli import main
 
     from neurona import nn, optim
-    from neurona.train import EarlyStopping, LambdaCallback, fit
+    from neurona.train import EarlyStopping, LambdaCallback, LearningRateScheduler, fit
 
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--data", "fashion-mnist-small", "--hidden", "8", "--epochs", "2"]) == 0
-    # early stopping's line, from a run whose best epoch is its first
-    falling = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(val_accuracy=0.9 - 0.1 * epoch))
+    # the schedule's and early stopping's lines, from a run whose best epoch is its first
+    getting_worse = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(val_accuracy=0.9 - 0.1 * epoch,
+                                                                                val_loss=0.3 + 0.1 * epoch))
     X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
     model = nn.Linear(3, 2)
-    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, (X[:, 0] > 0).astype(np.int64)),
-        val=(X, (X[:, 0] > 0).astype(np.int64)), epochs=3, callbacks=[falling, EarlyStopping("val_accuracy", 5)])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    plateau = LearningRateScheduler(optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0), verbose=1)
+    fit(model, nn.CrossEntropyLoss(), opt, (X, y), val=(X, y), epochs=3,
+        callbacks=[getting_worse, plateau, EarlyStopping("val_accuracy", 5)])
     printed = [_shape(line.replace("  [embedded subset]", "")) for line in capsys.readouterr().out.splitlines()]
     sample = _sample_output()
     for line in sample:
         assert _shape(line) in printed, line
-    epoch = re.match(r"Epoch (\d+)/(\d+) ", sample[0])
-    restored = re.match(r"restored the weights of epoch (\d+) \(val_accuracy = (0\.\d+)\)", sample[1])
-    test = re.match(r"test accuracy: (0\.\d+) \(([\d,]+)/([\d,]+)\)", sample[2])
+    text = "\n".join(sample)
+    epoch = re.search(r"^Epoch (\d+)/(\d+) ", text, flags=re.M)
+    restored = re.search(r"^restored the weights of epoch (\d+) \(val_accuracy = (0\.\d+)\)", text, flags=re.M)
+    test = re.search(r"^test accuracy: (0\.\d+) \(([\d,]+)/([\d,]+)\)", text, flags=re.M)
     assert epoch and restored and test
     assert int(restored.group(1)) < int(epoch.group(1)) <= int(epoch.group(2)) == 20
     right, total = (int(g.replace(",", "")) for g in test.groups()[1:])
