@@ -373,6 +373,19 @@ def _open(path, max_bytes: int | None = None) -> tuple[dict, dict[str, np.ndarra
     return header, arrays
 
 
+def _read_array(z, key: str, p) -> np.ndarray:
+    """One array of an open ``np.load`` archive, as a ModelFileError naming ``p`` when it cannot be read."""
+    try:
+        return z[key]
+    except ValueError as e:
+        if "pickle" in str(e) or "Object arrays" in str(e):
+            _fail(p, f"entry {key!r} holds pickled Python objects; neurona never loads pickle (it can run arbitrary "
+                     f"code)")
+        _fail(p, f"entry {key!r} is not a valid array ({e})")
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
+        _fail(p, f"truncated or corrupted file: cannot read entry {key!r} ({type(e).__name__}: {e})")
+
+
 def _check_header(h, p: Path) -> None:
     if not isinstance(h, dict):
         _fail(p, f"malformed header: expected a JSON object, got {type(h).__name__}")
