@@ -69,7 +69,8 @@ def _names(given, count: int, base: str, what: str) -> list[str]:
 
 
 def _default_batch_axis(model: Module, position: int, t: Tensor) -> int | None:
-    """Where the batch is in input ``position``: axis 1 for a time-major recurrent layer, else axis 0."""
+    """Where the batch is in input ``position``: axis 1 for time-major sequences and recurrent states, else 0."""
+    from ..models.recurrent import CharLM
     from ..nn.recurrent import RNNBase
 
     if t.ndim == 0:
@@ -81,7 +82,15 @@ def _default_batch_axis(model: Module, position: int, t: Tensor) -> int | None:
             return 0 if model.batch_first else 1
         if t.ndim == 3:
             return 1  # initial states (layers·directions, B, H)
+    if isinstance(model, CharLM) and position > 0 and t.ndim == 3:
+        return 1  # the carried state (layers, B, H)
     return 0
+
+
+def _resize_batch(a: np.ndarray, axis: int, batch: int) -> np.ndarray:
+    """The first sample alone, or (for a batch of one) the sample twice."""
+    first = np.take(a, [0], axis=axis)
+    return first if batch > 1 else np.concatenate([first, first], axis=axis)
 
 
 def _dynamic_axes(model, inputs, flat_in, in_names, flat_out, out_names, given) -> tuple[dict, dict]:
@@ -102,21 +111,20 @@ def _dynamic_axes(model, inputs, flat_in, in_names, flat_out, out_names, given) 
     dyn_in = {n: ({} if a is None else {a: "batch"}) for n, a in zip(in_names, axes)}
     if all(a is None for a in axes):
         return dyn_in, {n: {} for n in out_names}
-    # the outputs' batch axes: run the model on the inputs repeated twice along theirs, see which dims double
-    doubled = [t if a is None else from_numpy(np.concatenate([t.array, t.array], axis=a)) for t, a in
-               zip(flat_in, axes)]
+    # the outputs' batch axes: run the model on a batch of another size (one sample, or two when the example
+    # has one) and see which output dimensions follow it
+    batch = next(t.shape[a] for t, a in zip(flat_in, axes) if a is not None)
+    other = [t if a is None else from_numpy(_resize_batch(t.array, a, batch)) for t, a in zip(flat_in, axes)]
     dyn_out = {n: {} for n in out_names}
     try:
         with no_grad():
-            ref = model(*_rebuild(inputs, iter(doubled)))
-        outs = _leaves(ref)
-    except Exception:  # the model refuses a bigger batch: fall back to the leading axis
+            outs = _leaves(model(*_rebuild(inputs, iter(other))))
+    except Exception:  # the model refuses another batch size: fall back to the leading axis
         outs = None
-    batch = next(t.shape[a] for t, a in zip(flat_in, axes) if a is not None)
     for i, (n, v) in enumerate(zip(out_names, flat_out)):
         if outs is not None and len(outs) == len(flat_out):
             for axis, (d1, d2) in enumerate(zip(v.shape, outs[i].shape)):
-                if d2 == 2 * d1 and d1 == batch:
+                if d1 == batch and d2 != d1:
                     dyn_out[n] = {axis: "batch"}
                     break
         elif v.ndim and v.shape[0] == batch:

@@ -77,7 +77,16 @@ class _Node:
 
 
 class _Scope(nn.Module):
-    """A named group of layers (``features`` in ``features.0``); it is never called itself."""
+    """A named group of layers (``features`` in ``features.0``), indexed like a Sequential; never called itself."""
+
+    def __getitem__(self, key):
+        return self._modules[str(key)]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
 
     def forward(self, *args):
         raise RuntimeError("a group of layers imported from ONNX is not called on its own; call the whole model")
