@@ -193,7 +193,7 @@ class GraphBuilder:
         return self.op("Squeeze", [x, self.ints(axes)], value)
 
     def reduce(self, op_type: str, x: Value, axes, keepdims: bool = True, value: Tensor | None = None) -> Value:
-        """ReduceSum/Mean/Max/Min over ``axes``: axes are an input from opset 18 (13 for ReduceSum), else an attribute."""
+        """ReduceSum/Mean/Max/Min over ``axes``: an input from opset 18 (13 for ReduceSum), before an attribute."""
         if self.opset >= 18 or op_type == "ReduceSum":
             return self.op(op_type, [x, self.ints(axes)], value, keepdims=int(keepdims))
         return self.op(op_type, [x], value, axes=list(axes), keepdims=int(keepdims))

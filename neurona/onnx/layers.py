@@ -497,7 +497,7 @@ def _reorder(a: np.ndarray, mode: str, H: int) -> np.ndarray:
 
 
 def _onnx_weights(g: G, mode: str, H: int, per_direction: list, name: str):
-    """W (D, G·H, I), R (D, G·H, H), B (D, 2·G·H) or None, from PyTorch-layout (w_ih, w_hh, b_ih, b_hh) per direction."""
+    """W (D, G·H, I), R (D, G·H, H), B (D, 2·G·H) or None, from each direction's (w_ih, w_hh, b_ih, b_hh)."""
     W = np.stack([_reorder(w[0].array, mode, H) for w in per_direction])
     R = np.stack([_reorder(w[1].array, mode, H) for w in per_direction])
     vals = [g.const(W, f"{name}.W"), g.const(R, f"{name}.R")]

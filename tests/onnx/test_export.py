@@ -319,15 +319,31 @@ def test_char_lm_with_state(rng):
 # --- int8 models: QuantizeLinear / DequantizeLinear --------------------------------------------------------
 
 
+def _quantized_agreement(q, x):
+    """(max difference, fraction of outputs off by more than 1e-5, fraction of equal predicted classes)."""
+    want, got = reference(q, x)[0], run(session(nx.export(q, x)), x)[0]
+    d = np.abs(want - got)
+    return float(d.max()), float((d > 1e-5).mean()), float((want.argmax(1) == got.argmax(1)).mean())
+
+
 @pytest.mark.parametrize("name", ["mlp", "lenet5", "cnn-small"])
 @pytest.mark.parametrize("gemm", ["int32", "blas"])
 def test_quantized_models(name, gemm, rng):
+    """int8 layers as DequantizeLinear(QuantizeLinear(x)) and DequantizeLinear(int8 weights) around the float op.
+
+    ONNX Runtime then sums the dequantized products in float32 where neurona sums the integers exactly
+    (int32): an activation that lands on a rounding boundary of the next layer's quantization may round
+    the other way, moving a few outputs by a fraction of a quantization step. Most outputs agree to 1e-5.
+    """
     from neurona.compress import quantize
 
+    neurona.manual_seed(0)
     config, make = MODELS[name]
     model = models.build_model(name, **config)
     q = quantize(model, make(rng, 64).array, num_batches=2, batch_size=32, gemm=gemm)
-    assert_exports(q, make(rng, 4), make(rng, 3))
+    assert_exports(q, make(rng, 4), make(rng, 3), atol=2e-3)
+    worst, off, same_class = _quantized_agreement(q, make(rng, 256))
+    assert worst < 2e-3 and off < 0.1 and same_class >= 0.99
     proto = nx.export(q, make(rng, 1))
     ops = [n.op_type for n in proto.graph.node]
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
@@ -336,18 +352,15 @@ def test_quantized_models(name, gemm, rng):
 
 
 def test_deep_quantized_model_agrees_within_rounding(rng):
-    """20 int8 layers: ONNX Runtime dequantizes and sums in float32, neurona sums exactly in int32, so a value
-    lying on a rounding boundary may round the other way in a later layer; the outputs stay within a
-    fraction of a quantization step and the predicted classes agree."""
+    """20 int8 layers (a ResNet): the rounding flips above compound, the predicted classes still agree."""
     from neurona.compress import quantize
 
+    neurona.manual_seed(0)
     model = bn_stats(models.ResNet((2, 2), 10, 1, 28, widths=(8, 16)), rng)
     x = randn(rng, 64, *IMG)
     q = quantize(model, x.array, num_batches=2, batch_size=32)
-    worst = assert_exports(q, x, atol=0.05)
-    want, got = reference(q, x)[0], run(session(nx.export(q, x)), x)[0]
-    assert (want.argmax(1) == got.argmax(1)).mean() >= 0.95
-    assert worst < 0.05
+    worst, off, same_class = _quantized_agreement(q, x)
+    assert worst < 0.05 and same_class >= 0.95
 
 
 # --- the file, its names and its batch axis ----------------------------------------------------------------

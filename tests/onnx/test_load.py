@@ -176,11 +176,14 @@ def test_round_trip_keeps_state_dict_names(name, rng):
 def test_round_trip_of_a_quantized_model(rng):
     from neurona.compress import quantize
 
+    neurona.manual_seed(0)
     config, make = MODELS["lenet5"]
     q = quantize(models.build_model("lenet5", **config), make(rng, 64).array, num_batches=2, batch_size=32)
     back = nx.load(nx.export(q, make(rng, 1)))
-    x = make(rng, 4)
-    np.testing.assert_allclose(back(x).array, q(x).array, atol=1e-4)
+    x = make(rng, 64)
+    # float sums of dequantized values instead of exact integer sums: a few values round the other way
+    d = np.abs(back(x).array - q(x).array)
+    assert d.max() < 2e-3 and (d > 1e-5).mean() < 0.1
     assert any(isinstance(m, nn.Conv2d) for m in back.modules())  # int8 weights come back dequantized, trainable
 
 
@@ -328,9 +331,9 @@ def op_cases(rng):
         extra_inputs=[("ids", [2, 4], TensorProto.INT64)])
     add("Expand_Tile", [n("Expand", ["x", "s"], ["e"]), n("Tile", ["e", "r"], ["y"])], [3, 1],
         [_ints("s", [2, 3, 4]), _ints("r", [1, 2, 1])])
-    add("ConstantOfShape_Range", [n("Shape", ["x"], ["s"]), n("ConstantOfShape", ["s"], ["z"],
-                                                              value=numpy_helper.from_array(np.array([2.5], np.float32))),
-                                  n("Add", ["x", "z"], ["y"])], [2, 3])
+    fill = numpy_helper.from_array(np.array([2.5], np.float32))
+    add("ConstantOfShape", [n("Shape", ["x"], ["s"]), n("ConstantOfShape", ["s"], ["z"], value=fill),
+                            n("Add", ["x", "z"], ["y"])], [2, 3])
     add("Constant", [n("Constant", [], ["c"], value_floats=[1.0, 2.0, 3.0]), n("Mul", ["x", "c"], ["y"])], [2, 3])
     for opset in (13, 18):
         for op in ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceL2"]:
@@ -379,7 +382,8 @@ def op_cases(rng):
                             coordinate_transformation_mode="asymmetric", nearest_mode="floor"), [1, 2, 3, 4],
         [numpy_helper.from_array(np.array([1, 1, 2, 3], np.float32), "s")])
     add("Resize_linear", n("Resize", ["x", "", "", "sz"], ["y"], mode="linear",
-                           coordinate_transformation_mode="pytorch_half_pixel"), [1, 2, 3, 4], [_ints("sz", [1, 2, 5, 7])])
+                           coordinate_transformation_mode="pytorch_half_pixel"), [1, 2, 3, 4],
+        [_ints("sz", [1, 2, 5, 7])])
     add("Resize_align", n("Resize", ["x", "", "", "sz"], ["y"], mode="linear",
                           coordinate_transformation_mode="align_corners"), [1, 2, 3, 4], [_ints("sz", [1, 2, 6, 5])])
     add("QDQ", [n("QuantizeLinear", ["x", "s", "z"], ["q"]), n("DequantizeLinear", ["q", "s", "z"], ["y"])], [3, 4],
