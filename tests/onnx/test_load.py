@@ -344,6 +344,16 @@ def op_cases(rng):
                 add(f"{op}_{opset}", n(op, ["x"], ["y"], axes=[-1, 1], keepdims=0), [2, 3, 4], opset=opset)
     add("ReduceSum_all", n("ReduceSum", ["x"], ["y"]), [2, 3, 4], opset=13)
     add("ArgMax", [n("ArgMax", ["x"], ["a"], axis=1, keepdims=0), n("Cast", ["a"], ["y"], to=F)], [3, 5])
+    add("ArgMin_CastLike", [n("ArgMin", ["x"], ["a"], axis=0), n("CastLike", ["a", "x"], ["y"])], [3, 5])
+    add("Ceil_Round", [n("Ceil", ["x"], ["a"]), n("Round", ["x"], ["b"]), n("Add", ["a", "b"], ["y"])], [3, 4])
+    add("ReduceProd", n("ReduceProd", ["x"], ["y"], axes=[1]), [3, 4], opset=13)
+    add("Size_Range", [n("Shape", ["x"], ["s"]), n("Gather", ["s", "one"], ["w"]), n("Size", ["x"], ["z"]),
+                       n("Range", ["zero", "w", "step"], ["r"]), n("Cast", ["r"], ["rf"], to=F),
+                       n("Cast", ["z"], ["zf"], to=F), n("Add", ["x", "rf"], ["a"]), n("Mul", ["a", "zf"], ["y"])],
+        [3, 4], [_ints("one", 1), _ints("zero", 0), _ints("step", 1)])
+    add("And_Or_Xor", [n("Greater", ["x", "c"], ["g"]), n("Less", ["x", "c"], ["l"]), n("And", ["g", "l"], ["a"]),
+                       n("Or", ["g", "l"], ["o"]), n("Xor", ["a", "o"], ["b"]), n("Cast", ["b"], ["y"], to=F)],
+        [3, 4], [_init(rng, "c", (4,))])
     for k, attrs in enumerate([dict(pads=[1, 0, 2, 1], strides=[2, 1]), dict(auto_pad="SAME_UPPER", strides=[2, 2]),
                                dict(dilations=[2, 1], group=2), dict(auto_pad="SAME_LOWER")]):
         g = attrs.get("group", 1)
