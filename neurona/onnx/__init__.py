@@ -21,8 +21,8 @@ except ImportError:  # pragma: no cover - depends on the environment
                       "onnxruntime)") from None
 
 from ._graph import ExportError, GraphBuilder, Value, register_converter
-from .export import MIN_OPSET, export, max_opset
-from .load import OnnxModule, UnsupportedOperatorError, load, supported_operators
+from .exporter import MIN_OPSET, Preprocessed, export, max_opset
+from .importer import OnnxModule, UnsupportedOperatorError, load, supported_operators
 
 __all__ = ["export", "load", "register_converter", "ExportError", "UnsupportedOperatorError", "OnnxModule",
-           "GraphBuilder", "Value", "supported_operators", "MIN_OPSET", "max_opset"]
+           "GraphBuilder", "Value", "Preprocessed", "supported_operators", "MIN_OPSET", "max_opset"]

@@ -574,9 +574,9 @@ def _reduce(rt, node, x, axes=None):
     if op == "ReduceSum":
         return Fr.sum(x, ax, keep)
     if op == "ReduceMax":
-        return Fr.max(x, ax, keep)
+        return Fr.amax(x, ax, keep)
     if op == "ReduceMin":
-        return Fr.min(x, ax, keep)
+        return Fr.amin(x, ax, keep)
     if op == "ReduceL2":
         return Fm.sqrt(Fr.sum(x * x, ax, keep))
     return _t(np.prod(_arr(x), axis=ax, keepdims=keep))
@@ -705,7 +705,7 @@ def _avg_pool(rt, node, x):
 @_op("GlobalAveragePool", "GlobalMaxPool")
 def _global_pool(rt, node, x):
     axes = tuple(range(2, x.ndim))
-    return Fr.mean(x, axes, True) if node.op_type == "GlobalAveragePool" else Fr.max(x, axes, True)
+    return Fr.mean(x, axes, True) if node.op_type == "GlobalAveragePool" else Fr.amax(x, axes, True)
 
 
 @_op("BatchNormalization")

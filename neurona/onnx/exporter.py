@@ -14,7 +14,7 @@ from ..engine import Tensor, no_grad
 from ..nn.module import Module
 from . import layers as _layers  # noqa: F401  (registers the layer converters)
 from . import models as _models  # noqa: F401  (registers the model converters)
-from ._graph import ExportError, GraphBuilder, Value, value_info
+from ._graph import ExportError, GraphBuilder, Value, register_converter, value_info
 
 __all__ = ["export", "MIN_OPSET", "max_opset"]
 
@@ -134,7 +134,7 @@ def _dynamic_axes(model, inputs, flat_in, in_names, flat_out, out_names, given) 
 
 def export(model: Module, example_input, path=None, opset_version: int = 17, input_names: Sequence[str] | None = None,
            output_names: Sequence[str] | None = None, dynamic_axes: dict | None = None, *,
-           check: bool = True) -> onnx.ModelProto:
+           preprocessing=None, check: bool = True) -> onnx.ModelProto:
     """Write ``model`` as an ONNX model (to ``path`` when given) and return the ``onnx.ModelProto``.
 
     ``example_input``: one input (a Tensor or array) or a tuple of them, as
@@ -144,7 +144,10 @@ def export(model: Module, example_input, path=None, opset_version: int = 17, inp
     ``state_dict`` keys. ``dynamic_axes`` follows ``torch.onnx.export``
     (``{"input": {0: "batch"}}``); by default the batch axis of every input
     and output is variable and every other size is fixed. ``check`` runs
-    ``onnx.checker.check_model(full_check=True)``.
+    ``onnx.checker.check_model(full_check=True)``. ``preprocessing``: a
+    fitted ``neurona.data.Standardizer`` or ``MinMaxScaler`` that the graph
+    applies to its (single) input first, so that the file takes raw inputs;
+    ``example_input`` is then raw too.
 
     Every layer of ``neurona.nn`` used by the MLP, CNN and recurrent families
     and every model of ``neurona.models`` has a converter; other modules get
@@ -160,6 +163,8 @@ def export(model: Module, example_input, path=None, opset_version: int = 17, inp
     """
     if not isinstance(model, Module):
         raise TypeError(f"neurona.onnx.export: expected a neurona.nn.Module, got {type(model).__name__}")
+    if preprocessing is not None:
+        model = Preprocessed(preprocessing, model)
     opset = int(opset_version)
     if not MIN_OPSET <= opset <= max_opset():
         raise ValueError(f"neurona.onnx.export: opset_version must be between {MIN_OPSET} and {max_opset()} (the "
@@ -173,7 +178,8 @@ def export(model: Module, example_input, path=None, opset_version: int = 17, inp
     was_training = model.training
     model.eval()
     try:
-        g = GraphBuilder(model, opset)
+        named = model.model if isinstance(model, Preprocessed) else model  # weights keep the model's own names
+        g = GraphBuilder(named, opset)
         for n in in_names:
             g._names.add(n)
         in_values = [Value(n, t) for n, t in zip(in_names, flat_in)]
@@ -209,6 +215,44 @@ def export(model: Module, example_input, path=None, opset_version: int = 17, inp
     return proto
 
 
+class Preprocessed(Module):
+    """A fitted input scaler followed by the model: what ``export(..., preprocessing=...)`` writes."""
+
+    def __init__(self, scaler, model: Module):
+        super().__init__()
+        kind = type(scaler).__name__
+        if kind == "Standardizer" and getattr(scaler, "mean", None) is not None:
+            # x̂ = (x − μ)/sqrt(σ² + ε), as Standardizer.transform computes it
+            self.offset, self.divisor = scaler.mean, np.sqrt(scaler.var + scaler.eps)
+            self.factor = self.shift = None
+        elif kind == "MinMaxScaler" and getattr(scaler, "min", None) is not None:
+            # x' = (x − min)·(b − a)/(max − min) + a
+            self.offset, self.divisor = scaler.min, None
+            self.factor, self.shift = scaler._scale(), scaler.feature_range[0]
+        else:
+            raise TypeError(f"neurona.onnx.export: preprocessing must be a fitted neurona.data.Standardizer or "
+                            f"MinMaxScaler, got {kind}")
+        self.scaler, self.model = scaler, model
+
+    def forward(self, x):
+        return self.model(from_numpy(np.asarray(self.scaler.transform(x.array), dtype=x.array.dtype)))
+
+
+@register_converter(Preprocessed)
+def _preprocessed(g: GraphBuilder, m: Preprocessed, x: Value):
+    dt = x.tensor.dtype
+    if dt.kind != "f":
+        raise ExportError(f"neurona.onnx.export: input scaling needs a floating input, got {dt}")
+    y = g.op("Sub", [x, g.const(np.asarray(m.offset, dt), "preprocessing.offset")])
+    if m.divisor is not None:
+        y = g.op("Div", [y, g.const(np.asarray(m.divisor, dt), "preprocessing.divisor")])
+    else:
+        y = g.op("Add", [g.op("Mul", [y, g.const(np.asarray(m.factor, dt), "preprocessing.factor")]),
+                         g.const(np.asarray(m.shift, dt), "preprocessing.shift")])
+    scaled = from_numpy(np.asarray(m.scaler.transform(x.tensor.array), dtype=dt))
+    return g.call(m.model, Value(y.name, scaled))
+
+
 def _name_outputs(g: GraphBuilder, values: list[Value], names: list[str], graph_inputs: set[str]) -> None:
     """Give the graph's outputs their public names: rename the producing node's output, or add an Identity."""
     producers = {o: node for node in g.nodes for o in node.output}
@@ -242,6 +286,11 @@ def _add_metadata(proto: onnx.ModelProto, model: Module) -> None:
     """The neurona model name and config, when the model is a registered one (informational)."""
     from ..models.registry import model_config
 
+    if isinstance(model, Preprocessed):
+        _add_props(proto, {"neurona.preprocessing": type(model.scaler).__name__})
+        _add_metadata(proto, model.model)
+        return
+
     try:
         found = model_config(model)
     except Exception:
@@ -253,7 +302,13 @@ def _add_metadata(proto: onnx.ModelProto, model: Module) -> None:
         text = json.dumps(config, default=_plain)
     except (TypeError, ValueError):
         return
-    helper.set_model_props(proto, {"neurona.model": name, "neurona.config": text})
+    _add_props(proto, {"neurona.model": name, "neurona.config": text})
+
+
+def _add_props(proto: onnx.ModelProto, props: dict[str, str]) -> None:
+    for k, v in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
 
 
 def _plain(o: Any):

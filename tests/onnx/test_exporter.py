@@ -500,3 +500,23 @@ def test_export_refuses_what_it_cannot_write(rng):
         nx.export(lambda x: x, randn(rng, 1, 3))
     with pytest.raises(ValueError, match="input_names must be 1 distinct"):
         nx.export(nn.Linear(3, 2), randn(rng, 1, 3), input_names=["a", "b"])
+
+
+@pytest.mark.parametrize("kind", ["standardizer_per_channel", "standardizer_per_pixel", "minmax"])
+def test_input_scaling_in_the_graph(kind, rng):
+    """With ``preprocessing``, the file takes raw inputs: the scaler's transform is its first nodes."""
+    from neurona.data import MinMaxScaler, Standardizer
+
+    X = rng.uniform(0, 255, (40, 1, 28, 28)).astype(np.float32)
+    scaler = {"standardizer_per_channel": lambda: Standardizer(axis=(0, 2, 3)),
+              "standardizer_per_pixel": lambda: Standardizer(), "minmax": lambda: MinMaxScaler()}[kind]().fit(X)
+    model = models.LeNet5().eval()
+    proto = nx.export(model, X[:1], preprocessing=scaler)
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert props["neurona.model"] == "lenet5" and props["neurona.preprocessing"] == type(scaler).__name__
+    assert {n for n, _ in model.named_parameters()} <= {i.name for i in proto.graph.initializer}
+    got = run(session(proto), X[:9])[0]
+    want = reference(model, neurona.from_numpy(np.asarray(scaler.transform(X[:9]), np.float32)))[0]
+    np.testing.assert_allclose(got, want, atol=ATOL)
+    with pytest.raises(TypeError, match="fitted neurona.data.Standardizer"):
+        nx.export(model, X[:1], preprocessing=Standardizer())
