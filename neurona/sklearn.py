@@ -54,7 +54,7 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError("neurona.sklearn needs scikit-learn >= 1.6: pip install 'neurona[sklearn]'") from None

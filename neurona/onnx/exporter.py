@@ -153,7 +153,7 @@ def export(model: Module, example_input, path=None, opset_version: int = 17, inp
     and every model of ``neurona.models`` has a converter; other modules get
     one with :func:`neurona.onnx.register_converter`.
 
-    >>> import neurona, neurona.onnx
+    >>> import numpy as np, neurona, neurona.onnx
     >>> model = neurona.models.LeNet5()
     >>> proto = neurona.onnx.export(model, neurona.randn(1, 1, 28, 28), "lenet.onnx")
     >>> import onnxruntime as ort                                  # served without neurona

@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 import neurona  # noqa: E402
 import neurona.onnx as nx  # noqa: E402
 from neurona import models, nn, optim  # noqa: E402
-from tests.onnx.test_exporter import IMG, MODELS, bn_stats, ids, leaves, randn  # noqa: E402
+from tests.onnx.test_exporter import IMG, MODELS, bn_stats, leaves, randn  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REF = FIXTURES / "onnx_reference.npz"
