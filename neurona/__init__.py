@@ -49,11 +49,7 @@ from .serialization import load, save
 __version__ = "0.1.0"
 
 _SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "linalg",
-<<<<<<< HEAD
-               "utils", "return_types", "onnx", "sklearn", "safetensors"}
-=======
-               "utils", "return_types", "autograd", "cuda", "accelerator"}
->>>>>>> main
+               "utils", "return_types", "autograd", "cuda", "accelerator", "onnx", "sklearn", "safetensors"}
 
 
 def __getattr__(name):

@@ -27,7 +27,7 @@ from .math import as_tensor
 
 __all__ = [
     "heaviside", "identity", "sigmoid", "logsigmoid", "tanh", "relu", "relu_", "relu6", "leaky_relu", "prelu", "elu",
-    "selu", "celu", "softsign", "softplus", "gelu", "silu", "hardtanh", "maxout", "softmax", "log_softmax", "erf",
+    "selu", "celu", "softsign", "softplus", "gelu", "silu", "hardtanh", "maxout", "softmax", "log_softmax",
 ]
 
 
@@ -256,28 +256,6 @@ def _normal_cdf(x):
     out[tail] = 0.5 * _erfc_large(-u[tail])
     out[~tail] = 0.5 * (1 + _erf(u[~tail]))
     return out
-
-
-class Erf(Function):
-    def forward(self, x):
-        self.x = x  # backward keeps the input: d erf(x)/dx = 2/√π e^{-x²}
-        return _erf(x).astype(x.dtype, copy=False)
-
-    def backward(self, gy):
-        x = self.x
-        return gy * (_c(x, 2 / math.sqrt(math.pi)) * np.exp(-x * x))
-
-
-def erf(x) -> Tensor:
-    """The error function erf(x) = 2/√π ∫₀ˣ e^{-t²} dt (as in GELU's Φ(x) = (1 + erf(x/√2))/2).
-
-    Evaluated in float64 to ~1e-16 and cast back; derivative 2/√π e^{-x²}.
-
-    >>> import neurona
-    >>> erf(neurona.tensor([0.0, 1.0]))
-    tensor([0.    , 0.8427])
-    """
-    return Erf()(as_tensor(x))
 
 
 _GELU_K = math.sqrt(2 / math.pi)

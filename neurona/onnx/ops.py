@@ -22,6 +22,7 @@ from ..functional import reduce as Fr
 from ..functional import shape as Fs
 from ..functional.conv import conv1d, conv2d, pad_mode
 from ..functional.normalization import batch_norm, layer_norm
+from ..functional.pointwise import erf
 from ..functional.pool import avg_pool2d, interpolate, max_pool2d
 
 class UnsupportedOperatorError(ValueError):
@@ -90,7 +91,7 @@ def _binary(rt, node, a, b):
 
 
 _UNARY = {"Relu": A.relu, "Sigmoid": A.sigmoid, "Tanh": A.tanh, "Softsign": A.softsign, "Exp": Fm.exp,
-          "Log": Fm.log, "Sqrt": Fm.sqrt, "Neg": Fm.neg, "Abs": Fm.abs, "Erf": A.erf}
+          "Log": Fm.log, "Sqrt": Fm.sqrt, "Neg": Fm.neg, "Abs": Fm.abs, "Erf": erf}
 
 
 @_op(*_UNARY)

@@ -66,8 +66,6 @@ UNARY = [
     ("gelu_tanh", lambda x: A.gelu(x, approximate="tanh"),
      lambda a: 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))), "any"),
     ("silu", A.silu, lambda a: a * np_sigmoid(a), "any"),
-    ("erf", A.erf, _erf_ref, "any"),
-    ("erf_wide", lambda x: A.erf(x * 3), lambda a: _erf_ref(3 * a), "any"),
     ("identity", lambda x: A.identity(x) * 1.0, lambda a: a, "any"),
     ("softmax_last", A.softmax, lambda a: np_softmax(a, -1), "any"),
     ("log_softmax_last", A.log_softmax, lambda a: np.log(np_softmax(a, -1)), "any"),
