@@ -49,7 +49,7 @@ from .serialization import load, save
 __version__ = "0.1.0"
 
 _SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "linalg",
-               "utils", "return_types", "autograd", "cuda", "accelerator"}
+               "utils", "return_types", "autograd", "cuda", "accelerator", "onnx", "sklearn", "safetensors"}
 
 
 def __getattr__(name):

@@ -300,8 +300,12 @@ def _preprocessing_entry(pre, enc: _Encoder):
                     f"(e.g. neurona.data.Standardizer), got {type(pre).__name__}")
 
 
-def save(model, path, *, preprocessing=None, **metadata) -> Path:
+def save(model, path, *, preprocessing=None, format: str = "npz", **metadata) -> Path:
     """Write ``model`` to ``path`` as a safe model file; return the path.
+
+    ``format="safetensors"`` writes the ``state_dict`` as a ``.safetensors``
+    file instead, with the model's name and config (and ``metadata``, JSON
+    values only) in its header: see :mod:`neurona.safetensors`.
 
     ``preprocessing``: the fitted input scaling (e.g. a
     ``neurona.data.Standardizer``) the model expects, stored with it.
@@ -311,6 +315,14 @@ def save(model, path, *, preprocessing=None, **metadata) -> Path:
     is rebuilt by ``load(path)``; any other Module stores its weights only and
     is loaded with ``load(path, model=an_instance)``.
     """
+    if format == "safetensors":
+        if preprocessing is not None:
+            raise TypeError("save(format='safetensors'): preprocessing statistics are stored in the npz format only")
+        from .safetensors import save_model
+
+        return save_model(model, path, **metadata)
+    if format != "npz":
+        raise ValueError(f"save: format must be 'npz' or 'safetensors', got {format!r}")
     enc = _Encoder()
     spec, names, weights = _model_entries(model, enc)
     header = _base_header("model")
@@ -543,8 +555,13 @@ def load(path, model=None):
     Without ``model``, the architecture is rebuilt from the stored name and
     config; with it, the weights are loaded into that instance after checking
     that names and shapes match. ``read_model_file(path)`` gives the
-    metadata and preprocessing too.
+    metadata and preprocessing too. A ``.safetensors`` file is read by
+    :func:`neurona.safetensors.load_model`, with the same checks.
     """
+    if Path(path).suffix == ".safetensors":
+        from .safetensors import load_model
+
+        return load_model(path, model)
     return read_model_file(path).build(model)
 
 

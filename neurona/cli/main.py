@@ -21,13 +21,13 @@ import sys
 import threading
 import warnings
 
-from . import boundary, compare, distill, evaluate, info, lr_find, playground, predict, prune, quantize, train
+from . import boundary, compare, distill, evaluate, export, info, lr_find, playground, predict, prune, quantize, train
 from .errors import describe
 from .output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupted, loud
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-COMMANDS = (train, evaluate, predict, info, compare, boundary, lr_find, prune, quantize, distill, playground)
+COMMANDS = (train, evaluate, predict, info, export, compare, boundary, lr_find, prune, quantize, distill, playground)
 
 
 class Parser(argparse.ArgumentParser):
