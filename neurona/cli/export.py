@@ -88,6 +88,11 @@ def run(args) -> int:
     example = _inputs(model, shape, 1, rng)
     if scaler is not None and example.dtype.kind == "f":
         example = np.asarray(scaler.inverse_transform(example), np.float32)  # raw inputs of a typical range
+    from ..onnx.exporter import MIN_OPSET, max_opset
+
+    if not MIN_OPSET <= args.opset <= max_opset():
+        raise CLIError(f"--opset must be between {MIN_OPSET} and {max_opset()} (the newest the installed onnx "
+                       f"package knows), got {args.opset}")
     proto = nx.export(model, example, args.output, opset_version=args.opset, preprocessing=scaler)
     dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in proto.graph.output]
     say(f"wrote {args.output}: opset {args.opset}, input {['batch', *shape]}"

@@ -55,5 +55,5 @@ def test_export_errors_name_the_problem(trained, tmp_path, capsys):
     assert cli.main(["export", str(trained), "--output", str(tmp_path / "m.onnx"), "--input-shape", "x,2"]) == 1
     assert "--input-shape must be integers" in capsys.readouterr().err
     assert cli.main(["export", str(trained), "--output", str(tmp_path / "m.onnx"), "--opset", "5"]) == 1
-    assert "opset_version must be between 13" in capsys.readouterr().err
+    assert "--opset must be between 13" in capsys.readouterr().err
     assert cli.main(["export", str(tmp_path / "missing.npz"), "--output", str(tmp_path / "m.onnx")]) == 1
