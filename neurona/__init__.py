@@ -44,6 +44,9 @@ from .functional.random import bernoulli, multinomial, normal, poisson
 from .functional.math import div as divide, mul as multiply, sub as subtract
 from .functional.shape import cat as concat
 from .gradcheck import GradcheckError, gradcheck
+from .size import Size
+from .tensor_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+                           LongTensor, ShortTensor)
 from .serialization import load, save
 
 __version__ = "0.1.0"

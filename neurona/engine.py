@@ -33,6 +33,10 @@ import weakref
 import numpy as np
 
 from . import backend
+from .size import Size
+
+_tuple_new = tuple.__new__
+_NO_DATA = object()  # Tensor() with no argument: an empty float tensor, as in PyTorch
 
 # --- grad mode -----------------------------------------------------------------
 
@@ -182,6 +186,7 @@ class Function:
 
     __slots__ = ("parents", "needs", "gen", "__dict__")
     retained = None  # weakref to the output when retain_grad() was called on it
+    hooks = None  # the output's register_hook hooks (a dict), run on its gradient before backward
 
     def __call__(self, *inputs: "Tensor") -> "Tensor":
         if len(inputs) == 1:  # the common case, kept short: it runs for every elementwise op
@@ -283,14 +288,24 @@ class Tensor:
 
     # _alias (what memory the tensor shares: see neurona.inplace) is left unset by ops, whose outputs rarely need
     # it, and read with getattr(t, "_alias", None)
-    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "name", "_alias", "__weakref__")
+    # _hooks (a leaf's register_hook hooks) is left unset too, read with getattr(t, "_hooks", None)
+    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "name", "_alias", "_hooks", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data=_NO_DATA, *sizes: int, requires_grad: bool = False, dtype=None):
+        """``Tensor(data)`` wraps data as :func:`neurona.tensor` does (float data → float32, ints stay ints).
+
+        As in PyTorch, ``Tensor(2, 3)`` (ints, or one ``Size``) is a float
+        tensor of that shape (zeros: PyTorch leaves it uninitialised) and
+        ``Tensor()`` an empty one.
+        """
         from .creation import _as_array
 
-        self.array = _as_array(data, dtype)
+        if data is _NO_DATA or sizes or type(data) is int or isinstance(data, Size):
+            self.array = _sized_array(data, sizes, dtype)
+        else:
+            self.array = _as_array(data, dtype)
         self._alias = None
         self._grad = None
         self._ctx = None
@@ -344,8 +359,8 @@ class Tensor:
         self.array = value.array if isinstance(value, Tensor) else _as_array(value, None)
 
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> Size:
+        return _tuple_new(Size, self.array.shape)
 
     @property
     def ndim(self) -> int:
@@ -383,8 +398,8 @@ class Tensor:
         return _ip.version_of(self)
 
     def size(self, dim: int | None = None):
-        """The shape (PyTorch's ``size()``), or its length along ``dim``."""
-        return self.array.shape if dim is None else self.array.shape[dim]
+        """The shape (PyTorch's ``size()``, a :class:`neurona.Size`), or its length along ``dim``."""
+        return _tuple_new(Size, self.array.shape) if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
         return int(self.array.size)
@@ -500,6 +515,45 @@ class Tensor:
             _retain(self._ctx, self)
         elif not self.requires_grad:
             raise RuntimeError("retain_grad(): this tensor does not require grad")
+
+    def register_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(grad)`` with ∂L/∂self during backward; a Tensor it returns replaces the gradient.
+
+        On a leaf the hook sees the gradient of this backward pass (every use
+        summed) before it is added to ``.grad``; on a non-leaf it sees the
+        gradient before it flows further back, and ``retain_grad()`` keeps the
+        replaced value. Hooks run in the order registered; ``handle.remove()``
+        unregisters one.
+
+        >>> import neurona
+        >>> x = neurona.ones(2, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([30., 30.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook(): cannot register a hook on a tensor that doesn't require gradient")
+        if self._ctx is None:
+            return _add_hook(self, "pre", hook)
+        fn = self._ctx
+        if fn.freed:
+            raise RuntimeError("register_hook(): the graph of this tensor was freed by an earlier backward")
+        if fn.hooks is None:
+            fn.hooks = {}
+        _retain_hooks(fn)
+        return RemovableHandle(fn.hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(tensor)`` on this leaf after backward has added its gradient to ``.grad`` (its return value is
+        ignored). An optimizer can step each parameter there, as soon as its gradient is complete."""
+        if self._ctx is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook(): post-accumulate-grad hooks can only be "
+                               "registered on leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook(): cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        return _add_hook(self, "post", hook)
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs=None, *, grad=None) -> None:
@@ -896,6 +950,22 @@ def _np_new(kind: str, size, fill=None) -> np.ndarray:
     return getattr(np, kind)(shape)
 
 
+def _sized_array(first, sizes: tuple, dtype) -> np.ndarray:
+    """The zeros behind ``Tensor(2, 3)``, ``Tensor(Size([2, 3]))`` and ``Tensor()`` (shape (0,))."""
+    if first is _NO_DATA:
+        shape = (0,)
+    elif isinstance(first, Size) and not sizes:
+        shape = tuple(first)
+    else:
+        shape = (first,) + sizes
+        if not all(type(n) is int for n in shape):
+            raise TypeError(f"Tensor(*sizes): the sizes must all be ints, got {shape!r}; to make a tensor from "
+                            f"data, pass the data as one argument (Tensor([1.0, 2.0]))")
+        if min(shape) < 0:
+            raise ValueError(f"Tensor(*sizes): sizes must be non-negative, got {shape}")
+    return np.zeros(shape, backend.get_default_dtype() if dtype is None else backend.to_dtype(dtype))
+
+
 def _rebuild_tensor(array, requires_grad: bool, grad=None) -> Tensor:
     t = _wrap(array)
     t.requires_grad = bool(requires_grad)
@@ -962,14 +1032,106 @@ def _seed_gradient(t: Tensor, gradient, where: str):
     return g
 
 
-_retained_upto = 0  # the newest node whose output is retained: backward looks for retained outputs up to it only
+_retained_upto = 0  # the newest node whose output is retained or hooked: backward looks for those up to it only
 
 
 def _retain(fn: Function, t: Tensor) -> None:
-    global _retained_upto
     fn.retained = weakref.ref(t)
+    _retain_hooks(fn)
+
+
+def _retain_hooks(fn: Function) -> None:
+    global _retained_upto
     if fn.gen > _retained_upto:
         _retained_upto = fn.gen
+
+
+# --- tensor hooks ------------------------------------------------------------------
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict, hook):
+        self._hooks = hooks
+        self.id = next(RemovableHandle._ids)
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+class _LeafHooks:
+    """A leaf's hooks: ``pre`` run on its gradient before it is added to ``.grad``, ``post`` after."""
+
+    __slots__ = ("pre", "post")
+
+    def __init__(self):
+        self.pre, self.post = {}, {}
+
+
+_hooked_leaves = 0  # how many leaves ever got a hook: backward buffers leaf gradients only when some did
+
+
+def _add_hook(t: Tensor, kind: str, hook) -> RemovableHandle:
+    global _hooked_leaves
+    h = getattr(t, "_hooks", None)
+    if h is None:
+        h = t._hooks = _LeafHooks()
+        _hooked_leaves += 1
+    return RemovableHandle(getattr(h, kind), hook)
+
+
+def _run_hooks(hooks: dict, g, where: str):
+    """Pass the gradient array ``g`` through each hook in turn; a returned Tensor (or array) replaces it."""
+    for hook in list(hooks.values()):
+        r = hook(_wrap(g))
+        if r is None:
+            continue
+        a = r.array if isinstance(r, Tensor) else np.asarray(r)
+        if a.shape != g.shape:
+            raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} on {where} returned a gradient of shape "
+                               f"{tuple(a.shape)}, expected {tuple(g.shape)}")
+        g = a if a.dtype == g.dtype else a.astype(g.dtype)
+    return g
+
+
+class _HookedLeaves:
+    """The store of a backward pass in which some leaf has hooks: those leaves' gradients are summed over the
+    pass, then ``flush`` runs their hooks and hands the result on (PyTorch calls a leaf's hooks once, with the
+    whole gradient, just before accumulating it)."""
+
+    def __init__(self, store):
+        self.store, self.held = store, {}
+
+    def __call__(self, t, g, handed) -> None:
+        h = getattr(t, "_hooks", None)
+        if h is None or not (h.pre or h.post):
+            self.store(t, g, handed)
+        elif id(t) in self.held:
+            self.held[id(t)][1] = self.held[id(t)][1] + g
+        else:
+            self.held[id(t)] = [t, g]
+
+    def flush(self, handed) -> None:
+        for t, g in self.held.values():
+            if t._hooks.pre:
+                g = _run_hooks(t._hooks.pre, g, "a leaf tensor")
+                handed.add(id(g))  # the hook's array may be the user's: copy it before it becomes .grad
+            self.store(t, g, handed)
+            if t._hooks.post and (self.store is _accumulate_leaf or getattr(self.store, "receive", None)
+                                  is _accumulate_leaf):
+                for hook in list(t._hooks.post.values()):
+                    hook(t)
 
 
 class _Sink:
@@ -1020,9 +1182,19 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
     the leaves (and of retained non-leaves) instead of ``_accumulate_leaf``:
     ``autograd.grad`` and ``backward(inputs=...)`` use it.
     """
+    if _hooked_leaves:
+        hooked = _HookedLeaves(_accumulate_leaf if sink is None else sink)
+        handed = set()
+        _backward(roots, grads, retain_graph, hooked, handed)
+        hooked.flush(handed)
+    else:
+        _backward(roots, grads, retain_graph, sink, set())
+
+
+def _backward(roots, grads, retain_graph: bool, sink, handed: set) -> None:
     store = _accumulate_leaf if sink is None else sink
     if len(roots) == 1:  # loss.backward(): the common case, kept short
-        handed = {id(grads[0])}  # arrays already stored somewhere: copy before making them a .grad
+        handed.add(id(grads[0]))  # arrays already stored somewhere: copy before making them a .grad
         fn = roots[0]._ctx
         if fn is None:
             store(roots[0], grads[0], handed)
@@ -1030,7 +1202,7 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
         pending = {fn: grads[0]}
         heap = []
     else:
-        handed = {id(g) for g in grads}
+        handed.update(id(g) for g in grads)
         pending = {}
         for root, g in zip(roots, grads):
             ctx = root._ctx
@@ -1051,6 +1223,9 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
         if fn.gen > recent:
             gxs = fn.backward(gy)
         else:
+            if fn.hooks:
+                gy = _run_hooks(fn.hooks, gy, "a non-leaf tensor")
+                handed.add(id(gy))
             if fn.retained is not None:
                 t = fn.retained()
                 if t is not None:

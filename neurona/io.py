@@ -281,7 +281,7 @@ def _model_entries(model, enc: _Encoder) -> tuple[dict | None, list[str], dict[s
     weights = {}
     names = []
     for k, v in model.state_dict().items():
-        a = np.asarray(getattr(v, "data", v))
+        a = np.asarray(v.array)
         if a.dtype.name not in _DTYPES:
             raise TypeError(f"save: weight {k!r} has dtype {a.dtype}, which cannot be stored")
         weights["weights/" + k] = _contiguous(a)
@@ -493,7 +493,7 @@ class ModelFile:
 
 def check_architecture(model, weights: dict, path) -> None:
     """Raise ModelFileError unless ``weights`` has exactly the model's names and shapes."""
-    expected = {k: tuple(np.shape(getattr(v, "data", v))) for k, v in model.state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in weights.items()}
     problems = []
     missing = [k for k in expected if k not in got]

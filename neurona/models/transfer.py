@@ -134,7 +134,7 @@ def read_safetensors(path) -> "OrderedDict[str, np.ndarray]":
 
 def _read_weights(source) -> dict:
     if isinstance(source, nn.Module):
-        return source.state_dict()
+        return {k: v.array for k, v in source.state_dict().items()}
     if isinstance(source, dict):
         return {k: (v.array if isinstance(v, Tensor) else np.asarray(v)) for k, v in source.items()}
     p = Path(os.fspath(source))

@@ -459,22 +459,27 @@ class Module:
     # --- state dict ---------------------------------------------------------------------
 
     def state_dict(self, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
-        """Every parameter and persistent buffer by dotted name, as ndarray copies (tensors if ``keep_vars``).
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """Every parameter and persistent buffer by dotted name, as PyTorch gives them.
+
+        The values are tensors cut from the graph that share memory with the
+        parameters (``keep_vars=True``: the parameters themselves), so a later
+        step of training changes them too; to keep a snapshot, clone it:
+        ``{k: v.clone() for k, v in model.state_dict().items()}``.
 
         >>> import neurona
         >>> sd = neurona.nn.Linear(3, 2).state_dict()
-        >>> {k: v.shape for k, v in sd.items()}
+        >>> {k: tuple(v.shape) for k, v in sd.items()}
         {'weight': (2, 3), 'bias': (2,)}
         """
         if destination is None:
             destination = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.array.copy()
+                destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else b.array.copy()
+                destination[prefix + name] = b if keep_vars else b.detach()
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination, prefix + name + ".", keep_vars)

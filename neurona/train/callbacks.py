@@ -318,7 +318,7 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights and self.model is not None:
-                self.best_weights = self.model.state_dict()
+                self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
             return
         self.wait += 1
         if self.wait >= max(self.patience, 1):
