@@ -45,6 +45,11 @@ from .functional.math import div as divide, mul as multiply, sub as subtract
 from .functional.shape import cat as concat
 from .gradcheck import GradcheckError, gradcheck
 from .size import Size
+from .functional.blend import addcdiv, addcmul, cross, kron, lerp, tensordot
+from .functional.scan import bucketize, cummax, cummin, histc, logcumsumexp, searchsorted
+from .functional.put import index_fill, index_put, masked_scatter
+from .functional.solve import det, inv as inverse, logdet, slogdet
+from .printing import set_printoptions
 from .tensor_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                            LongTensor, ShortTensor)
 from .serialization import load, save

@@ -33,6 +33,7 @@ import weakref
 import numpy as np
 
 from . import backend
+from . import printing as _printing
 from .size import Size
 
 _tuple_new = tuple.__new__
@@ -459,8 +460,7 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(", precision=4,
-                               threshold=200)
+        body = _printing.array_string(backend.to_numpy(self.array), "tensor(")
         extra = ""
         if self.array.dtype != backend.get_default_dtype() and not (
             self.array.dtype.kind in "ib" and self.array.dtype.itemsize == 8 or self.array.dtype == np.bool_
@@ -939,6 +939,39 @@ class Tensor:
     def is_complex(self): return False
     def type_as(self, other): return _m.cast(self, other.dtype)
 
+    # blends, scans, writes by index, square matrices (functional/blend.py, scan.py, put.py, solve.py)
+    def lerp(self, end, weight): return _bl.lerp(self, end, weight)
+    def addcmul(self, tensor1, tensor2, *, value=1): return _bl.addcmul(self, tensor1, tensor2, value=value)
+    def addcdiv(self, tensor1, tensor2, *, value=1): return _bl.addcdiv(self, tensor1, tensor2, value=value)
+    def cross(self, other, dim=None): return _bl.cross(self, other, dim)
+    def kron(self, other): return _bl.kron(self, other)
+    def cummax(self, dim): return _scan.cummax(self, dim)
+    def cummin(self, dim): return _scan.cummin(self, dim)
+    def logcumsumexp(self, dim): return _scan.logcumsumexp(self, dim)
+    def histc(self, bins=100, min=0, max=0): return _scan.histc(self, bins, min, max)
+    def index_fill(self, dim, index, value): return _put.index_fill(self, dim, index, value)
+    def index_put(self, indices, values, accumulate=False): return _put.index_put(self, indices, values, accumulate)
+    def masked_scatter(self, mask, source): return _put.masked_scatter(self, mask, source)
+    def unfold(self, dimension, size, step): return _put.unfold_windows(self, dimension, size, step)
+    def inverse(self): return _solve.inv(self)
+    def det(self): return _solve.det(self)
+    def logdet(self): return _solve.logdet(self)
+    def slogdet(self): return _solve.slogdet(self)
+    # their in-place forms, and the in-place ones of ops above (neurona/inplace.py has the rules)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _ip.modify(self, "scatter_", lambda: _i.scatter(self, dim, index, src, value=value, reduce=reduce), (src, value))
+    def scatter_add_(self, dim, index, src): return _ip.modify(self, "scatter_add_", lambda: _i.scatter_add(self, dim, index, src), (src,))
+    def index_fill_(self, dim, index, value): return _ip.modify(self, "index_fill_", lambda: _put.index_fill(self, dim, index, value), (value,))
+    def index_put_(self, indices, values, accumulate=False): return _ip.modify(self, "index_put_", lambda: _put.index_put(self, indices, values, accumulate), (values,))
+    def masked_scatter_(self, mask, source): return _ip.modify(self, "masked_scatter_", lambda: _put.masked_scatter(self, mask, source), (source,))
+    def logcumsumexp_(self, dim): return _ip.modify(self, "logcumsumexp_", lambda: _scan.logcumsumexp(self, dim))
+    def t_(self): return _ip.view_(self, "t_", Tensor.t)
+    def transpose_(self, dim0, dim1): return _ip.view_(self, "transpose_", lambda t: t.transpose(dim0, dim1))
+    def squeeze_(self, dim=None): return _ip.view_(self, "squeeze_", lambda t: t.squeeze(dim))
+    def unsqueeze_(self, dim): return _ip.view_(self, "unsqueeze_", lambda t: t.unsqueeze(dim))
+    def resize_(self, *sizes): return _ip.resize_(self, tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes))
+    def resize_as_(self, other): return _ip.resize_(self, tuple(other.shape), "resize_as_")
+
 
 def _np_new(kind: str, size, fill=None) -> np.ndarray:
     """An ndarray of ``size`` (ints or one tuple) for the ``new_*`` methods; the dtype is set by the caller."""
@@ -1297,3 +1330,7 @@ from .functional import layout as _lay  # noqa: E402
 from .functional import linalg as _l  # noqa: E402
 from .functional import pointwise as _p  # noqa: E402
 from .functional import random as _rand  # noqa: E402
+from .functional import blend as _bl  # noqa: E402
+from .functional import scan as _scan  # noqa: E402
+from .functional import put as _put  # noqa: E402
+from .functional import solve as _solve  # noqa: E402
