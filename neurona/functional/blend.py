@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..engine import Tensor
 from .math import as_tensor, matmul
 
-__all__ = ["lerp", "addcmul", "addcdiv", "tensordot", "kron", "cross", "linalg_cross"]
+__all__ = ["lerp", "addcmul", "addcdiv", "tensordot", "kron", "cross", "linalg_cross", "bilinear"]
 
 
 def lerp(input, end, weight) -> Tensor:
@@ -114,3 +114,17 @@ def cross(input, other, dim: int | None = None) -> Tensor:
             raise ValueError(f"cross: no dimension of size 3 in shape {tuple(a.shape)}")
         dim = sizes[0]
     return linalg_cross(a, other, dim=dim)
+
+
+def bilinear(input1, input2, weight, bias=None) -> Tensor:
+    """y_k = x₁ᵀ A_k x₂ + b_k for every output k (PyTorch's ``F.bilinear``): x₁ (*, n₁), x₂ (*, n₂),
+    ``weight`` A (out, n₁, n₂), ``bias`` (out,)."""
+    from .linalg import einsum
+
+    x1, x2 = as_tensor(input1), as_tensor(input2)
+    w = as_tensor(weight)
+    if w.ndim != 3 or x1.shape[-1] != w.shape[1] or x2.shape[-1] != w.shape[2]:
+        raise ValueError(f"bilinear: weight (out, n1, n2) = {tuple(w.shape)} does not fit inputs of shapes "
+                         f"{tuple(x1.shape)} and {tuple(x2.shape)}")
+    y = einsum("...i,kij,...j->...k", x1, w, x2)
+    return y if bias is None else y + bias

@@ -24,3 +24,10 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
+from .normalization_more import *  # noqa: F401,F403
+from .activation_more import *  # noqa: F401,F403
+from .loss_more import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .fold import *  # noqa: F401,F403
+from .dropout_more import *  # noqa: F401,F403
+from .bilinear import *  # noqa: F401,F403

@@ -19,3 +19,10 @@ from ..functional.math import sign  # noqa: F401
 from ..functional.normalization import batch_norm, layer_norm  # noqa: F401
 from ..functional.pool import *  # noqa: F401,F403
 
+from ..functional.activation_more import *  # noqa: F401,F403,E402
+from ..functional.normalization_more import *  # noqa: F401,F403,E402
+from ..functional.loss_more import *  # noqa: F401,F403,E402
+from ..functional.dropout_more import *  # noqa: F401,F403,E402
+from ..functional.fold import *  # noqa: F401,F403,E402
+from ..functional.blend import bilinear  # noqa: F401,E402
+from ..functional.pool import dropout2d  # noqa: F401,E402
