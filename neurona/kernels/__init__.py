@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import runtime
 
-__all__ = ["lookup", "KERNELS", "available"]
+__all__ = ["lookup", "KERNELS", "available", "conv2d_strategy"]
 
 # name -> "module:attribute" of this package
 KERNELS = {
@@ -46,6 +46,12 @@ KERNELS = {
     "sigmoid": "activation:Sigmoid",
     "tanh": "activation:Tanh",
     "linear_activation": "activation:LinearActivation",
+    # convolution
+    "conv2d_channels_last": "conv_channels_last:Conv2d",
+    "conv2d_batch_last": "conv_batch_last:Conv2d",
+    # recurrent layers: the elementwise work of each time step
+    "lstm": "recurrent:LSTMSequence",
+    "gru": "recurrent:GRUSequence",
     # pooling
     "max_pool2d": "pool:MaxPool2d",
     "avg_pool2d": "pool:AvgPool2d",
@@ -101,6 +107,28 @@ def lookup(name: str, *arrays):
     if k is None:
         k = _load(name)
     return k
+
+
+def conv2d_strategy(x, weight, groups: int) -> str:
+    """The fast convolution for an input and weight: 'conv2d_channels_last' or 'conv2d_batch_last'.
+
+    Measured on LeNet-5, small CNNs and ResNet-style shapes: channels-last
+    patches win from 16 input channels on; with fewer, their rows are too
+    short, and batch-last ones (runs of OW·N values) win. Between those, the
+    memory order the previous layer produced decides, so that no transposing
+    copy is made; a layer whose output has 16 channels or more hands the next
+    one channels-last memory. Grouped convolutions run batch-last.
+    """
+    c, o = x.shape[1], weight.shape[0]
+    if groups > 1:
+        return "conv2d_batch_last"
+    if c >= 16:
+        return "conv2d_channels_last"
+    if x.shape[0] > 1 and x.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return "conv2d_batch_last"
+    if o >= 16 or (c > 1 and x.transpose(0, 2, 3, 1).flags.c_contiguous):
+        return "conv2d_channels_last"
+    return "conv2d_batch_last"
 
 
 def available() -> bool:

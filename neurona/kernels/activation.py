@@ -20,7 +20,7 @@ import numpy as np
 from ..functional import activation as ref
 from ..functional.linear import Linear as _Linear
 from ._jit import kernel, sigmoid
-from ._layout import dense, flat_as
+from ._layout import dense, empty_in_order, flat, in_order
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "LinearActivation"]
 
@@ -67,16 +67,16 @@ class _Elementwise:
         return 0.0
 
     def forward(self, x):
-        x, xf = dense(x)
-        y = np.empty_like(x)
-        _forward(xf, flat_as(y, x), self.act, self._slope())
-        self.y = y
+        x, perm = dense(x)
+        y = empty_in_order(x.shape, x.dtype, perm)
+        _forward(flat(x, perm), flat(y, perm), self.act, self._slope())
+        self.y, self.perm = y, perm
         return y
 
     def backward(self, gy):
-        y = self.y
-        gx = np.empty_like(y)
-        _backward(flat_as(gy, y), flat_as(y, y), flat_as(gx, y), self.act, self._slope())
+        y, perm = self.y, self.perm
+        gx = empty_in_order(y.shape, y.dtype, perm)
+        _backward(flat(in_order(gy, perm), perm), flat(y, perm), flat(gx, perm), self.act, self._slope())
         return gx
 
 
@@ -101,7 +101,10 @@ class Tanh(_Elementwise, ref.Tanh):
     act = TANH
 
     def forward(self, x):
-        self.y = y = np.tanh(x)
+        x, perm = dense(x)
+        y = empty_in_order(x.shape, x.dtype, perm)
+        np.tanh(x, out=y)
+        self.y, self.perm = y, perm
         return y
 
 
