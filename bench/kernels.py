@@ -43,8 +43,8 @@ def _fwd_bwd(fn, *arrays, grad_of=None):
 
     def run():
         y = fn(*ts)
-        if "g" not in g:
-            g["g"] = nr.from_numpy(np.ones(y.shape, np.float32))
+        if "g" not in g:  # laid out like the output, as the next layer's gradient would be
+            g["g"] = nr.from_numpy(np.ones_like(y.array))
         y.backward(g["g"])
         for t in ts:
             t.grad = None

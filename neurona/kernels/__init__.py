@@ -15,7 +15,8 @@ None, and the op then runs its reference code. None comes back when
 
 A kernel is either a ``Function`` subclass of the reference op (same
 constructor, same ``needs``; forward and backward replaced), or, for the
-optimizers, a function with the signature of ``Optimizer.update_one``.
+optimizers, a function that does ``update_one``'s work for all the parameters
+of a group at once.
 Kernel files are imported on first lookup, so ``import neurona`` never
 imports Numba.
 """
@@ -66,7 +67,6 @@ KERNELS = {
     "cross_entropy": "loss:CrossEntropy",
 }
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _loaded: dict = {}
 
 
@@ -101,7 +101,7 @@ def lookup(name: str, *arrays):
     if runtime._state.kernels != "numba" and runtime.kernels() != "numba":
         return None
     for a in arrays:
-        if type(a) is not np.ndarray or a.dtype not in _FLOATS:
+        if type(a) is not np.ndarray or a.dtype.char not in "fd":  # float32, float64
             return None
     k = _loaded.get(name)
     if k is None:

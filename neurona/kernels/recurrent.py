@@ -28,15 +28,16 @@ __all__ = ["LSTMSequence", "GRUSequence"]
 
 
 @kernel
-def _lstm_step(rec, G, C, TC, Z, t, p, n):
-    """From the pre-activations rec (B, 4H) of step t: gates G[:, t], c_t = C[n], tanh(c_t) = TC[t], h_t = Z[n, :, :H]."""
+def _lstm_step(A, rec, G, C, TC, Z, t, p, n):
+    """From the pre-activations A[t] + rec (B, 4H) of step t (input and recurrent parts): gates G[:, t],
+    c_t = C[n], tanh(c_t) = TC[t], h_t = Z[n, :, :H]."""
     B, H = C.shape[1], C.shape[2]
     for b in range(B):
         for j in range(H):
-            i = sigmoid(rec[b, j])
-            f = sigmoid(rec[b, H + j])
-            g = tanh(rec[b, 2 * H + j])
-            o = sigmoid(rec[b, 3 * H + j])
+            i = sigmoid(A[t, b, j] + rec[b, j])
+            f = sigmoid(A[t, b, H + j] + rec[b, H + j])
+            g = tanh(A[t, b, 2 * H + j] + rec[b, 2 * H + j])
+            o = sigmoid(A[t, b, 3 * H + j] + rec[b, 3 * H + j])
             c = f * C[p, b, j] + i * g          # c_t = f c_{t−1} + i ĉ
             tc = tanh(c)
             G[0, t, b, j] = i
@@ -91,10 +92,15 @@ class LSTMSequence(_LSTM):
         C = workspace.take((T + 1, B, H), dt)
         TC = workspace.take((T, B, H), dt)
         C[first] = c0
+        # the input part of every step in one product, [x_t, 1] · [W_ihᵀ; b]; each step then multiplies h only
+        A = workspace.take((T, B, 4 * H), dt)
+        np.matmul(Z[po:po + T, :, H:].reshape(T * B, I + 1), wz[H:], out=A.reshape(T * B, 4 * H))
+        whh = wz[:H]
         rec = np.empty((B, 4 * H), dt)
         for t in steps:
-            np.matmul(Z[t + po], wz, out=rec)
-            _lstm_step(rec, G, C, TC, Z, t, t + po, t + no)
+            np.matmul(Z[t + po, :, :H], whh, out=rec)
+            _lstm_step(A, rec, G, C, TC, Z, t, t + po, t + no)
+        workspace.give(A)
         self.x, self.w_ih, self.w_hh, self.po = x, w_ih, w_hh, po
         self.G, self.Z, self.C, self.TC = G, Z, C, TC
         self.has_bias = b_ih is not None

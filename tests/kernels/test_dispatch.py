@@ -19,8 +19,8 @@ def test_every_registered_kernel_exists_and_extends_its_reference():
         if isinstance(k, type):  # an op: a subclass of its reference op, whose constructor it keeps
             assert issubclass(k, Function)
             assert any(b.__module__.startswith("neurona.functional.") for b in k.__mro__[1:]), name
-        else:  # an optimizer update: update_one's signature without the optimizer
-            assert list(k.__code__.co_varnames[:4]) == ["theta", "grad", "state", "group"], name
+        else:  # an optimizer update: update_one for all the parameters of a group
+            assert list(k.__code__.co_varnames[:4]) == ["thetas", "grads", "states", "group"], name
 
 
 def test_no_kernel_for_the_reference_or_for_other_arrays():
