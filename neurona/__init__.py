@@ -32,7 +32,8 @@ bool_ = _np.bool_
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli"}
+_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "runtime",
+               "kernels", "rewrites", "workspace"}
 
 
 def __getattr__(name):

@@ -210,3 +210,18 @@ def test_kernels_cache_in_the_user_folder_when_the_package_is_read_only(tmp_path
         for p in site.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
         site.chmod(0o755)
+
+
+def test_the_examples_in_the_docstrings_run():
+    import doctest
+
+    from neurona import kernels, rewrites, workspace
+    for module in (runtime, kernels, workspace, rewrites):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+
+
+def test_blas_hints_are_sentences():
+    for hint in runtime.blas_hints():
+        assert "OPENBLAS_CORETYPE" in hint
+    assert "hints" in runtime.tune(allocator=False)
