@@ -65,8 +65,9 @@ def main() -> None:
     if args.base:
         pkg = "neurona_base" if os.path.isdir(os.path.join(args.base, "neurona_base")) else "neurona"
         sides.append(("earlier", args.base, pkg))
-    print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}; "
-          f"{'first training step' if args.first_step else 'neurona train' + (f' --epochs {args.epochs}' if args.epochs else '')}")
+    what = "first training step" if args.first_step else "neurona train" + (f" --epochs {args.epochs}"
+                                                                               if args.epochs else "")
+    print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}; {what}")
     times: dict = {}
     try:
         for r in range(args.rounds):
@@ -88,7 +89,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print()
     for (label, kind), ts in times.items():
-        print(f"{label:8s} {kind:5s} median {statistics.median(ts):7.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ts)})")
+        runs = ", ".join(f"{t:.2f}" for t in ts)
+        print(f"{label:8s} {kind:5s} median {statistics.median(ts):7.2f} s  (runs: {runs})")
     cold, warm = statistics.median(times[("neurona", "cold")]), statistics.median(times[("neurona", "warm")])
     print(f"compile overhead (cold − warm): {cold - warm:.2f} s")
 

@@ -118,12 +118,12 @@ class NeuronaRun:
 
     def __init__(self, seed: int, model: str = "lenet5", tune: bool = False, reference: bool = False):
         import neurona
-        from neurona import models, nn, optim, runtime
+        from neurona import models, nn, optim
         self.neurona = neurona
         if tune:
-            runtime.tune()
+            neurona.runtime.tune()
         if reference:
-            runtime.set_kernels("reference")
+            neurona.runtime.set_kernels("reference")
         neurona.manual_seed(seed)
         self.model = models.CNNSmall(num_classes=10, in_channels=1, input_size=28) if model == "cnn-small" \
             else build(nn, model)
@@ -219,11 +219,14 @@ def memory_child(args) -> None:
         import neurona  # noqa: F401
     set_threads(args.threads)
     x, y, _, _ = load_data()
-    before = rss_mb()  # the library and the data set are in memory
-    exact = reset_peak()  # data loading peaks above training: count from here
     run = (TorchRun(args.seed, args.model) if args.child == "pytorch"
            else NeuronaRun(args.seed, args.model, args.tune, args.reference))
     order = np.random.default_rng(args.seed).permutation(len(x))
+    epoch(run, x, y, order, args.batch_size, limit=1)  # libraries load lazily (Numba's kernels, thread pools)
+    import gc
+    gc.collect()
+    before = rss_mb()  # the library, its kernels and the data set are in memory
+    exact = reset_peak()  # data loading peaks above training: count from here
     epoch(run, x, y, order, args.batch_size, limit=args.memory_batches)
     print(json.dumps({"rss_before_mb": before, "peak_mb": peak_mb(), "exact": exact}))
 
@@ -279,7 +282,8 @@ def layers(args) -> None:
     x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
     xn, xt = neurona.from_numpy(x), torch.from_numpy(x)
     what = "CPU ms" if clock is time.process_time else "ms"
-    print(f"{'layer':22s} {'neurona fwd':>12s} {'fwd+bwd':>9s} {'pytorch fwd':>12s} {'fwd+bwd':>9s}  ({what}, batch {n})")
+    print(f"{'layer':22s} {'neurona fwd':>12s} {'fwd+bwd':>9s} {'pytorch fwd':>12s} {'fwd+bwd':>9s}  "
+          f"({what}, batch {n})")
     names = [nm.replace("Conv2d", "conv").replace("MaxPool2d", "pool").replace("Linear", "linear") for nm in names]
     total = np.zeros(4)
     for i, (name, ln, lt) in enumerate(zip(names, nlayers, tlayers)):

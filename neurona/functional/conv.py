@@ -26,11 +26,13 @@ col2im adds one strided slab per kernel offset (i, j). Backward builds the
 patches again from the input rather than keeping them (kh·kw times the
 input's size).
 
-Layouts: the input and the output are NCHW and C-contiguous (see
-CONTRIBUTING.md, "Memory layout"). The fast strategies of
-``neurona.kernels.conv`` compute the same op; ``conv2d`` picks one through
-``neurona.kernels.lookup``. ``conv2d_reference`` is an independent plain
-implementation (one einsum per kernel offset) that the tests compare both with.
+This op returns C-contiguous NCHW and reads any strides. Two fast
+strategies compute the same op, ``neurona.kernels.conv_batch_last`` (few
+channels) and ``neurona.kernels.conv_channels_last`` (16 or more), and hand
+on the memory order they compute in (see "Memory layout" in
+CONTRIBUTING.md); ``conv2d`` picks one with ``neurona.kernels.conv2d_strategy``
+and ``lookup``. ``conv2d_reference`` is an independent plain implementation
+(one einsum per kernel offset) that the tests compare all three with.
 """
 from __future__ import annotations
 
