@@ -4,22 +4,24 @@ Importing neurona changes nothing in the process: no allocator setting, no
 BLAS thread count, no thread started, and Numba is not imported until the
 first op with a fast kernel runs. The settings, with their defaults:
 
-====================  ===========  ================================================================
-variable              default      meaning
-====================  ===========  ================================================================
-NEURONA_KERNELS       numba        ``numba``: ops run their named fast kernels (``neurona.kernels``),
-                                   compiled on first use and cached on disk; ``reference``: every op
-                                   runs its plain NumPy implementation. Without an importable Numba
-                                   neurona runs the reference ops and says so once.
-NEURONA_REWRITES      on           ``on``: ``nn.Sequential`` applies the named rewrites of
-                                   ``neurona.rewrites`` (fused layer pairs, same function and
-                                   gradients) while the Numba kernels are in use; ``off``: never.
-NEURONA_BLAS_THREADS  (BLAS's)     threads that :func:`tune` gives NumPy's BLAS; empty: unchanged.
-NEURONA_MALLOC        tune         ``tune``: :func:`tune` raises glibc's mmap and trim thresholds;
-                                   ``keep``: it leaves the allocator alone.
-NEURONA_DATA          (unset)      first folder the data readers search (``neurona.data``).
-NEURONA_DEBUG         (unset)      set: the ``neurona`` command shows full tracebacks.
-====================  ===========  ================================================================
+======================  ===========  ==================================================================
+variable                default      meaning
+======================  ===========  ==================================================================
+NEURONA_KERNELS         numba        ``numba``: ops run their named fast kernels (``neurona.kernels``),
+                                     compiled on first use and cached on disk; ``reference``: every op
+                                     runs its plain NumPy implementation. Without an importable Numba
+                                     neurona runs the reference ops and says so once.
+NEURONA_REWRITES        on           ``on``: ``nn.Sequential`` applies the named rewrites of
+                                     ``neurona.rewrites`` (fused layer pairs, same function and
+                                     gradients) while the Numba kernels are in use; ``off``: never.
+NEURONA_BLAS_THREADS    (BLAS's)     threads that :func:`tune` gives NumPy's BLAS; empty: unchanged.
+NEURONA_MALLOC          tune         ``tune``: :func:`tune` raises glibc's mmap and trim thresholds;
+                                     ``keep``: it leaves the allocator alone.
+NEURONA_DATA            (unset)      first folder the data readers search (``neurona.data``).
+NEURONA_DEBUG           (unset)      set: the ``neurona`` command shows full tracebacks.
+NEURONA_MAX_FILE_BYTES  4 GiB        the largest array content of a model or data file that is read;
+                                     a larger file is refused unread (``neurona.io``).
+======================  ===========  ==================================================================
 
 Numba's own ``NUMBA_CACHE_DIR`` says where compiled kernels are kept; by
 default they go to ``__pycache__`` beside the kernel files, or to the user's
@@ -54,6 +56,7 @@ SETTINGS = (
     Setting("NEURONA_MALLOC", "tune", ("tune", "keep"), "whether tune() raises glibc's malloc thresholds"),
     Setting("NEURONA_DATA", "", (), "first folder searched for data sets"),
     Setting("NEURONA_DEBUG", "", (), "the CLI shows full tracebacks"),
+    Setting("NEURONA_MAX_FILE_BYTES", str(4 * 1024 ** 3), (), "largest array content of a file that is read"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

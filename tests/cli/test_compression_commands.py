@@ -1,20 +1,16 @@
 """The ``neurona prune`` / ``quantize`` / ``distill`` commands on a small model trained on the embedded subset."""
-import argparse
 import json
 
 import pytest
 
 import neurona
 from neurona import cli, compress
-from neurona.compress.cli_commands import add_subparsers
 
 
 def _run(argv):
-    parser = argparse.ArgumentParser(prog="neurona")
-    sub = parser.add_subparsers(dest="command")
-    add_subparsers(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """One command's run() itself, so that its errors come out as exceptions."""
+    args = cli.build_parser().parse_args(argv)
+    return args.run(args)
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +98,10 @@ def test_distill_command(trained):
     assert student.hidden == [8]
 
 
-def test_command_errors(trained):
+def test_command_errors(trained, capsys):
     out, base = trained
-    with pytest.raises(cli.CLIError, match="sparsity"):
-        _run(["prune", str(base), "--sparsity", "1.5", "--out", str(out)])
+    assert cli.main(["prune", str(base), "--sparsity", "1.5", "--out", str(out)]) == 2
+    assert "argument --sparsity: expected a number in [0, 1), got '1.5'" in capsys.readouterr().err
     with pytest.raises(cli.CLIError, match="no model named"):
         _run(["distill", "--teacher", str(base), "--student", "nope", "--out", str(out)])
 
