@@ -32,7 +32,7 @@ bool_ = _np.bool_
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli"}
+_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "distributed"}
 
 
 def __getattr__(name):

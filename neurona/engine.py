@@ -387,6 +387,10 @@ class Tensor:
         t.array, t.grad, t._ctx, t.name, t.requires_grad = self.array, None, None, None, False
         return t
 
+    def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(self)`` after each backward pass has added its last gradient to this leaf's ``.grad``."""
+        return register_post_accumulate_grad_hook(self, hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after backward."""
         if self._ctx is not None:
@@ -556,12 +560,140 @@ def _index_arrays(index):
 # --- backward --------------------------------------------------------------------
 
 
+# --- hooks: leaves whose gradient is complete, and the end of a backward pass ----------
+
+# id(leaf) -> (weak reference to the leaf, {handle id: hook}); keyed by id because Tensor's == is elementwise
+_leaf_hooks: dict = {}
+
+
+class _State(threading.local):
+    callbacks = None  # the list of queue_callback() functions of the backward running in this thread
+
+
+_backward_state = _State()
+
+
+class RemovableHandle:
+    """Returned by a hook registration (tensor or module hooks); ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook) -> RemovableHandle:
+    """Call ``hook(t)`` once per backward, after the last gradient of leaf ``t`` was added to ``t.grad``."""
+    if t._ctx is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have accumulated gradients; "
+                           "this tensor is the output of an op")
+    if not t.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: the tensor does not require grad")
+    entry = _leaf_hooks.get(id(t))
+    if entry is None:
+        key = id(t)
+        entry = _leaf_hooks[key] = (weakref.ref(t, lambda _, key=key: _leaf_hooks.pop(key, None)), {})
+    hooks = entry[1]
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` when the backward pass now running in this thread has finished (from inside a hook)."""
+    if _backward_state.callbacks is None:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a gradient hook")
+    _backward_state.callbacks.append(fn)
+
+
+def _hooked_leaf_counts(ctx) -> dict:
+    """How many times each hooked leaf is an input of the ops reachable from ``ctx`` (walked iteratively)."""
+    counts: dict = {}
+    seen = {ctx}
+    stack = [ctx]
+    while stack:
+        fn = stack.pop()
+        for p in fn.parents:
+            if p is None:
+                continue
+            if isinstance(p, Tensor):
+                if id(p) in _leaf_hooks:
+                    counts[id(p)] = counts.get(id(p), 0) + 1
+            elif p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return counts
+
+
+def _fire_leaf_hooks(t: Tensor) -> None:
+    entry = _leaf_hooks.get(id(t))
+    if entry is not None:
+        for hook in list(entry[1].values()):
+            hook(t)
+
+
 def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
-    """Propagate ``g`` = ∂L/∂root back through the graph into the leaves' ``.grad``."""
+    """Propagate ``g`` = ∂L/∂root back through the graph into the leaves' ``.grad``.
+
+    Leaf hooks (``register_post_accumulate_grad_hook``) fire once a leaf has
+    received its last gradient; functions queued with ``queue_callback`` run
+    after the whole pass.
+    """
+    outer = _backward_state.callbacks
+    _backward_state.callbacks = callbacks = []
+    try:
+        if _leaf_hooks:
+            _run_backward_hooked(root, g, retain_graph)
+        else:
+            _run_backward(root, g, retain_graph, None)
+    finally:
+        _backward_state.callbacks = outer
+    for fn in callbacks:
+        fn()
+
+
+def _run_backward_hooked(root: Tensor, g, retain_graph: bool) -> None:
+    counts = {} if root._ctx is None else _hooked_leaf_counts(root._ctx)  # by id(leaf)
+    got: dict = {}  # id -> hooked leaf that received a gradient in this pass
+    if root._ctx is None and id(root) in _leaf_hooks:
+        counts[id(root)] = 1
+    _run_backward(root, g, retain_graph, (counts, got))
+    for key, t in got.items():
+        if counts.get(key, 0) > 0:  # leaves whose other consumers sent no gradient
+            _fire_leaf_hooks(t)
+
+
+def _leaf_done(t: Tensor, received: bool, hooked) -> None:
+    counts, got = hooked
+    key = id(t)
+    if key not in counts:
+        return
+    if received:
+        got[key] = t
+    counts[key] -= 1
+    if counts[key] == 0 and key in got:
+        _fire_leaf_hooks(t)
+
+
+def _run_backward(root: Tensor, g, retain_graph: bool, hooked) -> None:
     handed = {id(g)}  # arrays already stored somewhere: copy before making them a .grad
     ctx = root._ctx
     if ctx is None:
         _accumulate_leaf(root, g, handed)
+        if hooked is not None:
+            _leaf_done(root, True, hooked)
         return
     pending = {ctx: g}
     heap = []
@@ -588,10 +720,16 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
             )
         nxt = None  # a node that became ready and may run next without going through the heap
         for p, gx in zip(parents, gxs):
-            if p is None or gx is None:
+            if p is None:
+                continue
+            if gx is None:
+                if hooked is not None and isinstance(p, Tensor):
+                    _leaf_done(p, False, hooked)
                 continue
             if isinstance(p, Tensor):  # a leaf that requires grad (Parameter included)
                 _accumulate_leaf(p, gx, handed)
+                if hooked is not None:
+                    _leaf_done(p, True, hooked)
             elif p in pending:
                 pending[p] = pending[p] + gx  # never in place: gx may be shared
             else:
