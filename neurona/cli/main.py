@@ -12,12 +12,12 @@ import os
 import sys
 import warnings
 
-from . import boundary, compare, distill, evaluate, info, lr_find, predict, prune, quantize, train
+from . import boundary, compare, distill, evaluate, info, lr_find, playground, predict, prune, quantize, train
 from .output import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, loud
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-COMMANDS = (train, evaluate, predict, info, compare, boundary, lr_find, prune, quantize, distill)
+COMMANDS = (train, evaluate, predict, info, compare, boundary, lr_find, prune, quantize, distill, playground)
 
 
 def build_parser() -> argparse.ArgumentParser:

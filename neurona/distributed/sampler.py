@@ -6,12 +6,13 @@ from typing import Iterator
 
 import numpy as np
 
+from ..data.sampler import Sampler
 from . import comm
 
 __all__ = ["DistributedSampler"]
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler):
     """The indices of ``dataset`` that this rank trains on, in PyTorch's scheme.
 
     Each epoch, with ``shuffle``, the indices 0 … n − 1 are permuted by a

@@ -206,16 +206,15 @@ class _Ranks:
 def _sharded(data, batch_size, shuffle: bool, seed, train: bool):
     """This rank's loader over an ``(X, y)`` pair: a DistributedSampler's share for training (padded to
     equal length, so that every rank runs the same number of steps), every N-th example for evaluation."""
-    from ..data import TensorDataset
+    from ..data import DataLoader
     from ..distributed import DistributedSampler, get_rank, get_world_size
 
     X, y = (a.array if isinstance(a, Tensor) else a for a in data)
-    dataset = TensorDataset(X, y)
     if train:
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=0 if seed is None else int(seed))
+        sampler = DistributedSampler(range(len(X)), shuffle=shuffle, seed=0 if seed is None else int(seed))
     else:
-        sampler = _EveryNth(len(dataset), get_rank(), get_world_size())
-    return _SampledLoader(dataset, sampler, batch_size)
+        sampler = _EveryNth(len(X), get_rank(), get_world_size())
+    return DataLoader((X, y), batch_size=batch_size or max(len(sampler), 1), sampler=sampler)
 
 
 class _EveryNth:
@@ -224,29 +223,11 @@ class _EveryNth:
     def __init__(self, n: int, rank: int, size: int):
         self.idx = np.arange(rank, n, size)
 
-    def indices(self) -> np.ndarray:
-        return self.idx
+    def __iter__(self):
+        return iter(self.idx.tolist())
 
     def __len__(self) -> int:
         return len(self.idx)
-
-
-class _SampledLoader:
-    """Batches of Tensors over the indices a sampler gives for the current epoch."""
-
-    def __init__(self, dataset, sampler, batch_size):
-        from ..data import DataLoader
-
-        self.sampler = sampler
-        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-        self.loader._order = sampler.indices  # the loader walks the sampler's indices instead of 0..n-1
-
-    def __len__(self) -> int:
-        b = self.loader.batch_size or len(self.sampler)
-        return -(-len(self.sampler) // max(b, 1))
-
-    def __iter__(self):
-        return iter(self.loader)
 
 
 def _set_epoch(loader, epoch: int) -> None:
