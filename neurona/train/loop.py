@@ -187,6 +187,11 @@ class _Ranks:
 
         self.dist = distributed
 
+    def any(self, flag: bool) -> bool:
+        a = np.array([1.0 if flag else 0.0])
+        self.dist.all_reduce(a, "max")
+        return bool(a[0])
+
     def sum(self, values) -> np.ndarray:
         a = np.array(values, np.float64)
         self.dist.all_reduce(a, "sum")
@@ -307,6 +312,18 @@ class Trainer:
             self.net = distributed.DistributedDataParallel(self.model)
 
     # --- stopping ---
+    def _agree_to_stop(self) -> None:
+        """Stop every rank at the same batch (a rank's loss may diverge a batch before the others'): one tiny
+        all-reduce per step, and the state of the first rank that stopped when one did."""
+        if not self.ranks.any(self.stop_training):
+            return
+        states = self.ranks.dist.all_gather_object([self.stop_training, self.stop_reason, self.diverged,
+                                                    self._stop_said])
+        for stopped, reason, diverged, said in states:
+            if stopped:
+                self.stop_training, self.stop_reason, self.diverged, self._stop_said = True, reason, diverged, said
+                return
+
     def stop(self, reason: str, *, error: bool = False, log: bool = True) -> None:
         """End training after the current batch; ``reason`` is said once, at the end of fit (stderr if ``error``)."""
         self.stop_training = True
@@ -320,9 +337,11 @@ class Trainer:
 
     # --- messages ---
     def log(self, message: str, error: bool = False) -> None:
-        """Print a message: errors always (stderr), others unless verbose=0 (rank 0 only when distributed)."""
+        """Print a message: errors always (stderr), others unless verbose=0; in a distributed run, on rank 0 only
+        (every rank reaches the same stops and says the same things)."""
         if error:
-            print(message, file=sys.stderr, flush=True)
+            if self.is_main:
+                print(message, file=sys.stderr, flush=True)
             return
         if self.verbose <= 0 or not self.is_main:
             return
@@ -368,6 +387,8 @@ class Trainer:
             main = out[0] if isinstance(out, (tuple, list)) else out
             live = acc.update(batch_loss, main.array, y.array)
             self.callbacks.on_batch_end(b, {"batch": b, "size": len(x), **live, "batch_loss": batch_loss})
+            if self.ranks is not None:
+                self._agree_to_stop()
             if self.stop_training:
                 break
         logs = acc.result(self.ranks)

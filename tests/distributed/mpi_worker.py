@@ -110,6 +110,22 @@ def scenario_fit(out: str, shuffle: bool):
                  histories=np.array(json.dumps(rows)), val_accuracy=np.array(hist.history["val_accuracy"]))
 
 
+def scenario_diverge(out: str):
+    """One rank's batch turns NaN: every rank must stop at that same batch (no rank left waiting)."""
+    rank = dist.get_rank()
+    model = mlp(seed=7)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    X, y = data()
+    X = X.copy()
+    X[1 + 2 * 8 * 2] = np.nan  # rank 1's third batch (shuffle=False, batch 8, interleaved shares)
+    trainer = nr.train.Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0,
+                               callbacks=[nr.train.TerminateOnDivergence()], distributed=True)
+    trainer.fit((X[:64], y[:64]), epochs=2, batch_size=8, shuffle=False)
+    states = dist.all_gather_object([trainer.diverged is not None, trainer.stop_reason, trainer.epochs_done])
+    if rank == 0:
+        np.savez(out, states=np.array(json.dumps(states)))
+
+
 def scenario_fail(out: str, how: str):
     rank = dist.get_rank()
     a = np.ones(3)
@@ -134,6 +150,8 @@ if __name__ == "__main__":
         scenario_collectives(out)
     elif name == "fit":
         scenario_fit(out, shuffle="shuffle" in rest)
+    elif name == "diverge":
+        scenario_diverge(out)
     elif name == "fail":
         scenario_fail(out, rest[0])
     else:

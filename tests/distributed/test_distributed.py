@@ -255,3 +255,14 @@ def test_a_failing_rank_ends_the_job_instead_of_hanging(tmp_path, n, how):
     if how == "raise":
         assert "rank 1 of 2 failed; aborting every rank" in proc.stderr
         assert "rank 1 fails on purpose" in proc.stderr
+
+
+@needs_mpi
+def test_a_rank_that_diverges_stops_every_rank_at_the_same_batch(tmp_path):
+    out = tmp_path / "d.npz"
+    proc = run_ranks(2, "diverge", out, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    states = json.loads(str(np.load(out)["states"]))
+    assert states[0] == states[1] and states[0][0] is True  # both diverged, with rank 1's reason
+    assert "epoch 1, batch 3" in states[0][1]
+    assert proc.stderr.count("training diverged") == 1  # said once, by rank 0
