@@ -22,10 +22,10 @@ from .comm import (ReduceOp, Work, abort, all_gather, all_gather_object, all_red
                    broadcast_object, destroy_process_group, get_local_rank, get_rank, get_world_size, init,
                    init_process_group, is_available, is_initialized, is_main_process)
 from .ddp import DistributedDataParallel
-from .sampler import DistributedSampler
+from .sampler import DistributedEvalSampler, DistributedSampler
 from .sync_batchnorm import SyncBatchNorm
 
 __all__ = ["ReduceOp", "Work", "abort", "all_gather", "all_gather_object", "all_reduce", "barrier", "broadcast",
            "broadcast_object", "destroy_process_group", "get_local_rank", "get_rank", "get_world_size", "init",
            "init_process_group", "is_available", "is_initialized", "is_main_process", "DistributedDataParallel",
-           "DistributedSampler", "SyncBatchNorm"]
+           "DistributedSampler", "DistributedEvalSampler", "SyncBatchNorm"]

@@ -9,7 +9,7 @@ import numpy as np
 from ..data.sampler import Sampler
 from . import comm
 
-__all__ = ["DistributedSampler"]
+__all__ = ["DistributedSampler", "DistributedEvalSampler"]
 
 
 class DistributedSampler(Sampler):
@@ -78,3 +78,27 @@ class DistributedSampler(Sampler):
     def __repr__(self) -> str:
         return (f"DistributedSampler(n={self.n}, num_replicas={self.num_replicas}, rank={self.rank}, "
                 f"shuffle={self.shuffle}, seed={self.seed}, drop_last={self.drop_last})")
+
+
+class DistributedEvalSampler(Sampler):
+    """Examples rank, rank + N, rank + 2N, … of ``dataset``, in order and without padding: an evaluation share.
+
+    Unlike :class:`DistributedSampler` no example repeats, so metrics summed
+    over the ranks count every example once; the shares may differ in length
+    by one, which evaluation (no collective per batch) allows.
+    """
+
+    def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None):
+        num_replicas = comm.get_world_size() if num_replicas is None else int(num_replicas)
+        rank = comm.get_rank() if rank is None else int(rank)
+        if num_replicas < 1 or not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedEvalSampler: expected 0 <= rank < num_replicas, got rank {rank} of "
+                             f"{num_replicas}")
+        self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
+        self.idx = np.arange(rank, len(dataset), num_replicas)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.idx.tolist())
+
+    def __len__(self) -> int:
+        return len(self.idx)

@@ -212,27 +212,13 @@ def _sharded(data, batch_size, shuffle: bool, seed, train: bool):
     """This rank's loader over an ``(X, y)`` pair: a DistributedSampler's share for training (padded to
     equal length, so that every rank runs the same number of steps), every N-th example for evaluation."""
     from ..data import DataLoader
-    from ..distributed import DistributedSampler, get_rank, get_world_size
+    from ..distributed import DistributedEvalSampler, DistributedSampler
 
     X, y = (a.array if isinstance(a, Tensor) else a for a in data)
-    if train:
-        sampler = DistributedSampler(range(len(X)), shuffle=shuffle, seed=0 if seed is None else int(seed))
-    else:
-        sampler = _EveryNth(len(X), get_rank(), get_world_size())
+    every = range(len(X))
+    sampler = (DistributedSampler(every, shuffle=shuffle, seed=0 if seed is None else int(seed)) if train
+               else DistributedEvalSampler(every))
     return DataLoader((X, y), batch_size=batch_size or max(len(sampler), 1), sampler=sampler)
-
-
-class _EveryNth:
-    """Examples rank, rank + N, rank + 2N, …: an evaluation share, without padding."""
-
-    def __init__(self, n: int, rank: int, size: int):
-        self.idx = np.arange(rank, n, size)
-
-    def __iter__(self):
-        return iter(self.idx.tolist())
-
-    def __len__(self) -> int:
-        return len(self.idx)
 
 
 def _set_epoch(loader, epoch: int) -> None:

@@ -266,3 +266,54 @@ def test_a_rank_that_diverges_stops_every_rank_at_the_same_batch(tmp_path):
     assert states[0] == states[1] and states[0][0] is True  # both diverged, with rank 1's reason
     assert "epoch 1, batch 3" in states[0][1]
     assert proc.stderr.count("training diverged") == 1  # said once, by rank 0
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def run_command(n: int, *args, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="true", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), MPLBACKEND="Agg")
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "neurona.cli", "train", "--distributed", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(ROOT))
+
+
+def test_train_distributed_in_a_world_of_one_says_so(tmp_path, capsys):
+    from neurona.cli import main
+
+    status = main(["train", "--distributed", "--data", "xor", "--hidden", "4", "--epochs", "1", "--out",
+                   str(tmp_path), "--name", "one"])
+    assert status == 0
+    assert "--distributed: one process" in capsys.readouterr().out
+    assert (tmp_path / "one" / "model.npz").exists()
+
+
+@needs_mpi
+def test_train_command_on_two_ranks_then_resumed_on_three(tmp_path):
+    proc = run_command(2, "--data", "spiral", "--hidden", "8", "--epochs", "2", "--batch-size", "16", "--scale-lr",
+                       "--patience", "0", "--lr-schedule", "none", "--out", tmp_path, "--name", "d")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("test accuracy:") == 1 and proc.stdout.count("data: spiral") == 1  # rank 0 only
+    assert "2 processes, batch 16 each, global batch 32 (lr scaled x2)" in proc.stdout
+    run = tmp_path / "d"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+    history = (run / "history.csv").read_text().splitlines()
+    assert len(history) == 3  # a header and two epochs
+    lr_column = history[0].split(",").index("lr")
+    assert float(history[1].split(",")[lr_column]) == pytest.approx(0.002)  # Adam's 1e-3, times 2 ranks
+    proc = run_command(3, "--resume", run, "--epochs", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "resuming" in proc.stdout and "at epoch 3 of 3" in proc.stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 3 and 0 <= metrics["test_accuracy"] <= 1
+
+
+@needs_mpi
+def test_train_command_error_ends_every_rank(tmp_path):
+    start = time.monotonic()
+    proc = run_command(2, "--data", tmp_path / "missing.npz", "--out", tmp_path, timeout=60)
+    assert proc.returncode == 1
+    assert "neurona train: error (rank" in proc.stderr and "missing.npz" in proc.stderr
+    assert time.monotonic() - start < 30
+    assert list(tmp_path.iterdir()) == []  # nothing written
