@@ -11,11 +11,11 @@ Both models read characters and predict the next one. The LSTM (embedding
 48, 256 units) reads 64 parallel streams of the text in windows of 100
 characters, carrying its state (truncated BPTT). The Transformer (2 causal
 layers, d_model 128, 4 heads) learns from windows of 128 characters cut at
-random places. Each trains for the same wall time, with Adam, a warm-up and
-a cosine decay of the learning rate; the number of steps that fit is fixed
-by timing the first ones. Validation perplexity reads the held-out fortunes
-in order, the LSTM with its carried state and the Transformer with the
-preceding characters as context.
+random places. Each trains for the same time, with Adam, a warm-up and a
+cosine decay of the learning rate over that time; the two take turns in
+slices of a few seconds, so that on a shared machine both see the same load.
+Validation perplexity reads the held-out fortunes in order, the LSTM with its
+carried state and the Transformer with the preceding characters as context.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import os
 import neurona
 from neurona.models import CharLM, TransformerLM
 from neurona.text import beam_search, greedy_decode, sample_decode
-from neurona.text.language_model import fortune_corpus, train_language_model
+from neurona.text.language_model import LanguageModelTrainer, fortune_corpus
 
 
 def generate(model, vocab, prompt: str, seed: int, n: int = 160) -> dict:
@@ -65,19 +65,31 @@ def main(argv=None) -> dict:
         "Transformer": TransformerLM(V, d_model=args.d_model, nhead=args.heads, num_layers=args.layers,
                                      dim_feedforward=args.ff, dropout=0.0 if not args.quick else 0.1, max_len=128),
     }
-    results = {}
+    kw = {"steps": args.steps} if args.steps else {"seconds": 60 * args.minutes}
+    trainers = {}
     for name, model in models.items():
-        print(f"\n{name}: {model.num_parameters():,} parameters", flush=True)
-        neurona.manual_seed(args.seed)
-        kw = {"steps": args.steps} if args.steps else {"seconds": 60 * args.minutes}
-        if args.quick:
-            kw["window"] = 40 if name == "LSTM" else 64
-            kw["batch_size"] = 8
-        run = train_language_model(model, corpus, seed=args.seed, eval_every=None, **kw)
-        texts = generate(model, corpus.vocab, args.prompt, args.seed, args.generate)
-        results[name] = {"parameters": model.num_parameters(), "steps": run.steps, "train_seconds": round(run.seconds),
-                         "characters_read": run.tokens, "epochs": round(run.tokens / len(corpus.train), 2),
+        print(f"{name}: {model.num_parameters():,} parameters", flush=True)
+        extra = {"window": 40 if name == "LSTM" else 64, "batch_size": 8} if args.quick else {}
+        trainers[name] = LanguageModelTrainer(model, corpus, seed=args.seed, **kw, **extra)
+    # the two take turns, a slice each: on a shared machine both see the same load
+    slice_s = max(1.0, min(20.0, 60 * args.minutes / 10))
+    while not all(t.done for t in trainers.values()):
+        for t in trainers.values():
+            if args.steps:
+                t.train_for(steps=max(1, args.steps // 10))
+            else:
+                t.train_for(seconds=slice_s)
+        print(f"  {', '.join(f'{n} {t.step_count} steps in {t.seconds:.0f} s' for n, t in trainers.items())}",
+              flush=True)
+    results = {}
+    for name, t in trainers.items():
+        run = t.result()
+        texts = generate(t.model, corpus.vocab, args.prompt, args.seed, args.generate)
+        results[name] = {"parameters": t.model.num_parameters(), "steps": run.steps,
+                         "train_seconds": round(run.seconds), "characters_read": run.tokens,
+                         "epochs": round(run.tokens / len(corpus.train), 2),
                          "val_perplexity": round(run.val_perplexity, 3), "text": texts}
+        print(f"\n{name}: validation perplexity {run.val_perplexity:.3f}")
         for k, v in texts.items():
             print(f"--- {k}:\n{v}")
     os.makedirs(args.out, exist_ok=True)

@@ -110,7 +110,7 @@ class VisionTransformer(nn.Module):
         hidden = list(options.get("hidden") or [64])
         d = 64 if hidden == [300, 100] else int(hidden[0])
         return {"image_size": S, "patch_size": patch, "in_channels": C, "num_classes": int(data_info["n_outputs"]),
-                "d_model": d, "dim_feedforward": 2 * d, "dropout": float(options.get("dropout") or 0.1)}
+                "d_model": d, "dim_feedforward": 2 * d, "dropout": float(options.get("dropout", 0.0))}
 
 
 register_model("vit", VisionTransformer, from_cli=VisionTransformer.from_cli,

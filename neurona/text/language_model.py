@@ -19,7 +19,7 @@ import numpy as np
 
 from .vocab import Vocab, batchify
 
-__all__ = ["CharCorpus", "fortune_corpus", "train_language_model", "LMRun", "LM_PRESETS"]
+__all__ = ["CharCorpus", "fortune_corpus", "LanguageModelTrainer", "train_language_model", "LMRun", "LM_PRESETS"]
 
 
 @dataclass
@@ -79,112 +79,171 @@ def _kind(model) -> str:
     return "transformer" if type(model).__name__ == "TransformerLM" else "lstm"
 
 
+class LanguageModelTrainer:
+    """Trains a CharLM or a TransformerLM on a :class:`CharCorpus`, for a number of steps or of seconds,
+    in as many calls to :meth:`train_for` as wanted (two models can take turns on a busy machine, so
+    that both see the same conditions).
+
+    Adam, gradient clipping, and a learning rate that warms up linearly over ``warmup`` steps and then
+    follows a cosine to 0 at the end of the budget: ``steps`` batches, or ``seconds`` of training
+    (the time spent in :meth:`train_for` steps, evaluations left out; the cosine then follows the
+    fraction of that time used). A recurrent model reads ``batch_size`` parallel streams in
+    consecutive windows of ``window`` characters with its state carried; a Transformer reads
+    ``batch_size`` windows of ``window`` characters cut at random places. Defaults: :data:`LM_PRESETS`.
+    """
+
+    def __init__(self, model, corpus: CharCorpus, steps: int | None = None, seconds: float | None = None,
+                 lr: float | None = None, batch_size: int | None = None, window: int | None = None,
+                 warmup: int | None = None, clip_grad_norm: float = 1.0, eval_window: int | None = None,
+                 seed: int = 0):
+        from .. import optim
+
+        if (steps is None) == (seconds is None):
+            raise ValueError("LanguageModelTrainer: give the budget as steps or as seconds (one of them)")
+        self.model, self.corpus = model, corpus
+        self.kind = _kind(model)
+        preset = LM_PRESETS[self.kind]
+        self.lr = preset["lr"] if lr is None else float(lr)
+        self.batch_size = int(batch_size or preset["batch_size"])
+        self.window = int(window or preset["window"])
+        self.warmup = preset["warmup"] if warmup is None else int(warmup)
+        self.clip = clip_grad_norm
+        self.steps_budget = None if steps is None else int(steps)
+        self.seconds_budget = None if seconds is None else float(seconds)
+        if self.steps_budget is not None:
+            self.warmup = min(self.warmup, max(1, self.steps_budget // 4))
+        self.eval_window = int(eval_window or (self.window // 2 if self.kind == "transformer" else self.window))
+        self.val = batchify(corpus.val, max(1, min(64, len(corpus.val) // (4 * self.eval_window))))
+        self.opt = optim.Adam(model.parameters(), lr=self.lr)
+        self.rng = np.random.default_rng(seed)
+        text = corpus.train
+        if self.kind == "lstm":
+            self.streams = batchify(text, self.batch_size)
+            self.windows_per_epoch = (self.streams.shape[1] - 1 + self.window - 1) // self.window
+        else:
+            self.streams = None
+            self.windows_per_epoch = max(1, (len(text) - 1) // (self.batch_size * self.window))
+        self.state, self.pos = None, 0
+        self.step_count, self.seconds = 0, 0.0
+        self.losses: list[float] = []
+        self.history: list[dict] = []
+
+    @property
+    def done(self) -> bool:
+        if self.steps_budget is not None:
+            return self.step_count >= self.steps_budget
+        return self.seconds >= self.seconds_budget
+
+    def _progress(self) -> float:
+        if self.steps_budget is not None:
+            return self.step_count / self.steps_budget
+        return min(1.0, self.seconds / self.seconds_budget)
+
+    def _factor(self) -> float:
+        if self.step_count < self.warmup:
+            return (self.step_count + 1) / self.warmup
+        if self.steps_budget is not None:
+            p = (self.step_count - self.warmup) / max(1, self.steps_budget - self.warmup)
+        else:
+            p = self._progress()
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, p)))
+
+    def _batch(self):
+        """The next (x, y) windows, and the state to read them with."""
+        k, text = self.window, self.corpus.train
+        if self.kind == "lstm":
+            s = self.pos
+            if s >= self.streams.shape[1] - 1:          # a new pass over the text starts from a fresh state
+                s, self.state = 0, None
+            e = min(s + k, self.streams.shape[1] - 1)
+            self.pos = e
+            return self.streams[:, s:e], self.streams[:, s + 1:e + 1], self.state
+        starts = self.rng.integers(0, len(text) - k - 1, size=self.batch_size)
+        w = text[starts[:, None] + np.arange(k + 1)[None, :]]
+        return w[:, :-1], w[:, 1:], None
+
+    def step(self) -> float:
+        """One batch: forward, cross-entropy, backward, clipping, Adam; returns the loss."""
+        from .. import nn
+        from ..creation import from_numpy
+        from ..functional.loss import cross_entropy
+        from ..nn.utils import clip_grad_norm_
+
+        t0 = time.perf_counter()
+        model = self.model
+        model.train()
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr * self._factor()
+        x, y, state = self._batch()
+        self.opt.zero_grad()
+        logits, state = model(x, state)
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), from_numpy(y.reshape(-1)))
+        loss.backward()
+        clip_grad_norm_(model.parameters(), self.clip)
+        self.opt.step()
+        if self.kind == "lstm":
+            self.state = nn.detach_state(state)
+        self.step_count += 1
+        self.seconds += time.perf_counter() - t0
+        value = float(loss.item())
+        self.losses.append(value)
+        return value
+
+    def train_for(self, seconds: float | None = None, steps: int | None = None) -> None:
+        """Train for about ``seconds`` more (or ``steps`` more steps), never past the budget."""
+        end_time = None if seconds is None else self.seconds + float(seconds)
+        end_step = None if steps is None else self.step_count + int(steps)
+        while not self.done:
+            if end_time is not None and self.seconds >= end_time:
+                break
+            if end_step is not None and self.step_count >= end_step:
+                break
+            self.step()
+
+    def evaluate(self) -> dict:
+        """Validation perplexity now (eval mode, no graph); appends a row to ``history`` and returns it."""
+        from .tasks import perplexity
+
+        row = {"step": self.step_count, "epoch": self.step_count / self.windows_per_epoch,
+               "loss": float(np.mean(self.losses)) if self.losses else float("nan"), "seconds": self.seconds,
+               "val_perplexity": perplexity(self.model, self.val, self.eval_window)}
+        self.losses = []
+        self.history.append(row)
+        self.model.eval()
+        return row
+
+    def result(self) -> LMRun:
+        if not self.history or self.history[-1]["step"] != self.step_count:
+            self.evaluate()
+        return LMRun(list(self.history), self.step_count, self.seconds,
+                     self.step_count * self.batch_size * self.window, self.history[-1]["val_perplexity"],
+                     self.eval_window)
+
+
 def train_language_model(model, corpus: CharCorpus, steps: int | None = None, seconds: float | None = None,
                          epochs: float | None = None, lr: float | None = None, batch_size: int | None = None,
                          window: int | None = None, warmup: int | None = None, clip_grad_norm: float = 1.0,
                          eval_every: int | None = None, eval_window: int | None = None, seed: int = 0,
                          verbose: bool = True) -> LMRun:
-    """Train ``model`` (a CharLM or a TransformerLM) on ``corpus`` with Adam, a linear warm-up and a
-    cosine decay of the learning rate to 0 at the last step, and gradient clipping.
-
-    How long: ``steps`` batches; or ``epochs`` passes over the training text; or ``seconds``: the
-    speed of the first steps fixes the number of steps that fit (reported in ``LMRun.steps``, so the
-    run can be repeated with ``steps=``). The learning rate, batch size (streams for a recurrent
-    model, random windows for a Transformer) and window length default to :data:`LM_PRESETS`.
-    Validation perplexity is measured every ``eval_every`` steps and at the end, reading the
+    """Train ``model`` (a CharLM or a TransformerLM) on ``corpus`` with a :class:`LanguageModelTrainer`
+    for ``steps`` batches, ``epochs`` passes over the training text (default 1), or ``seconds`` of
+    training. Validation perplexity is measured every ``eval_every`` steps and at the end, reading the
     validation text in windows of ``eval_window`` characters (default: the training window, half of
     it for a Transformer so that every character has context).
     """
-    from .. import nn, optim
-    from ..creation import from_numpy
-    from ..functional.loss import cross_entropy
-    from ..nn.utils import clip_grad_norm_
-    from .seq2seq import warmup_cosine
-    from .tasks import perplexity
-
-    kind = _kind(model)
-    preset = LM_PRESETS[kind]
-    lr = preset["lr"] if lr is None else lr
-    B = int(batch_size or preset["batch_size"])
-    k = int(window or preset["window"])
-    warmup = preset["warmup"] if warmup is None else warmup
-    if eval_window is None:
-        eval_window = k // 2 if kind == "transformer" else k
-    val = batchify(corpus.val, max(1, min(64, len(corpus.val) // (4 * eval_window))))
-    opt = optim.Adam(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    text = corpus.train
-
-    if kind == "lstm":
-        streams = batchify(text, B)
-        n_windows = (streams.shape[1] - 1 + k - 1) // k
-    else:
-        streams, n_windows = None, max(1, (len(text) - 1) // (B * k))
-    carried = {"state": None, "pos": 0}
-
-    def batch():
-        """The next (x, y) windows, and the state to read them with."""
-        if kind == "lstm":
-            s = carried["pos"]
-            if s >= streams.shape[1] - 1:          # a new pass over the text starts from a fresh state
-                s, carried["state"] = 0, None
-            e = min(s + k, streams.shape[1] - 1)
-            carried["pos"] = e
-            return streams[:, s:e], streams[:, s + 1:e + 1], carried["state"]
-        starts = rng.integers(0, len(text) - k - 1, size=B)
-        idx = starts[:, None] + np.arange(k + 1)[None, :]
-        w = text[idx]
-        return w[:, :-1], w[:, 1:], None
-
-    def one_step(step: int, factor: float) -> float:
-        model.train()
-        for g in opt.param_groups:
-            g["lr"] = lr * factor
-        x, y, state = batch()
-        opt.zero_grad()
-        logits, state = model(x, state)
-        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), from_numpy(y.reshape(-1)))
-        loss.backward()
-        clip_grad_norm_(model.parameters(), clip_grad_norm)
-        opt.step()
-        if kind == "lstm":
-            carried["state"] = nn.detach_state(state)
-        return float(loss.item())
-
-    start = time.perf_counter()
-    done, probe_losses = 0, []
-    if steps is None:
-        if seconds is not None:
-            probe_start = time.perf_counter()
-            for _ in range(8):
-                probe_losses.append(one_step(done, (done + 1) / max(warmup, 1)))
-                done += 1
-            per = (time.perf_counter() - probe_start) / 8
-            steps = max(done + 1, int(seconds / per))
-        else:
-            steps = max(1, int(round((epochs if epochs is not None else 1.0) * n_windows)))
-    run = LMRun(steps=int(steps), eval_window=int(eval_window))
-    losses = list(probe_losses)
+    if steps is None and seconds is None:
+        probe = LanguageModelTrainer(model, corpus, steps=1, batch_size=batch_size, window=window)
+        steps = max(1, int(round((1.0 if epochs is None else epochs) * probe.windows_per_epoch)))
+    trainer = LanguageModelTrainer(model, corpus, steps=steps, seconds=seconds, lr=lr, batch_size=batch_size,
+                                   window=window, warmup=warmup, clip_grad_norm=clip_grad_norm,
+                                   eval_window=eval_window, seed=seed)
     t_last = time.perf_counter()
-    eval_seconds = 0.0
-    for step in range(done, int(steps)):
-        losses.append(one_step(step, warmup_cosine(step, int(steps), min(warmup, max(1, int(steps) // 4)))))
-        last = step + 1 == int(steps)
-        if last or (eval_every and (step + 1) % eval_every == 0):
-            row = {"step": step + 1, "epoch": (step + 1) / n_windows, "loss": float(np.mean(losses)),
-                   "seconds": time.perf_counter() - start - eval_seconds}
-            t_eval = time.perf_counter()
-            row["val_perplexity"] = perplexity(model, val, int(eval_window))
-            eval_seconds += time.perf_counter() - t_eval
-            run.history.append(row)
-            losses = []
-            if verbose:
-                print(f"step {step + 1}/{steps} ({row['epoch']:.2f} epochs): train cross-entropy {row['loss']:.3f} "
-                      f"(perplexity {math.exp(row['loss']):.2f}), validation perplexity {row['val_perplexity']:.2f}  "
-                      f"[{time.perf_counter() - t_last:.0f}s]", flush=True)
-            t_last = time.perf_counter()
-    model.eval()
-    run.seconds = time.perf_counter() - start - eval_seconds
-    run.val_perplexity = run.history[-1]["val_perplexity"]
-    run.tokens = int(steps) * B * k
-    return run
+    while not trainer.done:
+        trainer.train_for(steps=eval_every or 10 ** 9)
+        row = trainer.evaluate()
+        if verbose:
+            print(f"step {row['step']} ({row['epoch']:.2f} epochs, {row['seconds']:.0f} s of training): train "
+                  f"cross-entropy {row['loss']:.3f} (perplexity {math.exp(row['loss']):.2f}), validation "
+                  f"perplexity {row['val_perplexity']:.2f}  [{time.perf_counter() - t_last:.0f}s]", flush=True)
+        t_last = time.perf_counter()
+    return trainer.result()

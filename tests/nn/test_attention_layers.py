@@ -204,6 +204,21 @@ def test_sinusoidal_encoding_values_and_offsets():
         pe(neurona.zeros(1, 41, 6))
 
 
+def test_positional_encodings_gradcheck():
+    assert module_gradcheck(nn.PositionalEncoding(4, max_len=8, dtype=F64), lambda m, x: m(x, start=2), rand(3, 2, 4))
+    assert module_gradcheck(nn.LearnedPositionalEncoding(6, 4, batch_first=True, dtype=F64), lambda m, x: m(x),
+                            rand(2, 3, 4))
+
+
+def test_elman_network_gradcheck():
+    from neurona.models import ElmanNetwork, SecondOrderNetwork
+
+    for cls in (ElmanNetwork, SecondOrderNetwork):
+        neurona.manual_seed(10)
+        net = cls(2, 3, 2).double()
+        assert module_gradcheck(net, lambda m, x: m(x), rand(2, 3, 2))
+
+
 def test_learned_positional_encoding_learns():
     pe = nn.LearnedPositionalEncoding(10, 4)
     x = neurona.randn(3, 2, 4)
