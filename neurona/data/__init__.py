@@ -7,11 +7,13 @@
 >>> for xb, yb in loader: ...     # xb float32 Tensor (64, 784), yb int64 Tensor (64,)
 """
 from . import transforms
+from .bundle import DataBundle, load_dataset
 from .dataset import ArrayDataset, Dataset, Subset, TensorDataset, collate, random_split
 from .fashion import (CLASSES, DatasetNotFoundError, EmbeddedSubsetWarning, FashionMNIST, fashion_mnist,
                             fashion_mnist_small)
-from .files import load_csv, load_npz
+from .files import DataError, MissingArrayError, load_csv, load_npz, load_npz_array, npz_names, read_feature_rows
 from .idx import IDXError, read_idx
+from .images import read_image
 from .loader import DataLoader
 from .preprocessing import MinMaxScaler, Standardizer, one_hot, train_val_split
 from .sklearn_sets import load_sklearn
@@ -24,6 +26,8 @@ __all__ = [
     "fashion_mnist", "fashion_mnist_small", "FashionMNIST", "CLASSES", "DatasetNotFoundError",
     "EmbeddedSubsetWarning", "read_idx", "IDXError",
     "make_circle", "make_xor", "make_gaussians", "make_spiral", "load_sklearn", "load_csv", "load_npz",
+    "load_npz_array", "npz_names", "read_feature_rows", "read_image", "DataError", "MissingArrayError",
+    "load_dataset", "DataBundle",
     "Standardizer", "MinMaxScaler", "one_hot", "train_val_split",
     "transforms", "Compose", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "RandomCrop",
     "RandomTranslate", "GaussianNoise",
