@@ -208,8 +208,10 @@ class TranslationRun:
         return {"direction": self.data.direction, "model": getattr(self.model, "config", {}),
                 "parameters": self.model.num_parameters(),
                 "sizes": {k: int(len(v)) for k, v in self.data.numbers.items()}, "epochs": len(self.history),
-                "train_seconds": round(self.train_seconds, 1), "final_loss": self.history[-1]["loss"],
-                "val_loss": self.history[-1].get("val_loss"), "greedy_exact_match": self.greedy_accuracy,
+                "train_seconds": round(self.train_seconds, 1),
+                "final_loss": self.history[-1]["loss"] if self.history else None,
+                "val_loss": self.history[-1].get("val_loss") if self.history else None,
+                "greedy_exact_match": self.greedy_accuracy,
                 "beam_exact_match": self.beam_accuracy, "beam_width": self.beam_width}
 
 
