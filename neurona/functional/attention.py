@@ -27,7 +27,8 @@ from ..engine import Function, Tensor
 from .activation import _dim
 from .dropout import dropout
 from .math import as_tensor, matmul, mul
-from .shape import broadcast_to, reshape, transpose, unsqueeze
+from .layout import repeat_interleave
+from .shape import transpose
 
 __all__ = ["scaled_dot_product_attention", "masked_softmax", "causal_mask", "additive_mask",
            "scaled_dot_product_attention_weights"]
@@ -125,14 +126,6 @@ def _check_qkv(q: Tensor, k: Tensor, v: Tensor, op: str) -> None:
                          f"value {v.shape}")
 
 
-def _repeat_heads(t: Tensor, groups: int) -> Tensor:
-    """(..., H, S, E) → (..., H·groups, S, E), each head repeated ``groups`` times in a row (repeat_interleave)."""
-    shape = t.shape
-    t = unsqueeze(t, -3)
-    t = broadcast_to(t, shape[:-2] + (groups,) + shape[-2:])
-    return reshape(t, shape[:-3] + (shape[-3] * groups,) + shape[-2:])
-
-
 def scaled_dot_product_attention_weights(query, key, value, attn_mask=None, dropout_p: float = 0.0,
                                          is_causal: bool = False, scale: float | None = None,
                                          enable_gqa: bool = False, *, generator=None,
@@ -146,7 +139,7 @@ def scaled_dot_product_attention_weights(query, key, value, attn_mask=None, drop
         if hk == 0 or hq % hk or v.shape[-3] != hk:
             raise ValueError(f"{op}: with enable_gqa the query heads ({hq}) must be a multiple of the key/value "
                              f"heads, got key {k.shape} and value {v.shape}")
-        k, v = _repeat_heads(k, hq // hk), _repeat_heads(v, hq // hk)
+        k, v = repeat_interleave(k, hq // hk, dim=-3), repeat_interleave(v, hq // hk, dim=-3)
     try:
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
