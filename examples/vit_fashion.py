@@ -1,7 +1,7 @@
 """A Vision Transformer on Fashion-MNIST: 7×7 patches of the 28×28 images as 16 tokens plus a class
 token, a pre-norm Transformer encoder, and the class token's state classified.
 
-    python examples/vit_fashion.py                   # the full data set, 15 epochs (about 25 min on 2 cores)
+    python examples/vit_fashion.py                   # the full data set, 15 epochs (77 min on a busy 2-core machine)
     python examples/vit_fashion.py --patch 4         # 49 patches of 4×4: about 3x slower per epoch
     python examples/vit_fashion.py --quick           # 6,000 training images, 3 epochs (under a minute)
 
