@@ -1,15 +1,17 @@
 """A Vision Transformer on Fashion-MNIST: 7×7 patches of the 28×28 images as 16 tokens plus a class
 token, a pre-norm Transformer encoder, and the class token's state classified.
 
-    python examples/vit_fashion.py                   # the full data set, 15 epochs (77 min on a busy 2-core machine)
+    python examples/vit_fashion.py                   # the full data set, 15 epochs (25 min on 2 cores)
+    python examples/vit_fashion.py --augment         # with shifts and flips of the training images
     python examples/vit_fashion.py --patch 4         # 49 patches of 4×4: about 3x slower per epoch
     python examples/vit_fashion.py --quick           # 6,000 training images, 3 epochs (under a minute)
 
 The recipe of small ViTs trained from scratch: AdamW (weight decay 0.05 on
 the weight matrices), a learning rate that warms up for one epoch and then
-decays along a cosine, dropout 0.1, and augmentation of the training images
-(shifts of up to 2 pixels and horizontal flips) — without it a Transformer,
-which knows nothing of images' locality, overfits 60,000 images quickly.
+decays along a cosine, dropout 0.1. ``--augment`` adds shifts of up to 2
+pixels and horizontal flips of the training images: in 15 epochs that
+regularizes too much (the network is still underfitting when training ends:
+0.848 against 0.883 without it); it pays off over longer training.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--augment", action="store_true", help="random shifts (2 px) and flips of the training images")
     ap.add_argument("--train", type=int, default=None, help="use only the first N training images")
     ap.add_argument("--test", type=int, default=None, help="use only the first N test images")
     ap.add_argument("--small", action="store_true", help="the 3,000/1,000-image subset shipped with neurona")
@@ -58,10 +60,11 @@ def main(argv=None) -> dict:
           f"{args.layers} layers × {args.heads} heads: {model.num_parameters():,} parameters; "
           f"{len(x_train):,} training and {len(x_test):,} test images", flush=True)
     run = train_classifier(model, (x_train, y_train), (x_test, y_test), epochs=args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment, seed=args.seed)
+                           batch_size=args.batch_size, lr=args.lr, augment=args.augment, seed=args.seed)
     result = {"test_accuracy": run.test_accuracy, "test_loss": run.test_loss, "epochs": run.epochs,
               "seconds": round(run.train_seconds), "parameters": model.num_parameters(), "patch": args.patch,
-              "per_epoch": run.per_epoch, "train_images": len(x_train), "test_images": len(x_test)}
+              "per_epoch": run.per_epoch, "train_images": len(x_train), "test_images": len(x_test),
+              "augment": bool(args.augment)}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)

@@ -57,7 +57,7 @@ def _decays(name: str, p) -> bool:
 
 
 def train_classifier(model, train: tuple, test: tuple, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
-                     weight_decay: float = 0.05, warmup_epochs: float = 1.0, augment: bool = True,
+                     weight_decay: float = 0.05, warmup_epochs: float = 1.0, augment: bool = False,
                      clip_grad_norm: float | None = 1.0, label_smoothing: float = 0.0, seed: int = 0,
                      verbose: int = 2, evaluate_each_epoch: bool = True) -> ClassifierRun:
     """Train ``model`` on ``train`` = (images (N, C, H, W), labels) and report its accuracy on ``test``.
