@@ -6,7 +6,7 @@ It has :class:`neurona.models.CharLM`'s interface, so the same perplexity, train
 code drives both: ``forward(ids, state=None)`` → (logits, state), ``step(tokens, state)`` and
 ``generate``. The state is the text read so far (its last ``max_len`` token ids, an array (B, ≤
 max_len)): a window of text is read after that context, as a recurrent network reads it after its
-carried hidden state. Registered name: ``transformer-lm``.
+carried hidden state (a Tensor of ids, as CharLM's state is a Tensor). Registered name: ``transformer-lm``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from .. import nn
+from ..creation import from_numpy
 from ..engine import Tensor
 from .registry import register_model
 
@@ -65,7 +66,7 @@ class TransformerLM(nn.Module):
 
     def forward(self, x, state=None):
         """Logits (B, T, V) of the token after every prefix of ``x`` (B, T) read after the context
-        ``state`` (B, C) (None: no context), and the new state: the last ``max_len`` ids read."""
+        ``state`` (B, C) (None: no context), and the new state: the last ``max_len`` ids read (int64 Tensor)."""
         ids = np.asarray(x.array if isinstance(x, Tensor) else x, dtype=np.int64)
         if ids.ndim != 2:
             raise ValueError(f"TransformerLM: expected ids of shape (batch, length), got {ids.shape}")
@@ -73,14 +74,14 @@ class TransformerLM(nn.Module):
         if T > self.max_len:
             raise ValueError(f"TransformerLM: a window of {T} tokens is longer than max_len={self.max_len}")
         if state is not None:
-            ctx = np.asarray(state, dtype=np.int64)
+            ctx = np.asarray(state.array if isinstance(state, Tensor) else state, dtype=np.int64)
             if ctx.shape[0] != ids.shape[0]:
                 raise ValueError(f"TransformerLM: the state holds {ctx.shape[0]} texts, the input {ids.shape[0]}")
             ids = np.concatenate([ctx, ids], axis=1)[:, -self.max_len:]
         h = self.positions(self.embedding(ids) * self.scale)
         h = self.layers(h, is_causal=True)
         logits = self.head(h[:, -T:] if h.shape[1] != T else h)
-        return logits, ids
+        return logits, from_numpy(ids)
 
     def step(self, tokens, state=None):
         """Logits (N, V) of the token after ``tokens`` (N,), and the new state (the decoders' interface)."""
