@@ -4,8 +4,8 @@ Transformer family, positional encodings, the second-order recurrent layer, and 
 Transformer, the Elman and second-order networks).
 
 Attention is written with plain operators: MatMul, Softmax, Transpose, Reshape. A query whose keys
-are all masked gets zero weights, as in neurona (ONNX's Softmax gives NaN there: IsNaN and Where set
-them to 0). Sizes other than the batch are fixed at export; masks given as arrays become constants,
+are all masked gets zero weights, as in neurona (ONNX's Softmax gives NaN there: a Where on the rows
+whose largest score is −∞ sets them to 0). Sizes other than the batch are fixed at export; masks given as arrays become constants,
 and a key padding mask computed from the input ids (the encoder–decoders') stays in the graph.
 """
 from __future__ import annotations
@@ -61,6 +61,16 @@ def _additive(g: G, mask, dtype, true_means: str) -> Value | None:
 # --- attention ---------------------------------------------------------------------------------------
 
 
+def _masked_softmax(g: G, scores: Value, dt, masked: bool) -> Value:
+    """Softmax over the last axis; with masks, a row that is −∞ everywhere gives zeros (neurona's
+    masked_softmax), where ONNX's Softmax would give NaN."""
+    attn = g.op("Softmax", [scores], axis=-1)
+    if not masked:
+        return attn
+    empty = g.op("Equal", [g.reduce("ReduceMax", scores, [-1]), g.const(np.asarray(-np.inf, dt))])
+    return g.op("Where", [empty, g.const(np.asarray(0, dt)), attn])
+
+
 @register_converter(nn.MultiheadAttention)
 def _multihead_attention(g: G, m: nn.MultiheadAttention, query: Value, key: Value, value: Value,
                          key_padding_mask=None, need_weights: bool = True, attn_mask=None,
@@ -83,9 +93,10 @@ def _multihead_attention(g: G, m: nn.MultiheadAttention, query: Value, key: Valu
         weights = [g.param(m.q_proj_weight), g.param(m.k_proj_weight), g.param(m.v_proj_weight)]
     heads = []
     for k, (x, wk) in enumerate(zip((query, key, value), weights)):
-        y = g.op("MatMul", [x, g.op("Transpose", [wk], perm=[1, 0])])              # x W_kᵀ + b_k
-        if b is not None:
-            y = g.op("Add", [y, g.slice(b, [k * E], [(k + 1) * E], [0])])
+        bk = None if b is None else g.slice(b, [k * E], [(k + 1) * E], [0])   # before the MatMul: an importer
+        y = g.op("MatMul", [x, g.op("Transpose", [wk], perm=[1, 0])])          # folds it first and reads
+        if bk is not None:                                                    # x W_kᵀ + b_k as one Linear
+            y = g.op("Add", [y, bk])
         heads.append(g.op("Transpose", [g.reshape(y, [0, 0, H, hd])], perm=[0, 2, 1, 3]))   # (N, H, len, hd)
     q, k_, v = heads
     scores = g.op("MatMul", [q, g.op("Transpose", [k_], perm=[0, 1, 3, 2])])                # (N, H, L, S)
@@ -101,8 +112,7 @@ def _multihead_attention(g: G, m: nn.MultiheadAttention, query: Value, key: Valu
     kpm = _additive(g, key_padding_mask, dt, "mask")
     if kpm is not None:
         scores = g.op("Add", [scores, g.unsqueeze(kpm, [1, 2])])                          # (N, 1, 1, S)
-    attn = g.op("Softmax", [scores], axis=-1)
-    attn = g.op("Where", [g.op("IsNaN", [attn]), g.const(np.asarray(0, dt)), attn])        # no key left: 0
+    attn = _masked_softmax(g, scores, dt, mask is not None or kpm is not None)
     out = g.op("MatMul", [attn, v])                                                         # (N, H, L, hd)
     out = g.reshape(g.op("Transpose", [out], perm=[0, 2, 1, 3]), [0, 0, E])                 # (N, L, E)
     out = g.op("MatMul", [out, g.op("Transpose", [g.param(m.out_proj.weight)], perm=[1, 0])])
@@ -362,8 +372,7 @@ def _recurrent_attention(g: G, m, query: Value, keys: Value, values=None, key_pa
     kpm = _additive(g, key_padding_mask, dt, "mask")
     if kpm is not None:
         scores = g.op("Add", [scores, g.unsqueeze(kpm, [1])])
-    attn = g.op("Softmax", [scores], axis=-1)
-    attn = g.op("Where", [g.op("IsNaN", [attn]), g.const(np.asarray(0, dt)), attn])
+    attn = _masked_softmax(g, scores, dt, kpm is not None)
     return g.op("MatMul", [attn, values]), attn
 
 

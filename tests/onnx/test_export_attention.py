@@ -118,6 +118,14 @@ def test_second_order_layer(rng):
                    dynamic_axes={"input_0": {0: "b"}, "input_1": {1: "b"}, "output_0": {0: "b"}, "output_1": {1: "b"}})
 
 
+def test_recurrent_encoder_decoder_with_additive_attention(rng):
+    """Bahdanau's decoder is a loop of LSTM cells, unrolled over the target length."""
+    from neurona import models
+
+    model = models.RecurrentSeq2Seq(20, 20, 8, 16, attention="additive")
+    assert_exports(model, (ids(rng, 2), ids(rng, 2, t=4, pad=0)), (ids(rng, 5), ids(rng, 5, t=4, pad=0)))
+
+
 def test_refusals_name_the_problem(rng):
     with pytest.raises(nx.ExportError, match="add_bias_kv"):
         nx.export(Attend(nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True)),

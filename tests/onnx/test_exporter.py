@@ -268,7 +268,7 @@ MODELS = {
             lambda r, b: randn(r, b, *IMG)),
     "transformer-lm": (dict(vocab_size=20, d_model=16, nhead=2, num_layers=2, dim_feedforward=16, max_len=16),
                        lambda r, b: ids(r, b)),
-    "seq2seq-rnn": (dict(src_vocab=20, tgt_vocab=20, embedding_dim=8, hidden_size=16, attention="additive"),
+    "seq2seq-rnn": (dict(src_vocab=20, tgt_vocab=20, embedding_dim=8, hidden_size=16, attention="concat"),
                     lambda r, b: (ids(r, b), ids(r, b, t=5, pad=0))),
     "seq2seq-transformer": (dict(src_vocab=20, tgt_vocab=20, d_model=16, nhead=2, num_encoder_layers=1,
                                  num_decoder_layers=2, dim_feedforward=16), lambda r, b: (ids(r, b), ids(r, b, t=5))),
