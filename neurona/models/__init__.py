@@ -23,3 +23,7 @@ from .transfer import (LoadReport, find_head, freeze, load_weights, param_groups
                        unfreeze)
 from .summary import LayerInfo, format_summary, summary
 from .recurrent import CharLM, EmbeddingBagClassifier, SequenceClassifier, gru_classifier, lstm_classifier, rnn_classifier
+from .elman import ElmanNetwork, SecondOrderNetwork
+from .seq2seq import RecurrentSeq2Seq, TransformerSeq2Seq
+from .transformer_lm import TransformerLM
+from .vit import VisionTransformer

@@ -19,3 +19,5 @@ from ..functional.math import sign  # noqa: F401
 from ..functional.normalization import batch_norm, layer_norm  # noqa: F401
 from ..functional.pool import *  # noqa: F401,F403
 
+from ..functional.attention import masked_softmax, scaled_dot_product_attention  # noqa: F401
+from ..functional.second_order import second_order_rnn_cell  # noqa: F401

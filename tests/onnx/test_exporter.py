@@ -261,6 +261,17 @@ MODELS = {
     "rnn": (dict(input_size=6, hidden_size=8, num_classes=10, bidirectional=True), lambda r, b: randn(r, b, 5, 6)),
     "char-lm": (dict(vocab_size=20, embedding_dim=6, hidden_size=8, num_layers=2), lambda r, b: ids(r, b)),
     "embedding-bag-classifier": (dict(vocab_size=20, embedding_dim=6, num_classes=3), lambda r, b: ids(r, b)),
+    "elman": (dict(input_size=6, hidden_size=8, output_size=3), lambda r, b: randn(r, b, 5, 6)),
+    "second-order-rnn": (dict(input_size=6, hidden_size=8, output_size=3, num_layers=2, return_sequences=False),
+                         lambda r, b: randn(r, b, 5, 6)),
+    "vit": (dict(image_size=28, patch_size=7, d_model=16, nhead=2, num_layers=2, dim_feedforward=16),
+            lambda r, b: randn(r, b, *IMG)),
+    "transformer-lm": (dict(vocab_size=20, d_model=16, nhead=2, num_layers=2, dim_feedforward=16, max_len=16),
+                       lambda r, b: ids(r, b)),
+    "seq2seq-rnn": (dict(src_vocab=20, tgt_vocab=20, embedding_dim=8, hidden_size=16, attention="concat"),
+                    lambda r, b: (ids(r, b), ids(r, b, t=5, pad=0))),
+    "seq2seq-transformer": (dict(src_vocab=20, tgt_vocab=20, d_model=16, nhead=2, num_encoder_layers=1,
+                                 num_decoder_layers=2, dim_feedforward=16), lambda r, b: (ids(r, b), ids(r, b, t=5))),
 }
 SLOW_MODELS = {"vgg16", "resnet18", "googlenet"}  # their full widths take a few seconds each on 2 cores
 
