@@ -23,3 +23,4 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
+from .conv_transpose import *  # noqa: F401,F403
