@@ -1,6 +1,6 @@
 """Autoencoders on Fashion-MNIST: a convolutional autoencoder and a variational autoencoder (VAE).
 
-    python examples/autoencoders.py            # the full data: 10 epochs (AE) and 20 epochs (VAE)
+    python examples/autoencoders.py            # the full data: 5 epochs (AE) and 10 epochs (VAE)
     python examples/autoencoders.py --quick    # the embedded subset, a few epochs: a smoke test
 
 1. The convolutional autoencoder (``neurona.models.ConvAutoencoder``) squeezes each image through a
@@ -106,12 +106,13 @@ def plots(out: Path, x_test, y_test, ae_rec, vae_rec, samples, codes, manifold, 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description="a convolutional autoencoder and a VAE on Fashion-MNIST")
-    ap.add_argument("--ae-epochs", type=int, default=10)
-    ap.add_argument("--vae-epochs", type=int, default=20)
+    ap.add_argument("--ae-epochs", type=int, default=5)
+    ap.add_argument("--vae-epochs", type=int, default=10)
     ap.add_argument("--latent", type=int, default=32, help="code size of the autoencoder")
     ap.add_argument("--vae-latent", type=int, default=2, help="code size of the VAE (2 draws the latent map)")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--limit", type=int, default=None, help="use the first N training and test images only")
     ap.add_argument("--out", default="runs/autoencoders")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="embedded subset, 3 + 5 epochs: a smoke test")
@@ -122,6 +123,8 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     x, _ = fashion_mnist("train", as_float=True, layout="NCHW", subset=args.quick)
     xt, yt = fashion_mnist("test", as_float=True, layout="NCHW", subset=args.quick)
+    if args.limit:
+        x, xt, yt = x[:args.limit], xt[:args.limit], yt[:args.limit]
     rng = np.random.default_rng(args.seed)
     result: dict = {"train_images": len(x), "test_images": len(xt)}
 

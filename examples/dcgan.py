@@ -1,6 +1,6 @@
 """A small DCGAN on Fashion-MNIST: a generator and a discriminator trained against each other.
 
-    python examples/dcgan.py            # the full training set, 5 epochs
+    python examples/dcgan.py            # the full training set, 4 epochs
     python examples/dcgan.py --quick    # the embedded subset, 3 epochs: a smoke test
 
 The generator (``neurona.models.DCGANGenerator``) turns a code z ~ N(0, I) of 64 numbers into a 28 × 28
@@ -52,7 +52,7 @@ def save_grid(images: np.ndarray, path: Path, title: str, rows: int, cols: int) 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description="a small DCGAN on Fashion-MNIST, with a grid of samples per epoch")
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--latent", type=int, default=64)
     ap.add_argument("--width", type=int, default=32, help="channels of the discriminator's first layer")
