@@ -21,14 +21,15 @@ which one the transpose returns.
 
 How it is computed (one matrix product and col2im). For each group,
 
-    cols = X · W,   X: (N·H·W, C/g),  W: (C/g, O/g·kh·kw)
+    cols = Wᵀ · X,   Wᵀ: (kh·kw·O/g, C/g),  X: (C/g, N·H·W)
 
 gives every pixel's kernel contribution; ``_col2im`` adds the kh·kw slabs of
 ``cols`` into the output at their strided places (one strided add per kernel
 offset). Backward is a plain convolution of ∂L/∂y with the same weights:
-``_im2col`` copies the strided windows of ∂L/∂y_full into patches P, and
+``_im2col`` copies the strided windows of ∂L/∂y_full into patches P
+(kh·kw·O/g, N·H·W), and
 
-    ∂L/∂X = P · Wᵀ,   ∂L/∂W = Xᵀ · P,   ∂L/∂b = Σ_{n,p,q} ∂L/∂y.
+    ∂L/∂X = W · P,   ∂L/∂W = X · Pᵀ,   ∂L/∂b = Σ_{n,p,q} ∂L/∂y.
 """
 from __future__ import annotations
 
@@ -61,32 +62,38 @@ def _slab(k: int, d: int, s: int, n: int) -> slice:
 
 
 def _col2im(cols, out, stride: tuple, dilation: tuple) -> None:
-    """Add the patches ``cols`` (g, N, H, W, O/g, kh, kw) into ``out`` (N, g, O/g, Hf, Wf) at their strided places."""
-    kh, kw = cols.shape[-2:]
-    h, w = cols.shape[2:4]
+    """Add the patches ``cols`` (g, kh, kw, O/g, N, H, W) into ``out`` (g, O/g, N, Hf, Wf) at their strided places.
+
+    One strided add per kernel offset; each slab ``cols[:, i, j]`` is contiguous and already in ``out``'s
+    axis order (channels, then batch), so the add moves whole rows of W values.
+    """
+    kh, kw = cols.shape[1:3]
+    h, w = cols.shape[-2:]
     for i in range(kh):
         for j in range(kw):
             rows, columns = _slab(i, dilation[0], stride[0], h), _slab(j, dilation[1], stride[1], w)
-            out[:, :, :, rows, columns] += cols[..., i, j].transpose(1, 0, 4, 2, 3)
+            out[..., rows, columns] += cols[:, i, j]
 
 
 def _im2col(a, kernel: tuple, stride: tuple, dilation: tuple, hw: tuple):
-    """The inverse gather of ``_col2im``: patches (g, N, H, W, O/g, kh, kw) read from ``a`` (N, g, O/g, Hf, Wf)."""
+    """The gather that ``_col2im`` inverts: patches (g, kh, kw, O/g, N, H, W) read from ``a`` (g, O/g, N, Hf, Wf)."""
     xp = get_array_module(a)
-    n, g, og = a.shape[:3]
+    g, og, n = a.shape[:3]
     h, w = hw
-    cols = xp.empty((g, n, h, w, og) + kernel, a.dtype)
+    cols = xp.empty((g,) + kernel + (og, n, h, w), a.dtype)
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rows, columns = _slab(i, dilation[0], stride[0], h), _slab(j, dilation[1], stride[1], w)
-            cols[..., i, j] = a[:, :, :, rows, columns].transpose(1, 0, 3, 4, 2)
+            cols[:, i, j] = a[..., rows, columns]
     return cols
 
 
 class ConvTranspose2d(Function):
-    """y = crop(col2im(X·W)) + b; backward is the convolution of ∂L/∂y (see the module docstring).
+    """y = crop(col2im(Wᵀ·X)) + b; backward is the convolution of ∂L/∂y (see the module docstring).
 
-    Keeps the input as the (g, N·H·W, C/g) matrix X and the weight matrix W for backward.
+    Works per group on channel-major matrices: X (g, C/g, N·H·W) and Wᵀ (g, kh·kw·O/g, C/g), so the patches
+    come out as (kernel offset, output channel, image, pixel) and every slab col2im adds is contiguous.
+    Keeps X and Wᵀ for backward.
     """
 
     def __init__(self, stride: tuple, padding: tuple, output_padding: tuple, dilation: tuple, groups: int):
@@ -102,32 +109,32 @@ class ConvTranspose2d(Function):
         (sh, sw), (ph, pw), (oph, opw), (dh, dw) = self.stride, self.padding, self.output_padding, self.dilation
         oh = conv_transpose_output_size(h, kernel[0], sh, ph, oph, dh)
         ow = conv_transpose_output_size(wd, kernel[1], sw, pw, opw, dw)
-        xm = x.reshape(n, g, cg, h * wd).transpose(1, 0, 3, 2).reshape(g, n * h * wd, cg)
-        wm = w.reshape(g, cg, og * kernel[0] * kernel[1])
-        cols = xp.matmul(xm, wm).reshape((g, n, h, wd, og) + kernel)
-        full = xp.zeros((n, g, og, oh + 2 * ph, ow + 2 * pw), x.dtype)
+        xm = x.reshape(n, g, cg, h * wd).transpose(1, 2, 0, 3).reshape(g, cg, n * h * wd)
+        wt = w.reshape((g, cg, og) + kernel).transpose(0, 3, 4, 2, 1).reshape(g, -1, cg)
+        cols = xp.matmul(wt, xm).reshape((g,) + kernel + (og, n, h, wd))
+        full = xp.zeros((g, og, n, oh + 2 * ph, ow + 2 * pw), x.dtype)
         _col2im(cols, full, self.stride, self.dilation)
-        y = full.reshape(n, g * og, oh + 2 * ph, ow + 2 * pw)[:, :, ph:ph + oh, pw:pw + ow]
+        y = full[..., ph:ph + oh, pw:pw + ow].transpose(2, 0, 1, 3, 4).reshape(n, g * og, oh, ow)
         if b is not None:
             y = y + b.reshape(1, -1, 1, 1)
-        self.xm, self.wm, self.kernel, self.in_shape = xm, wm, kernel, x.shape
+        self.xm, self.wt, self.kernel, self.in_shape = xm, wt, kernel, x.shape
         return xp.ascontiguousarray(y)
 
     def backward(self, gy):
         xp = get_array_module(gy)
         n, c, h, wd = self.in_shape
         g, (ph, pw) = self.groups, self.padding
-        og = gy.shape[1] // g
-        full = xp.zeros((n, gy.shape[1], gy.shape[2] + 2 * ph, gy.shape[3] + 2 * pw), gy.dtype)
-        full[:, :, ph:ph + gy.shape[2], pw:pw + gy.shape[3]] = gy
-        full = full.reshape((n, g, og) + full.shape[2:])
-        cols = _im2col(full, self.kernel, self.stride, self.dilation, (h, wd)).reshape(g, n * h * wd, -1)
+        og, oh, ow = gy.shape[1] // g, gy.shape[2], gy.shape[3]
+        full = xp.zeros((g, og, n, oh + 2 * ph, ow + 2 * pw), gy.dtype)
+        full[..., ph:ph + oh, pw:pw + ow] = gy.reshape(n, g, og, oh, ow).transpose(1, 2, 0, 3, 4)
+        cols = _im2col(full, self.kernel, self.stride, self.dilation, (h, wd)).reshape(g, -1, n * h * wd)
         gx = gw = gb = None
-        if self.needs[0]:  # ∂L/∂X = P·Wᵀ, back to (N, C, H, W)
-            gx = xp.matmul(cols, self.wm.transpose(0, 2, 1)).reshape(g, n, h, wd, c // g)
-            gx = xp.ascontiguousarray(gx.transpose(1, 0, 4, 2, 3)).reshape(n, c, h, wd)
-        if self.needs[1]:  # ∂L/∂W = Xᵀ·P
-            gw = xp.matmul(self.xm.transpose(0, 2, 1), cols).reshape((c, og) + self.kernel)
+        if self.needs[0]:  # ∂L/∂X = W·P, back to (N, C, H, W)
+            gx = xp.matmul(self.wt.transpose(0, 2, 1), cols).reshape(g, c // g, n, h, wd)
+            gx = xp.ascontiguousarray(gx.transpose(2, 0, 1, 3, 4)).reshape(n, c, h, wd)
+        if self.needs[1]:  # ∂L/∂W = X·Pᵀ, back to (C, O/g, kh, kw)
+            gw = xp.matmul(self.xm, cols.transpose(0, 2, 1)).reshape((g, c // g) + self.kernel + (og,))
+            gw = xp.ascontiguousarray(gw.transpose(0, 1, 4, 2, 3)).reshape((c, og) + self.kernel)
         if len(self.needs) > 2 and self.needs[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return (gx, gw) if len(self.needs) == 2 else (gx, gw, gb)
