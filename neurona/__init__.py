@@ -19,6 +19,28 @@ from .functional import (abs, add, argmax, argmin, broadcast_to, cat, chunk, cla
                          mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack,
                          std, sub, sum, tanh, transpose, unsqueeze, var, view, where)
 from .functional import heaviside
+# PyTorch's everyday tensor functions (neurona.sin, neurona.gather, neurona.einsum, ...)
+from .functional.pointwise import (acos, acosh, arccos, arcsin, arctan, arctan2, asin, asinh, atan, atan2, atanh, ceil,
+                                   cos, cosh, erf, exp2, expm1, fix, floor, floor_divide, fmod, frac, hypot, log2,
+                                   log10, reciprocal, remainder, round, rsqrt, sin, sinh, square, tan, true_divide,
+                                   trunc)
+from .functional.compare import (all, allclose, any, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
+                                 count_nonzero, eq, equal, ge, greater, greater_equal, gt, is_floating_point,
+                                 is_nonzero, is_tensor, isclose, isfinite, isin, isinf, isnan, isneginf, isposinf,
+                                 le, less, less_equal, logical_and, logical_not, logical_or, logical_xor, lt, ne,
+                                 not_equal, numel)
+from .functional.reduce import amax, amin, cumprod, cumsum, median, prod, std_mean, var_mean
+from .functional.indexing import (argsort, argwhere, bincount, gather, index_select, kthvalue, masked_select, nonzero,
+                                  scatter, scatter_add, sort, take, take_along_dim, topk, unique)
+from .functional.layout import (adjoint, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors,
+                                clone, column_stack, dstack, flip, fliplr, flipud, hstack, meshgrid, moveaxis, movedim,
+                                narrow, ravel, repeat_interleave, roll, rot90, row_stack, swapaxes, swapdims, t,
+                                tensor_split, tile, unbind, unflatten, vstack)
+from .functional.linalg import (addmm, bmm, cdist, diag, diag_embed, diagonal, dist, dot, einsum, ger, inner, mm, mv,
+                                norm, outer, trace, tril, triu, vdot)
+from .functional.random import bernoulli, multinomial, normal, poisson
+from .functional.math import div as divide, mul as multiply, sub as subtract
+from .functional.shape import cat as concat
 from .gradcheck import GradcheckError, gradcheck
 
 float32 = _np.float32
@@ -32,7 +54,8 @@ bool_ = _np.bool_
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli"}
+_SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "linalg",
+               "utils", "return_types"}
 
 
 def __getattr__(name):

@@ -481,9 +481,9 @@ class Tensor:
     def __ge__(self, other): return _m.compare(np.greater_equal, self, other)
     def __eq__(self, other): return _m.compare(np.equal, self, other)
     def __ne__(self, other): return _m.compare(np.not_equal, self, other)
-    def __invert__(self): return Tensor(~self.array)
-    def __and__(self, other): return _m.compare(np.logical_and, self, other)
-    def __or__(self, other): return _m.compare(np.logical_or, self, other)
+    def __invert__(self): return _c.bitwise_not(self)
+    def __and__(self, other): return _c.bitwise_and(self, other)
+    def __or__(self, other): return _c.bitwise_or(self, other)
 
     def add(self, other): return _m.add(self, other)
     def sub(self, other): return _m.sub(self, other)
@@ -508,17 +508,17 @@ class Tensor:
     def softmax(self, dim=-1): return _a.softmax(self, dim)
     def log_softmax(self, dim=-1): return _a.log_softmax(self, dim)
 
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None): return _r.var(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
-    def std(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None): return _r.std(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None): return _r.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
-    def any(self, axis=None): return Tensor(self.array.any(axis=axis))
-    def all(self, axis=None): return Tensor(self.array.all(axis=axis))
+    def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None): return _r.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None): return _r.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None): return _r.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None): return _r.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None): return _r.var(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None): return _r.std(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None): return _r.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None): return _r.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None): return _r.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def any(self, dim=None, keepdim=False, *, axis=None): return _c.any(self, dim, keepdim, axis=axis)
+    def all(self, dim=None, keepdim=False, *, axis=None): return _c.all(self, dim, keepdim, axis=axis)
 
     def reshape(self, *shape): return _s.reshape(self, *shape)
     def view(self, *shape): return _s.reshape(self, *shape)
@@ -542,6 +542,206 @@ class Tensor:
     def int(self): return Tensor(self.array.astype(np.int32))
     def bool(self): return Tensor(self.array.astype(np.bool_))
     def clone(self): return _m.mul(self, 1) if self.array.dtype.kind == "f" else Tensor(self.array.copy())
+
+    # --- tensor API: PyTorch's everyday methods ---
+    # thin methods over neurona.functional, grouped as the modules are; each has the PyTorch signature
+
+    # elementwise (functional/pointwise.py)
+    def sin(self): return _p.sin(self)
+    def cos(self): return _p.cos(self)
+    def tan(self): return _p.tan(self)
+    def asin(self): return _p.asin(self)
+    def acos(self): return _p.acos(self)
+    def atan(self): return _p.atan(self)
+    def atan2(self, other): return _p.atan2(self, other)
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    def sinh(self): return _p.sinh(self)
+    def cosh(self): return _p.cosh(self)
+    def asinh(self): return _p.asinh(self)
+    def acosh(self): return _p.acosh(self)
+    def atanh(self): return _p.atanh(self)
+    def expm1(self): return _p.expm1(self)
+    def exp2(self): return _p.exp2(self)
+    def log2(self): return _p.log2(self)
+    def log10(self): return _p.log10(self)
+    def square(self): return _p.square(self)
+    def rsqrt(self): return _p.rsqrt(self)
+    def reciprocal(self): return _p.reciprocal(self)
+    def erf(self): return _p.erf(self)
+    def hypot(self, other): return _p.hypot(self, other)
+    def floor(self): return _p.floor(self)
+    def ceil(self): return _p.ceil(self)
+    def round(self, decimals=0): return _p.round(self, decimals=decimals)
+    def trunc(self): return _p.trunc(self)
+    fix = trunc
+    def frac(self): return _p.frac(self)
+    def floor_divide(self, other): return _p.floor_divide(self, other)
+    def remainder(self, other): return _p.remainder(self, other)
+    def fmod(self, other): return _p.fmod(self, other)
+    def __floordiv__(self, other): return _p.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _p.floor_divide(_m.as_tensor(other, like=self), self)
+    def __mod__(self, other): return _p.remainder(self, other)
+    def __rmod__(self, other): return _p.remainder(_m.as_tensor(other, like=self), self)
+    def divide(self, other, *, rounding_mode=None): return _m.div(self, other, rounding_mode=rounding_mode)
+    def true_divide(self, other): return _m.div(self, other)
+    def multiply(self, other): return _m.mul(self, other)
+    def subtract(self, other): return _m.sub(self, other)
+    def negative(self): return _m.neg(self)
+    def absolute(self): return _m.abs(self)
+    def clamp_min(self, min): return _m.clip(self, min, None)
+    def clamp_max(self, max): return _m.clip(self, None, max)
+    def where(self, condition, other): return _m.where(condition, self, other)
+
+    # comparisons and logic (functional/compare.py)
+    def eq(self, other): return _c.eq(self, other)
+    def ne(self, other): return _c.ne(self, other)
+    def lt(self, other): return _c.lt(self, other)
+    def le(self, other): return _c.le(self, other)
+    def gt(self, other): return _c.gt(self, other)
+    def ge(self, other): return _c.ge(self, other)
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+    def equal(self, other): return _c.equal(self, other)
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False): return _c.isclose(self, other, rtol, atol, equal_nan)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False): return _c.allclose(self, other, rtol, atol, equal_nan)
+    def logical_and(self, other): return _c.logical_and(self, other)
+    def logical_or(self, other): return _c.logical_or(self, other)
+    def logical_xor(self, other): return _c.logical_xor(self, other)
+    def logical_not(self): return _c.logical_not(self)
+    def bitwise_and(self, other): return _c.bitwise_and(self, other)
+    def bitwise_or(self, other): return _c.bitwise_or(self, other)
+    def bitwise_xor(self, other): return _c.bitwise_xor(self, other)
+    def bitwise_not(self): return _c.bitwise_not(self)
+    def __xor__(self, other): return _c.bitwise_xor(self, other)
+    def __rand__(self, other): return _c.bitwise_and(other, self)
+    def __ror__(self, other): return _c.bitwise_or(other, self)
+    def __rxor__(self, other): return _c.bitwise_xor(other, self)
+    def isnan(self): return _c.isnan(self)
+    def isinf(self): return _c.isinf(self)
+    def isfinite(self): return _c.isfinite(self)
+    def count_nonzero(self, dim=None): return _c.count_nonzero(self, dim)
+    def __contains__(self, element): return bool((self.array == (element.array if isinstance(element, Tensor) else element)).any())
+
+    # reductions, scans, sorting (functional/reduce.py, functional/indexing.py)
+    def prod(self, dim=None, keepdim=False, *, dtype=None): return _r.prod(self, dim, keepdim, dtype=dtype)
+    def amax(self, dim=(), keepdim=False, *, axis=None, keepdims=None): return _r.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def amin(self, dim=(), keepdim=False, *, axis=None, keepdims=None): return _r.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def median(self, dim=None, keepdim=False): return _r.median(self, dim, keepdim)
+    def cumsum(self, dim, *, dtype=None): return _r.cumsum(self, dim, dtype=dtype)
+    def cumprod(self, dim, *, dtype=None): return _r.cumprod(self, dim, dtype=dtype)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None): return _l.norm(self, p, dim, keepdim, dtype)
+    def dist(self, other, p=2): return _l.dist(self, other, p)
+    def sort(self, dim=-1, descending=False, *, stable=False): return _i.sort(self, dim, descending, stable=stable)
+    def argsort(self, dim=-1, descending=False, *, stable=False): return _i.argsort(self, dim, descending, stable=stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return _i.topk(self, k, dim, largest, sorted)
+    def kthvalue(self, k, dim=-1, keepdim=False): return _i.kthvalue(self, k, dim, keepdim)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None): return _i.unique(self, sorted, return_inverse, return_counts, dim)
+    def bincount(self, weights=None, minlength=0): return _i.bincount(self, weights, minlength)
+
+    # indexing with tensors (functional/indexing.py)
+    def gather(self, dim, index): return _i.gather(self, dim, index)
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None): return _i.scatter(self, dim, index, src, value=value, reduce=reduce)
+    def scatter_add(self, dim, index, src): return _i.scatter_add(self, dim, index, src)
+    def index_select(self, dim, index): return _i.index_select(self, dim, index)
+    def masked_select(self, mask): return _i.masked_select(self, mask)
+    def nonzero(self, *, as_tuple=False): return _i.nonzero(self, as_tuple=as_tuple)
+    def argwhere(self): return _i.argwhere(self)
+    def take(self, index): return _i.take(self, index)
+    def take_along_dim(self, indices, dim=None): return _i.take_along_dim(self, indices, dim)
+
+    # shapes and layout (functional/layout.py, functional/shape.py)
+    def t(self): return _lay.t(self)
+    @property
+    def mT(self): return _lay.adjoint(self)
+    @property
+    def mH(self): return _lay.adjoint(self)
+    def adjoint(self): return _lay.adjoint(self)
+    def narrow(self, dim, start, length): return _lay.narrow(self, dim, start, length)
+    def movedim(self, source, destination): return _lay.movedim(self, source, destination)
+    moveaxis = movedim
+    def swapaxes(self, axis0, axis1): return _lay.swapaxes(self, axis0, axis1)
+    swapdims = swapaxes
+    def unflatten(self, dim, sizes): return _lay.unflatten(self, dim, sizes)
+    def ravel(self): return _lay.ravel(self)
+    def view_as(self, other): return _s.reshape(self, other.shape)
+    def reshape_as(self, other): return _s.reshape(self, other.shape)
+    def expand_as(self, other): return _s.expand(self, other.shape)
+    def repeat(self, *sizes): return _lay.repeat(self, *sizes)
+    def tile(self, *dims): return _lay.tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None): return _lay.repeat_interleave(self, repeats, dim, output_size=output_size)
+    def chunk(self, chunks, dim=0): return _s.chunk(self, chunks, dim)
+    def tensor_split(self, indices_or_sections, dim=0): return _lay.tensor_split(self, indices_or_sections, dim)
+    def unbind(self, dim=0): return _lay.unbind(self, dim)
+    def flip(self, *dims): return _lay.flip(self, *dims)
+    def fliplr(self): return _lay.fliplr(self)
+    def flipud(self): return _lay.flipud(self)
+    def roll(self, shifts, dims=None): return _lay.roll(self, shifts, dims)
+    def rot90(self, k=1, dims=(0, 1)): return _lay.rot90(self, k, dims)
+    def contiguous(self, memory_format=None): return _lay.contiguous(self)
+    def is_contiguous(self, memory_format=None): return bool(self.array.flags.c_contiguous)
+    def stride(self, dim=None):
+        st = tuple(s // self.array.itemsize for s in self.array.strides)
+        return st if dim is None else st[dim]
+
+    # linear algebra (functional/linalg.py)
+    def mm(self, mat2): return _l.mm(self, mat2)
+    def bmm(self, mat2): return _l.bmm(self, mat2)
+    def mv(self, vec): return _l.mv(self, vec)
+    def dot(self, other): return _l.dot(self, other)
+    def inner(self, other): return _l.inner(self, other)
+    def outer(self, vec2): return _l.outer(self, vec2)
+    ger = outer
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1): return _l.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+    def tril(self, diagonal=0): return _l.tril(self, diagonal)
+    def triu(self, diagonal=0): return _l.triu(self, diagonal)
+    def diag(self, diagonal=0): return _l.diag(self, diagonal)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return _l.diagonal(self, offset, dim1, dim2)
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1): return _l.diag_embed(self, offset, dim1, dim2)
+    def trace(self): return _l.trace(self)
+
+    # random draws (functional/random.py)
+    def bernoulli(self, p=None, *, generator=None): return _rand.bernoulli(self, p, generator=generator)
+    def multinomial(self, num_samples, replacement=False, *, generator=None): return _rand.multinomial(self, num_samples, replacement, generator=generator)
+
+    # new tensors like this one: same dtype unless told otherwise
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False): return self._new(_np_new("zeros", size), dtype, device, requires_grad)
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False): return self._new(_np_new("ones", size), dtype, device, requires_grad)
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False): return self._new(_np_new("empty", size), dtype, device, requires_grad)
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False): return self._new(_np_new("full", (size,), fill_value), dtype, device, requires_grad)
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        a = data.array.copy() if isinstance(data, Tensor) else np.array(data)
+        return self._new(a, dtype, device, requires_grad)
+
+    def _new(self, a, dtype, device, requires_grad) -> "Tensor":
+        t = Tensor(a, dtype=self.array.dtype if dtype is None else dtype)
+        if device is not None:
+            t = t.to(device)
+        return t.requires_grad_(True) if requires_grad else t
+
+    # one-element tensors as Python numbers, and sizes
+    def __index__(self):
+        if self.array.size != 1 or self.array.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got {self.array.dtype} of shape {self.shape}")
+        return int(self.array.item())
+    def nelement(self): return int(self.array.size)
+    def ndimension(self): return self.array.ndim
+    def element_size(self): return int(self.array.itemsize)
+    @property
+    def itemsize(self): return int(self.array.itemsize)
+    @property
+    def nbytes(self): return int(self.array.nbytes)
+    def is_floating_point(self): return self.array.dtype.kind == "f"
+    def is_complex(self): return False
+    def type_as(self, other): return _m.cast(self, other.dtype)
+
+
+def _np_new(kind: str, size, fill=None) -> np.ndarray:
+    """An ndarray of ``size`` (ints or one tuple) for the ``new_*`` methods; the dtype is set by the caller."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = tuple(int(n) for n in size)
+    if kind == "full":
+        return np.full(shape, fill)
+    return getattr(np, kind)(shape)
 
 
 def _index_arrays(index):
@@ -634,3 +834,9 @@ from .functional import activation as _a  # noqa: E402  (methods above resolve t
 from .functional import math as _m  # noqa: E402
 from .functional import reduce as _r  # noqa: E402
 from .functional import shape as _s  # noqa: E402
+from .functional import compare as _c  # noqa: E402
+from .functional import indexing as _i  # noqa: E402
+from .functional import layout as _lay  # noqa: E402
+from .functional import linalg as _l  # noqa: E402
+from .functional import pointwise as _p  # noqa: E402
+from .functional import random as _rand  # noqa: E402

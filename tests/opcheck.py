@@ -114,3 +114,106 @@ def check_op(fn, ref, shapes, domains="any", *, grad: bool = True, seed: int = 0
         assert a.grad.dtype == np.float32, f"input {i}: float32 input got a {a.grad.dtype} gradient"
         assert type(a.grad.array) is np.ndarray and a.grad.shape == a.shape
         np.testing.assert_allclose(a.grad.array, b.grad.array, rtol=10 * rtol32, atol=10 * atol32)
+
+
+# --- ops checked against results recorded from PyTorch -------------------------------------------
+
+
+def results(out) -> list:
+    """The results of a recorded case: the items of a returned tuple, or the one result."""
+    return list(out) if type(out) in (tuple, list) else [out]
+
+
+def _recorded_inputs(specs, arrays, dtype, grad: bool) -> list:
+    xs = []
+    for spec, a in zip(specs, arrays):
+        if spec[0] == "f":
+            xs.append(neurona.from_numpy(a.astype(dtype)).requires_grad_(grad))
+        else:  # constants: float64 ones follow the dtype under test; others (ints, bools, float32) stay
+            xs.append(neurona.from_numpy(a.astype(dtype) if a.dtype == np.float64 else a.copy()))
+    return xs
+
+
+def _float_terms(outs, cots, dtype):
+    loss = None
+    for k, o in enumerate(outs):
+        if k in cots and isinstance(o, neurona.Tensor) and o.requires_grad:
+            term = (o * neurona.from_numpy(cots[k].astype(dtype))).sum()
+            loss = term if loss is None else loss + term
+    return loss
+
+
+def check_recorded(fn, specs, data, prefix: str, *, grad: bool = True, gradcheck: bool = True,
+                   rtol32: float = 2e-4, atol32: float = 2e-5) -> None:
+    """Run ``fn(neurona, *inputs)`` on the inputs PyTorch saw and check it the way ``check_op`` does.
+
+    1. float64: every result has PyTorch's kind (Tensor of the same dtype, or Python type), shape and
+       values; the gradients of Σ cot·out equal PyTorch's;
+    2. float64 finite differences (``neurona.gradcheck``) agree with backward;
+    3. float32 inputs give float32 results and gradients, close to PyTorch's float64 ones.
+    """
+    arrays = [data[f"{prefix}in{k}"] for k in range(len(specs))]
+    n = int(data[f"{prefix}count"])
+    kinds = [str(data[f"{prefix}kind{k}"]) for k in range(n)]
+    expected = [data[f"{prefix}out{k}"] for k in range(n)]
+    cots = {k: data[f"{prefix}cot{k}"] for k in range(n) if f"{prefix}cot{k}" in data}
+
+    xs = _recorded_inputs(specs, arrays, np.float64, grad)
+    outs = results(fn(neurona, *xs))
+    assert len(outs) == n, f"{len(outs)} results, PyTorch gives {n}"
+    for k, (o, kind, e) in enumerate(zip(outs, kinds, expected)):
+        where = f"result {k}"
+        if kind.startswith("tensor:"):
+            assert isinstance(o, neurona.Tensor), f"{where}: expected a Tensor, got {type(o).__name__}"
+            assert o.dtype == np.dtype(kind[7:]), f"{where}: dtype {o.dtype}, PyTorch gives {kind[7:]}"
+            assert o.shape == e.shape, f"{where}: shape {o.shape}, PyTorch gives {e.shape}"
+            if e.dtype.kind == "f":
+                np.testing.assert_allclose(o.array, e, rtol=1e-9, atol=1e-11, err_msg=where)
+            else:
+                np.testing.assert_array_equal(o.array, e, err_msg=where)
+        else:
+            assert type(o).__name__ == kind[3:], f"{where}: a {type(o).__name__}, PyTorch gives a {kind[3:]}"
+            np.testing.assert_allclose(np.asarray(o, dtype=np.float64), e.astype(np.float64), rtol=1e-12,
+                                       err_msg=where)
+    if not grad:
+        return
+    loss = _float_terms(outs, cots, np.float64)
+    assert loss is not None, "no result depends on the inputs"
+    loss.backward()
+    for k, (spec, x) in enumerate(zip(specs, xs)):
+        if spec[0] == "f":
+            g = np.zeros(x.shape) if x.grad is None else x.grad.array
+            np.testing.assert_allclose(g, data[f"{prefix}grad{k}"], rtol=1e-8, atol=1e-10,
+                                       err_msg=f"gradient of input {k}")
+
+    if gradcheck:
+        def floats(*ts):
+            return [o for o in results(fn(neurona, *ts)) if isinstance(o, neurona.Tensor) and o.dtype.kind == "f"]
+        assert neurona.gradcheck(floats, *_recorded_inputs(specs, arrays, np.float64, True)) is True
+
+    # float32 in, float32 out
+    x32 = _recorded_inputs(specs, arrays, np.float32, True)
+    outs32 = results(fn(neurona, *x32))
+    for k, (o, kind, e) in enumerate(zip(outs32, kinds, expected)):
+        if kind == "tensor:float64":
+            assert o.dtype == np.float32, f"result {k}: float32 inputs gave {o.dtype}"
+            assert type(o.array) is np.ndarray
+            np.testing.assert_allclose(o.array, e, rtol=rtol32, atol=atol32, err_msg=f"float32 result {k}")
+    arrived = []
+    store = engine._accumulate_leaf
+
+    def spy(t, gx, handed):
+        arrived.append(np.asarray(gx).dtype)
+        return store(t, gx, handed)
+
+    engine._accumulate_leaf = spy
+    try:
+        _float_terms(outs32, cots, np.float32).backward()
+    finally:
+        engine._accumulate_leaf = store
+    assert all(d == np.float32 for d in arrived), f"gradients reached the float32 inputs as {arrived}"
+    for k, (spec, x) in enumerate(zip(specs, x32)):
+        if spec[0] == "f" and x.grad is not None:
+            assert x.grad.dtype == np.float32
+            np.testing.assert_allclose(x.grad.array, data[f"{prefix}grad{k}"], rtol=10 * rtol32, atol=10 * atol32,
+                                       err_msg=f"float32 gradient of input {k}")

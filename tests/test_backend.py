@@ -33,7 +33,8 @@ OTHER_ARRAY_LIBRARIES = {"cupy", "torch", "jax", "jaxlib", "tensorflow", "mlx", 
 # the engine's ops: forward and backward of every differentiable primitive live in these files
 OP_MODULES = ["functional/math.py", "functional/reduce.py", "functional/shape.py",
               "functional/activation.py", "functional/loss.py", "functional/linear.py", "functional/dropout.py",
-              "functional/normalization.py"]
+              "functional/normalization.py", "functional/pointwise.py", "functional/compare.py",
+              "functional/indexing.py", "functional/layout.py", "functional/linalg.py", "functional/resample.py"]
 # NumPy functions that make a new array from a shape or from Python data, on the host
 HOST_CREATORS = {"zeros", "ones", "empty", "full", "arange", "eye", "identity", "linspace", "array", "asarray",
                  "asanyarray", "ascontiguousarray", "frombuffer", "fromiter"}

@@ -1,7 +1,8 @@
-"""The user's own data: CSV and NPZ files into (X, y) arrays.
+"""The user's own data: CSV and NPZ files into (X, y) arrays, and rows of inputs to predict for.
 
-Errors point at the spot to fix: the file, the row (the line of the file,
-the header being row 1) and the column.
+Errors are :class:`DataError` (a ``ValueError``) and point at the spot to
+fix: the file, the row (the line of the file, the header being row 1) and
+the column.
 """
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ import numpy as np
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 _MAX_LISTED = 10
+
+
+class DataError(ValueError):
+    """Data that cannot be used as given: the message names the file (or data set), the spot and the problem."""
+
+
+class MissingArrayError(DataError, KeyError):
+    """An .npz file lacks an array that was asked for (a KeyError too, as for a dict)."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
 
 
 def _cell_problems(cells: list[list[str]], rows: list[int], names: list[str], cols: list[int]):
@@ -48,9 +60,9 @@ def _to_float(path, cells, rows, names, cols, what: str) -> np.ndarray:
     bad, missing = _cell_problems(cells, rows, names, cols)
     if bad is not None:
         r, c, text = bad
-        raise ValueError(f"load_csv: {path}, row {r}, column {c!r}: cannot read {text!r} as a number "
+        raise DataError(f"load_csv: {path}, row {r}, column {c!r}: cannot read {text!r} as a number "
                          f"(every {what} column must be numeric)")
-    raise ValueError(f"load_csv: {path} has {len(missing)} missing values (empty, NA or NaN) at {_where(missing)}; "
+    raise DataError(f"load_csv: {path} has {len(missing)} missing values (empty, NA or NaN) at {_where(missing)}; "
                      f"fill or drop them before loading")
 
 
@@ -73,7 +85,7 @@ def load_csv(path: str | os.PathLike, target: str | int, delimiter: str = ",", h
         reader = csv.reader(f, delimiter=delimiter)
         table = [(reader.line_num, row) for row in reader if row and any(c.strip() for c in row)]
     if not table or (header and len(table) == 1):
-        raise ValueError(f"load_csv: {path} has no data rows")
+        raise DataError(f"load_csv: {path} has no data rows")
     if header:
         names = [c.strip() for c in table[0][1]]
         table = table[1:]
@@ -82,23 +94,23 @@ def load_csv(path: str | os.PathLike, target: str | int, delimiter: str = ",", h
     width = len(names)
     for line, row in table:
         if len(row) != width:
-            raise ValueError(f"load_csv: {path}, row {line}: {len(row)} fields, expected {width} "
+            raise DataError(f"load_csv: {path}, row {line}: {len(row)} fields, expected {width} "
                              f"(like {'the header' if header else 'the first row'})")
     if isinstance(target, str):
         if not header:
-            raise ValueError(f"load_csv: {path} is read with header=False, give target as a column index")
+            raise DataError(f"load_csv: {path} is read with header=False, give target as a column index")
         if target not in names:
-            raise ValueError(f"load_csv: {path} has no column {target!r}; available columns: {', '.join(names)}")
+            raise DataError(f"load_csv: {path} has no column {target!r}; available columns: {', '.join(names)}")
         t = names.index(target)
     else:
         t = int(target)
         if not -width <= t < width:
-            raise ValueError(f"load_csv: {path} has {width} columns, target index {t} is out of range")
+            raise DataError(f"load_csv: {path} has {width} columns, target index {t} is out of range")
         t %= width
     lines = [line for line, _ in table]
     feature_cols = [c for c in range(width) if c != t]
     if not feature_cols:
-        raise ValueError(f"load_csv: {path} has only the target column {names[t]!r}, no feature columns")
+        raise DataError(f"load_csv: {path} has only the target column {names[t]!r}, no feature columns")
     X = _to_float(path, [[row[c] for c in feature_cols] for _, row in table], lines, names, feature_cols, "feature")
     y, classes = _target(path, [row[t] for _, row in table], lines, names[t])
     X = X.astype(np.float32)
@@ -109,7 +121,7 @@ def _target(path, texts: list[str], lines: list[int], name: str):
     stripped = [s.strip() for s in texts]
     missing = [(r, name) for r, s in zip(lines, stripped) if s.lower() in MISSING]
     if missing:
-        raise ValueError(f"load_csv: {path} target column {name!r} has {len(missing)} missing values at "
+        raise DataError(f"load_csv: {path} target column {name!r} has {len(missing)} missing values at "
                          f"{_where(missing)}")
     numeric = []
     for s in stripped:
@@ -124,7 +136,7 @@ def _target(path, texts: list[str], lines: list[int], name: str):
         return np.array([code[s] for s in stripped], dtype=np.int64), classes
     if n_text:
         r, s = next((r, s) for r, s, v in zip(lines, stripped, numeric) if v is None)
-        raise ValueError(f"load_csv: {path}, row {r}, column {name!r}: {s!r} is not a number, "
+        raise DataError(f"load_csv: {path}, row {r}, column {name!r}: {s!r} is not a number, "
                          f"while other values of the target column are")
     y = np.array(numeric, dtype=np.float64)
     if np.all(y == np.round(y)):
@@ -146,31 +158,31 @@ def load_npz(path: str | os.PathLike, x: str = "x", y: str | None = "y") -> tupl
     try:
         z = np.load(path, allow_pickle=False)
     except Exception as e:
-        raise ValueError(f"load_npz: cannot read {path} as an .npz file ({e})") from e
+        raise DataError(f"load_npz: cannot read {path} as an .npz file ({e})") from e
     if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(f"load_npz: {path} is a single .npy array, not an .npz archive of named arrays")
+        raise DataError(f"load_npz: {path} is a single .npy array, not an .npz archive of named arrays")
     with z:
         for key in (x, y):
             if key is not None and key not in z.files:
                 available = ", ".join(z.files) or "none"
-                raise KeyError(f"load_npz: {path} has no array {key!r}; available arrays: {available}")
+                raise MissingArrayError(f"load_npz: {path} has no array {key!r}; available arrays: {available}")
         try:
             X = z[x]
             Y = z[y] if y is not None else None
         except ValueError as e:  # object arrays need pickle, which is refused
-            raise ValueError(f"load_npz: {path}: {e}; store numeric arrays only") from e
+            raise DataError(f"load_npz: {path}: {e}; store numeric arrays only") from e
     X = _numeric(path, x, X)
     if X.dtype.kind == "f":
         nan = np.argwhere(np.isnan(X))
         if len(nan):
             spots = ", ".join(str(tuple(int(i) for i in p)) for p in nan[:_MAX_LISTED])
-            raise ValueError(f"load_npz: {path}: array {x!r} has {len(nan)} NaN values, at index {spots}"
+            raise DataError(f"load_npz: {path}: array {x!r} has {len(nan)} NaN values, at index {spots}"
                              f"{' ...' if len(nan) > _MAX_LISTED else ''}")
         X = X.astype(np.float32, copy=False)
     if Y is not None:
         Y = _numeric(path, y, Y)
         if len(Y) != len(X):
-            raise ValueError(f"load_npz: {path}: {x!r} has {len(X)} samples (shape {X.shape}) but {y!r} has "
+            raise DataError(f"load_npz: {path}: {x!r} has {len(X)} samples (shape {X.shape}) but {y!r} has "
                              f"{len(Y)} (shape {Y.shape})")
         Y = Y.astype(np.int64, copy=False) if Y.dtype.kind in "iub" else Y.astype(np.float32, copy=False)
     return X, Y
@@ -178,7 +190,96 @@ def load_npz(path: str | os.PathLike, x: str = "x", y: str | None = "y") -> tupl
 
 def _numeric(path, key: str, a: np.ndarray) -> np.ndarray:
     if a.dtype.kind not in "fiub":
-        raise ValueError(f"load_npz: {path}: array {key!r} has dtype {a.dtype}, expected numbers")
+        raise DataError(f"load_npz: {path}: array {key!r} has dtype {a.dtype}, expected numbers")
     if a.ndim == 0:
-        raise ValueError(f"load_npz: {path}: array {key!r} is a scalar, expected one row per sample")
+        raise DataError(f"load_npz: {path}: array {key!r} is a scalar, expected one row per sample")
     return a
+
+
+def npz_names(path: str | os.PathLike) -> list[str]:
+    """The names of the arrays in an ``.npz`` file; a damaged, pickled or single-array file is a DataError."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise DataError(f"{path}: a single .npy array, not an .npz archive of named arrays")
+            return list(z.files)
+    except DataError:
+        raise
+    except Exception as e:  # truncated zip, pickled data, not an archive at all
+        raise DataError(f"{path}: cannot read it as an .npz archive ({type(e).__name__}: {e})") from None
+
+
+def load_npz_array(path: str | os.PathLike, key: str) -> np.ndarray:
+    """One numeric array of an ``.npz`` file, read without pickle."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = z[key]
+    except ValueError as e:
+        raise DataError(f"{path}: array {key!r} cannot be read without pickle ({e})") from None
+    except Exception as e:  # a damaged entry
+        raise DataError(f"{path}: cannot read array {key!r} ({type(e).__name__}: {e})") from None
+    if a.dtype.kind not in "fiub":
+        raise DataError(f"{path}: array {key!r} has dtype {a.dtype}, expected numbers")
+    return a
+
+
+def read_feature_rows(path: str | os.PathLike, feature_names: list[str] | None = None,
+                      target: str | None = None) -> np.ndarray:
+    """Rows of numbers from a CSV file (header optional), as float32, for a model to predict on.
+
+    >>> X = read_feature_rows("new.csv", feature_names=["a", "b"])  # columns picked by name, in this order
+
+    With a header and ``feature_names``, those columns are taken in that
+    order (others are ignored); else every column but ``target`` is.
+    """
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [(i + 1, r) for i, r in enumerate(csv.reader(fh)) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise DataError(f"{path}: no rows")
+
+    def numeric(cell):
+        try:
+            float(cell)
+            return True
+        except ValueError:
+            return False
+
+    header = None
+    if not all(numeric(c) for c in rows[0][1]):
+        header = [c.strip() for c in rows[0][1]]
+        rows = rows[1:]
+    cols = None
+    if header is not None and feature_names:
+        missing = [n for n in feature_names if n not in header]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the model expects "
+                            f"{', '.join(feature_names)}")
+        cols = [header.index(n) for n in feature_names]
+    elif header is not None and target in header:
+        cols = [i for i, n in enumerate(header) if n != target]
+    out = []
+    for line, r in rows:
+        cells = [r[c] if c < len(r) else "" for c in cols] if cols is not None else r
+        if cols is not None and header:
+            names = [header[c] for c in cols]
+        else:
+            names = header or [f"#{k}" for k in range(len(r))]
+        values = []
+        for k, cell in enumerate(cells):
+            t = cell.strip()
+            col = names[k] if k < len(names) else f"#{k}"
+            try:
+                v = float(t)
+            except ValueError:
+                raise DataError(f"{path}, row {line}, column {col!r}: {t!r} is not a number") from None
+            if not np.isfinite(v):
+                raise DataError(f"{path}, row {line}, column {col!r}: {t!r} is missing or not finite")
+            values.append(v)
+        out.append(values)
+    widths = {len(v) for v in out}
+    if len(widths) != 1:
+        raise DataError(f"{path}: rows have different numbers of values ({sorted(widths)})")
+    return np.asarray(out, dtype=np.float32)

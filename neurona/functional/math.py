@@ -246,12 +246,31 @@ def mul(a, b) -> Tensor:
     return Mul()(a, b)
 
 
-def div(a, b) -> Tensor:
-    """a / b elementwise, with broadcasting."""
+def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
+    """a / b elementwise, with broadcasting; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient."""
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     if _is_scalar(b) and isinstance(a, Tensor) and a.array.dtype.kind == "f":
         return MulConst(_const(1.0 / b, a))(a)
     a, b = _pair(a, b)
     return Div()(a, b)
+
+
+def _rounded_div(a, b, mode: str) -> Tensor:
+    from .pointwise import Stepwise
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    a, b = _pair(a, b)
+    integers = a.array.dtype.kind in "iub" and b.array.dtype.kind in "iub"
+    if integers and (b.array == 0).any():
+        raise ZeroDivisionError("div: integer division by zero")
+
+    def quotient(x, y):
+        if integers:
+            return np.floor_divide(x, y) if mode == "floor" else (np.sign(x) * np.sign(y)) * (np.abs(x) // np.abs(y))
+        return np.floor(x / y) if mode == "floor" else np.trunc(x / y)
+
+    return Stepwise(quotient, "div")(a, b)
 
 
 def rdiv(a: Tensor, b) -> Tensor:
@@ -506,10 +525,18 @@ def sign(x) -> Tensor:
 
 
 def clip(x, min=None, max=None) -> Tensor:  # noqa: A002
-    """Limit values to [min, max]; either bound may be None."""
+    """Limit values to [min, max]; either bound may be None, a number or a tensor (broadcast)."""
     x = as_tensor(x)
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # tensor bounds: the gradient goes to x inside the bounds and to the bound that x crossed
+        y = x
+        if min is not None:
+            y = where(y < min, min, y)
+        if max is not None:
+            y = where(y > max, max, y)
+        return y
     lo = None if min is None else _const(min, x)
     hi = None if max is None else _const(max, x)
     return Clip(lo, hi)(x)
@@ -530,8 +557,16 @@ def minimum(a, b) -> Tensor:
     return Minimum()(a, b)
 
 
-def where(condition, a, b) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (differentiable in a and b)."""
+def where(condition, a=None, b=None) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (differentiable in a and b; numbers are welcome).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
+    """
+    if a is None and b is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if a is None or b is None:
+        raise TypeError("where: give both input and other, or neither (where(condition) lists the nonzero indices)")
     cond = condition.array if isinstance(condition, Tensor) else get_array_module(condition).asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
@@ -555,7 +590,7 @@ def cast(x: Tensor, dtype) -> Tensor:
     if x.array.dtype == d:
         return x
     if d.kind != "f" or x.array.dtype.kind != "f":
-        return Tensor(x.array.astype(d))
+        return Tensor(x.array.astype(d), dtype=d)  # dtype=: an explicit float64 stays float64
     return Cast(d)(x)
 
 

@@ -21,11 +21,9 @@ the memory order of the input (NCHW, or the NHWC / CHWN of a convolution's
 output), so no transposing copy is made between layers.
 
 Also here: adaptive average/max pooling, channel dropout (``dropout2d``)
-and ``interpolate`` (nearest / bilinear upsampling).
+and ``interpolate`` (defined in resample.py, re-exported here).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -488,96 +486,6 @@ def dropout2d(x, p: float = 0.5, training: bool = True, generator: np.random.Gen
     return DropoutMask(xp.asarray(mask))(x)
 
 
-# --- upsampling ------------------------------------------------------------------------
+# --- upsampling: F.interpolate lives in resample.py (every mode and dimension); re-exported here ----------------
 
-
-def _interp_matrix(size: int, out: int, mode: str, align_corners: bool, scale: float | None, dtype) -> np.ndarray:
-    """Row i holds the weights with which output i mixes the inputs (one 1 for nearest, two for linear)."""
-    a = np.zeros((out, size), dtype)
-    rows = np.arange(out)
-    if mode == "nearest":
-        r = (1.0 / scale) if scale else size / out
-        src = np.minimum(np.floor(rows * r).astype(np.int64), size - 1)
-        a[rows, src] = 1.0
-        return a
-    if align_corners:
-        src = rows * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
-    else:
-        r = (1.0 / scale) if scale else size / out
-        src = np.maximum((rows + 0.5) * r - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
-    i1 = np.minimum(i0 + 1, size - 1)
-    lam = src - i0
-    np.add.at(a, (rows, i0), 1.0 - lam)
-    np.add.at(a, (rows, i1), lam)
-    return a
-
-
-class Resample2d(Function):
-    """y = A_h x A_wᵀ with fixed interpolation matrices, so ∂L/∂x = A_hᵀ (∂L/∂y) A_w."""
-
-    def __init__(self, ah, aw):
-        self.ah, self.aw = ah, aw
-
-    def forward(self, x):
-        xp = get_array_module(x)
-        ah, aw = xp.asarray(self.ah.astype(x.dtype)), xp.asarray(self.aw.astype(x.dtype))
-        self.ah, self.aw = ah, aw
-        return xp.matmul(xp.matmul(ah, x), aw.T)
-
-    def backward(self, gy):
-        xp = get_array_module(gy)
-        return xp.matmul(xp.matmul(self.ah.T, gy), self.aw)
-
-
-class UpsampleNearest(Function):
-    """Integer-factor nearest upsampling: each pixel becomes an fh x fw block; backward sums the block."""
-
-    def __init__(self, fh: int, fw: int):
-        self.fh, self.fw = fh, fw
-
-    def forward(self, x):
-        xp = get_array_module(x)
-        n, c, h, w = x.shape
-        fh, fw = self.fh, self.fw
-        y = xp.empty((n, c, h, fh, w, fw), x.dtype)
-        y[...] = x[:, :, :, None, :, None]
-        return y.reshape(n, c, h * fh, w * fw)
-
-    def backward(self, gy):
-        n, c, hh, ww = gy.shape
-        return gy.reshape(n, c, hh // self.fh, self.fh, ww // self.fw, self.fw).sum(axis=(3, 5))
-
-
-def interpolate(x, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None) -> Tensor:
-    """Resize (N, C, H, W) feature maps, as ``torch.nn.functional.interpolate``.
-
-    ``mode`` is 'nearest' (output pixel (i, j) copies input ⌊i·H/OH⌋, ⌊j·W/OW⌋)
-    or 'bilinear' (a weighted mean of the 4 nearest inputs; ``align_corners``
-    as in PyTorch). Give either ``size`` or ``scale_factor``.
-    """
-    x = as_tensor(x)
-    if x.ndim != 4:
-        raise ValueError(f"interpolate: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    if mode == "nearest" and align_corners:
-        raise ValueError("interpolate: align_corners only applies to mode='bilinear'")
-    if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
-    h, w = x.shape[2:]
-    if size is not None:
-        oh, ow = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-        sh = sw = None
-    else:
-        sh, sw = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
-        sh, sw = float(sh), float(sw)
-        oh, ow = int(math.floor(h * sh)), int(math.floor(w * sw))
-    if oh < 1 or ow < 1:
-        raise ValueError(f"interpolate: output size ({oh}, {ow}) must be positive")
-    if mode == "nearest" and oh % h == 0 and ow % w == 0 and (sh is None or sh == oh // h) and (sw is None or sw == ow // w):
-        return UpsampleNearest(oh // h, ow // w)(x)
-    ac = bool(align_corners)
-    ah = _interp_matrix(h, oh, mode, ac, sh, np.float64)
-    aw = _interp_matrix(w, ow, mode, ac, sw, np.float64)
-    return Resample2d(ah, aw)(x)
+from .resample import interpolate  # noqa: E402,F401

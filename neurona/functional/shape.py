@@ -260,8 +260,8 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     return Stack(a)(*ts)
 
 
-def split(x, split_size_or_sections, dim: int = 0) -> list:
-    """Split into chunks of ``split_size`` (an int) or of the given sizes (a list), as PyTorch."""
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into chunks of ``split_size`` (an int) or of the given sizes (a list): a tuple, as PyTorch."""
     x = as_tensor(x)
     d = _norm_dim(dim, x.ndim, "split")
     n = x.shape[d]
@@ -279,11 +279,11 @@ def split(x, split_size_or_sections, dim: int = 0) -> list:
         idx = (slice(None),) * d + (slice(start, start + s),)
         out.append(getitem(x, idx))
         start += s
-    return out
+    return tuple(out)
 
 
-def chunk(x, chunks: int, dim: int = 0) -> list:
-    """Split into ``chunks`` nearly equal pieces."""
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """Split into at most ``chunks`` pieces of ⌈n/chunks⌉ (the last one shorter), a tuple as PyTorch."""
     x = as_tensor(x)
     n = x.shape[_norm_dim(dim, x.ndim, "chunk")]
     size = -(-n // chunks)
@@ -298,8 +298,9 @@ def pad(x, pad, mode: str = "constant", value: float | None = None) -> Tensor:
 
     ``pad`` is either NumPy-style ``((before, after), ...)`` per dimension, or
     PyTorch-style flat ``(left, right, top, bottom, ...)`` starting from the
-    last dimension. The other modes copy input values outward: the gradient of
-    an input element is the sum over every place it was copied to.
+    last dimension; a negative amount crops (mode 'constant'). The other modes
+    copy input values outward: the gradient of an input element is the sum
+    over every place it was copied to.
 
     >>> import neurona
     >>> pad(neurona.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect")
@@ -320,7 +321,12 @@ def pad(x, pad, mode: str = "constant", value: float | None = None) -> Tensor:
         pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
         width = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
     if builtins.min((builtins.min(p) for p in width), default=0) < 0:
-        raise ValueError(f"pad: negative padding {width} is not supported")
+        if mode != "constant":
+            raise ValueError(f"pad: negative padding {width} (cropping) works with mode 'constant' only")
+        if any(builtins.max(-lo, 0) + builtins.max(-hi, 0) > n for (lo, hi), n in zip(width, x.shape)):
+            raise ValueError(f"pad: negative padding {width} crops more than the input of shape {x.shape} holds")
+        x = getitem(x, tuple(slice(builtins.max(-lo, 0), n - builtins.max(-hi, 0)) for (lo, hi), n in zip(width, x.shape)))
+        width = tuple((builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in width)  # negative amounts crop
     if mode == "constant":
         return Pad(width, 0.0 if value is None else value)(x)
     # every output element copies one input element: a gather by per-axis index maps, whose gradient scatters back

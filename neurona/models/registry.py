@@ -82,7 +82,7 @@ def register_model(name: str, build: Callable | None = None, *, from_cli: Callab
 # Models registered by modules outside neurona.models (which import the models package themselves,
 # so they cannot be imported from it): name -> module that registers it on import.
 _ELSEWHERE = {"quantized": "neurona.compress.quantization", "skipgram": "neurona.text.word2vec",
-              "cbow": "neurona.text.word2vec"}
+              "cbow": "neurona.text.word2vec", "playground": "neurona.playground.model"}
 
 
 def _ensure_loaded(name: str | None = None) -> None:

@@ -9,7 +9,8 @@
 from . import functional, init, utils
 from .parameter import Parameter
 from .module import Module, RemovableHandle
-from .containers import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
+from .containers import (Flatten, Identity, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential,
+                         Unflatten)
 from .linear import Linear
 from .dropout import Dropout, GaussianNoise
 from .normalization import BatchNorm1d, LayerNorm

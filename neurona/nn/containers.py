@@ -1,4 +1,5 @@
-"""Containers and shape layers: Sequential, ModuleList, ModuleDict, Identity, Flatten, Unflatten."""
+"""Containers and shape layers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict, Identity, Flatten,
+Unflatten."""
 from __future__ import annotations
 
 import operator
@@ -8,8 +9,10 @@ from typing import Iterable, Iterator, Mapping
 from ..functional import shape as _s
 from ..engine import Tensor
 from .module import Module
+from .parameter import Parameter
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten", "Unflatten"]
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Identity", "Flatten",
+           "Unflatten"]
 
 
 def _index(idx, n: int, what: str) -> int:
@@ -276,3 +279,130 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+def _as_parameter(value, where: str) -> Parameter:
+    """A Parameter as is; another tensor becomes a Parameter sharing its memory (as PyTorch's containers do)."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{where}: expected a Parameter or a Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of parameters that the module registers (named "0", "1", ...): a plain list's would be invisible.
+
+    >>> import neurona
+    >>> from neurona import nn
+    >>> ws = nn.ParameterList(nn.Parameter(neurona.randn(4, 4)) for _ in range(3))
+    >>> len(ws), [name for name, _ in ws.named_parameters()]
+    (3, ['0', '1', '2'])
+    """
+
+    def __init__(self, values: Iterable[Tensor] | None = None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(list(self._parameters.values())[idx])
+        keys = list(self._parameters)
+        return self._parameters[keys[_index(idx, len(keys), "ParameterList")]]
+
+    def __setitem__(self, idx, param) -> None:
+        keys = list(self._parameters)
+        self.register_parameter(keys[_index(idx, len(keys), "ParameterList")], _as_parameter(param, "ParameterList"))
+
+    def append(self, value) -> "ParameterList":
+        self.register_parameter(str(len(self._parameters)), _as_parameter(value, "ParameterList.append"))
+        return self
+
+    def extend(self, values: Iterable) -> "ParameterList":
+        for v in values:
+            self.append(v)
+        return self
+
+    def __iadd__(self, values: Iterable) -> "ParameterList":
+        return self.extend(values)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}: {tuple(p.shape)} {p.dtype}" for k, p in self._parameters.items())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterList has no forward: index it (self.weights[i]) or iterate over it")
+
+
+class ParameterDict(Module):
+    """A dict of parameters (insertion-ordered) that the module registers under their keys."""
+
+    def __init__(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        try:
+            return self._parameters[key]
+        except KeyError:
+            raise KeyError(f"ParameterDict has no parameter {key!r}; keys are {list(self._parameters)}") from None
+
+    def __setitem__(self, key: str, param) -> None:
+        self.register_parameter(key, _as_parameter(param, f"ParameterDict[{key!r}]"))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key: str, default=None):
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        p = self[key]
+        del self._parameters[key]
+        return p
+
+    def setdefault(self, key: str, default=None):
+        if key not in self._parameters:
+            self[key] = default
+        return self._parameters[key]
+
+    def clear(self) -> None:
+        self._parameters.clear()
+
+    def update(self, parameters) -> None:
+        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for entry in items:
+            if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+                raise TypeError(f"ParameterDict.update: expected (name, parameter) pairs, got {entry!r}")
+            self[entry[0]] = entry[1]
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}: {tuple(p.shape)} {p.dtype}" for k, p in self._parameters.items())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterDict has no forward: pick a parameter by name (self.params['w'])")

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..engine import Tensor
+from ..engine import Function, Tensor, is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "RemovableHandle"]
@@ -86,6 +86,8 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     # --- forward ---------------------------------------------------------------
 
@@ -97,17 +99,24 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not d["_forward_hooks"] and not d["_forward_pre_hooks"]:
+        if not (d["_forward_hooks"] or d["_forward_pre_hooks"] or d.get("_backward_hooks")
+                or d.get("_backward_pre_hooks")):
             return self.forward(*args, **kwargs)
         for hook in list(d["_forward_pre_hooks"].values()):
             res = hook(self, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
+        taps = None
+        if (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and is_grad_enabled():
+            taps = _BackwardTaps(self)
+            args = taps.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
         for hook in list(d["_forward_hooks"].values()):
             res = hook(self, args, out)
             if res is not None:
                 out = res
+        if taps is not None:
+            out = taps.wrap_outputs(out)
         return out
 
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
@@ -120,6 +129,35 @@ class Module:
         """Call ``hook(module, inputs)`` before every forward; a non-None result replaces the inputs."""
         h = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[h.id] = hook
+        return h
+
+    def register_full_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of the module's inputs are computed.
+
+        ``grad_input`` and ``grad_output`` are tuples of Tensors, one per tensor
+        input and output: None for an input that does not require grad, zeros
+        for an output that the loss does not use (where PyTorch gives None).
+        A non-None result (a tuple like ``grad_input``) replaces the gradients
+        passed on to the inputs.
+
+        >>> import neurona
+        >>> layer = neurona.nn.Linear(3, 2)
+        >>> seen = []
+        >>> _ = layer.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+        >>> layer(neurona.randn(4, 3)).sum().backward()
+        >>> seen
+        [(4, 2)]
+        """
+        self.__dict__.setdefault("_backward_hooks", OrderedDict())
+        h = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[h.id] = hook
+        return h
+
+    def register_full_backward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` before the module's backward; a non-None result replaces grad_output."""
+        self.__dict__.setdefault("_backward_pre_hooks", OrderedDict())
+        h = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[h.id] = hook
         return h
 
     # --- registration ------------------------------------------------------------
@@ -525,3 +563,138 @@ class Module:
         total = self.num_parameters()
         trainable = self.num_parameters(trainable_only=True)
         return body + f"\nTotal parameters: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})"
+
+
+# --- backward hooks ------------------------------------------------------------------------------
+
+
+class _Tap(Function):
+    """Identity on several tensors at once: forward joins them into one flat array, backward hands all their
+    gradients to ``on_grad`` in one call (so a hook sees the whole tuple) and splits its answer back."""
+
+    def __init__(self, on_grad):
+        self.on_grad = on_grad
+
+    def forward(self, *xs):
+        self.shapes = [x.shape for x in xs]
+        return np.concatenate([x.reshape(-1) for x in xs])
+
+    def backward(self, g):
+        parts, start = [], 0
+        for shape in self.shapes:
+            n = int(np.prod(shape, dtype=np.int64))
+            parts.append(g[start:start + n].reshape(shape))
+            start += n
+        return tuple(self.on_grad(tuple(parts)))
+
+
+def _as_grads(values, like: list) -> list:
+    out = []
+    for v, ref in zip(values, like):
+        if v is None:
+            out.append(np.zeros_like(ref))
+        else:
+            a = v.array if isinstance(v, Tensor) else np.asarray(v)
+            if a.shape != ref.shape:
+                raise ValueError(f"backward hook: returned a gradient of shape {a.shape}, expected {ref.shape}")
+            out.append(a.astype(ref.dtype, copy=False))
+    return out
+
+
+class _BackwardTaps:
+    """What one call of a module with backward hooks records: which inputs and outputs to watch."""
+
+    def __init__(self, module: "Module"):
+        self.module = module
+        self.n_inputs = 0
+        self.grad_output: tuple = ()
+        self.input_tapped = False
+
+    def _tap(self, tensors: list, on_grad) -> list:
+        from ..functional.shape import getitem, reshape
+        dtypes = {t.array.dtype for t in tensors}
+        if len(dtypes) > 1:
+            raise TypeError(f"{type(self.module).__name__}: backward hooks need the module's tensors to share one "
+                            f"dtype, got {sorted(map(str, dtypes))}")
+        flat = _Tap(on_grad)(*tensors)
+        out, start = [], 0
+        for t in tensors:
+            n = int(t.array.size)
+            out.append(reshape(getitem(flat, slice(start, start + n)), t.shape))
+            start += n
+        return out
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        self.n_inputs = sum(isinstance(a, Tensor) for a in args)
+        watched = [k for k, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if not watched:
+            return args
+        self.input_tapped = True
+        self.watched_inputs = watched
+        tapped = self._tap([args[k] for k in watched], self._on_grad_input)
+        args = list(args)
+        for k, t in zip(watched, tapped):
+            args[k] = t
+        return tuple(args)
+
+    def wrap_outputs(self, out):
+        leaves: list = []
+        _collect(out, leaves)
+        watched = [t for t in leaves if t.requires_grad]
+        if not watched:
+            return out
+        self.outputs = [id(t) for t in leaves]
+        self.watched_outputs = [k for k, t in enumerate(leaves) if t.requires_grad]
+        self.n_outputs = len(leaves)
+        tapped = dict(zip(map(id, watched), self._tap(watched, self._on_grad_output)))
+        return _rebuild(out, tapped)
+
+    def _on_grad_output(self, grads: tuple) -> tuple:
+        module = self.module
+        full = [None] * self.n_outputs
+        for k, g in zip(self.watched_outputs, grads):
+            full[k] = Tensor(g, dtype=g.dtype)
+        for hook in list(module.__dict__.get("_backward_pre_hooks", {}).values()):
+            res = hook(module, tuple(full))
+            if res is not None:
+                full = list(res) if isinstance(res, (tuple, list)) else [res]
+        self.grad_output = tuple(full)
+        if not self.input_tapped:  # nothing upstream needs a gradient: the hooks are called now, as PyTorch does
+            self._call_hooks((None,) * self.n_inputs)
+        return tuple(_as_grads([full[k] for k in self.watched_outputs], list(grads)))
+
+    def _on_grad_input(self, grads: tuple) -> tuple:
+        full: list = [None] * self.n_inputs
+        tensor_positions = self.watched_inputs
+        for k, g in zip(tensor_positions, grads):
+            full[k] = Tensor(g, dtype=g.dtype)
+        res = self._call_hooks(tuple(full))
+        if res is None:
+            return grads
+        return tuple(_as_grads([res[k] for k in tensor_positions], list(grads)))
+
+    def _call_hooks(self, grad_input: tuple):
+        module, result = self.module, None
+        for hook in list(module.__dict__.get("_backward_hooks", {}).values()):
+            res = hook(module, grad_input if result is None else result, self.grad_output)
+            if res is not None:
+                result = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+        return result
+
+
+def _collect(out, leaves: list) -> None:
+    if isinstance(out, Tensor):
+        leaves.append(out)
+    elif isinstance(out, (tuple, list)):
+        for o in out:
+            _collect(o, leaves)
+
+
+def _rebuild(out, tapped: dict):
+    if isinstance(out, Tensor):
+        return tapped.get(id(out), out)
+    if isinstance(out, tuple) and hasattr(out, "_fields"):  # a named tuple
+        return type(out)(*(_rebuild(o, tapped) for o in out))
+    if isinstance(out, (tuple, list)):
+        return type(out)(_rebuild(o, tapped) for o in out)
+    return out

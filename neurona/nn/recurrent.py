@@ -392,6 +392,15 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return output, (tuple(hs) if n_states == 2 else hs[0])
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do here; kept so that PyTorch code runs unchanged.
+
+        In PyTorch it packs the weights into one contiguous cuDNN buffer after
+        they were moved or replaced (it warns when they are not). Here every
+        weight is its own array and the layer reads them as they are, so there
+        is nothing to pack.
+        """
+
 
 class RNN(RNNBase):
     """Elman network over sequences: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (or relu).

@@ -16,7 +16,9 @@ Every optimizer is an :class:`Optimizer` (parameter groups, ``step``,
 from . import lr_scheduler
 from .adam import Adam, Adamax, AdamW, NAdam
 from .adaptive import Adadelta, Adagrad, RMSprop
+from .factory import OPTIMIZERS, create_optimizer
 from .optimizer import Optimizer
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "lr_scheduler",
+           "create_optimizer", "OPTIMIZERS"]

@@ -1,5 +1,10 @@
-"""The sequence tasks as ``neurona train`` presets: language identification, a character language model,
-word2vec and a bag-of-embeddings text classifier.
+"""The sequence tasks, each one call from data to a trained model and its report: language identification,
+a character language model, word2vec and a bag-of-embeddings text classifier.
+
+>>> result = run_task("language-id", task_options("language-id", {"data": "words-sample", "epochs": 2}))
+>>> result.metrics["test_accuracy"], result.report        # the figures and the task's text report
+
+They are also ``neurona train`` presets:
 
     neurona train --model language-id              # which language is a word? (Debian word lists)
     neurona train --model char-lm                  # character language model on the fortunes, then generation
@@ -23,20 +28,23 @@ would not change a bag of words). Each run writes ``runs/<name>/`` with
 ``metrics.json``, ``history.csv`` and a task report (``confusion_matrix.txt``,
 ``samples.txt`` or ``neighbours.txt``).
 
-The same tasks, with more to see, are the example scripts
+``run_task`` trains and returns a :class:`TaskResult` (the model, its
+metrics, the metadata to save with it, the history and the report); the
+command writes the run folder from it. The same tasks, with more to see, are
+the example scripts
 ``examples/language_id.py``, ``char_lm.py`` and ``word2vec.py``.
 """
 from __future__ import annotations
 
-import csv
-import datetime as _dt
 import math
 import time
-from pathlib import Path
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["TASKS", "is_task", "train_task", "perplexity"]
+__all__ = ["TASKS", "is_task", "task_options", "run_task", "TaskResult", "SampleCorpusWarning", "perplexity"]
 
 #: preset name → (corpus kind, defaults for the flags the user did not give)
 TASKS = {
@@ -65,42 +73,72 @@ def is_task(name) -> bool:
     return name in TASKS
 
 
-def _cli():
-    from .. import cli
-
-    return cli
+class SampleCorpusWarning(UserWarning):
+    """The installed corpus was not found: a task trains on the small sample shipped with neurona instead."""
 
 
-def _options(args) -> dict:
-    """The run's options: flags given on the command line over the task's defaults."""
-    kind, defaults = TASKS[args.model]
-    o = {**_COMMON, **defaults, "model": args.model}
-    for k in ("data", "hidden", "dropout", "epochs", "lr", "batch_size", "seed", "patience", "val_split", "optimizer",
-              "clip_grad", "augment"):
-        v = getattr(args, k, None)
+_OPTION_NAMES = ("data", "hidden", "dropout", "epochs", "lr", "batch_size", "seed", "patience", "val_split",
+                 "optimizer", "clip_grad", "augment")
+
+
+def task_options(name: str, given: dict) -> dict:
+    """The options of task ``name``: the values of ``given`` that are not None over the task's defaults.
+
+    ``hidden`` is a list of sizes (one per recurrent layer, all equal; the
+    embedding size for word2vec and the classifier). Raises ValueError for a
+    combination the task cannot run, naming the option.
+    """
+    if name not in TASKS:
+        raise ValueError(f"task_options: unknown task {name!r}; tasks are {', '.join(TASKS)}")
+    kind, defaults = TASKS[name]
+    o = {**_COMMON, **defaults, "model": name}
+    for k in _OPTION_NAMES:
+        v = given.get(k)
         if v is not None:
             o[k] = v
     o.setdefault("data", kind)
-    if isinstance(o["hidden"], str):
-        o["hidden"] = _cli()._parse_ints(o["hidden"], "--hidden")
+    o["hidden"] = [int(h) for h in o["hidden"]]
     if not o["hidden"]:
-        raise _cli().CLIError(f"--hidden: {args.model} needs a size, e.g. --hidden 64")
+        raise ValueError(f"hidden: {name} needs a size, e.g. 64")
+    if name in ("language-id", "char-lm") and len(set(o["hidden"])) > 1:
+        raise ValueError(f"hidden: a recurrent stack has one size for all its layers, got {o['hidden']}")
     samples = {"words": ("words", "words-sample"), "fortunes": ("fortunes", "fortunes-sample")}[kind]
     if o["data"] not in samples:
-        raise _cli().CLIError(f"--data {o['data']!r}: the {args.model} preset trains on {' or '.join(samples)}")
-    if o["augment"] and args.model != "text-classifier":
-        raise _cli().CLIError(f"--augment: text augmentation applies to text-classifier, not {args.model}")
+        raise ValueError(f"data {o['data']!r}: the {name} preset trains on {' or '.join(samples)}")
+    if o["augment"] and name != "text-classifier":
+        raise ValueError(f"augment: text augmentation applies to text-classifier, not {name}")
     if o["epochs"] < 0 or o["patience"] < 0:
-        raise _cli().CLIError("--epochs and --patience must be >= 0")
+        raise ValueError("epochs and patience must be >= 0")
     return o
+
+
+@dataclass
+class TaskResult:
+    """What a task run produced: the trained model, its figures and what to save with it.
+
+    ``metrics``: JSON-like figures (test accuracy, perplexity, ...);
+    ``meta``: the metadata for the model file (vocabulary, class names,
+    input shape); ``history``: a ``History`` or one dict per epoch;
+    ``report_name``/``report``: the task's text report (a confusion matrix,
+    generated samples or nearest neighbours); ``summary``: its one-line result.
+    """
+
+    model: Any
+    options: dict
+    metrics: dict
+    meta: dict
+    history: Any
+    report_name: str
+    report: str
+    summary: str
 
 
 # --- corpora -------------------------------------------------------------------------------------
 
 
 def _fallback(problem: Exception, what: str) -> None:
-    _cli()._loud(f"WARNING: {problem}\nTraining on the SMALL SAMPLE of {what} shipped with neurona instead: "
-                 f"figures will be well below the full corpus's.")
+    warnings.warn(f"{problem}\nTraining on the SMALL SAMPLE of {what} shipped with neurona instead: figures will be "
+                  f"well below the full corpus's.", SampleCorpusWarning, stacklevel=3)
 
 
 def _words(spec: str, seed: int):
@@ -133,17 +171,10 @@ def _fortunes(spec: str, categories=None):
 # --- shared steps ----------------------------------------------------------------------------------
 
 
-def _run_dir(args, o: dict) -> Path:
-    cli = _cli()
-    run = cli._new_run_dir(args.out, args.name, f"{o['model']}-{o['data']}")
-    run.mkdir(parents=True, exist_ok=True)
-    cli._write_json(run / "config.json", {"command": "train", "options": o,
-                                          "created": _dt.datetime.now().isoformat(timespec="seconds")})
-    return run
-
-
 def _optimizer(o: dict, params):
-    return _cli().make_optimizer(o["optimizer"], params, o["lr"])
+    from ..optim import create_optimizer
+
+    return create_optimizer(o["optimizer"], params, o["lr"])
 
 
 def _classifier_callbacks(o: dict, has_val: bool) -> list:
@@ -177,38 +208,15 @@ def _confusion_text(cm: np.ndarray, names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    """history.csv for the tasks trained outside ``fit``: one row per epoch."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
-        w.writeheader()
-        w.writerows(rows)
-
-
-def _finish(run: Path, model, o: dict, metrics: dict, meta: dict, report_name: str, report: str, quiet: bool,
-            history) -> int:
-    """Save the model, metrics.json, history.csv (a History or a list of rows) and the task's report."""
-    from .. import io
-
-    cli = _cli()
-    test = {k: v for k, v in metrics.items() if k.startswith(("test_", "val_"))}
-    io.save(model, run / "model.npz", **meta, options=o, test=test)
-    cli._write_json(run / "metrics.json", metrics)
-    if isinstance(history, list):
-        _write_rows(run / "history.csv", history)
-    else:
-        history.to_csv(run / "history.csv")
-    (run / report_name).write_text(report, encoding="utf-8")
-    if not quiet:
-        print(report, end="")
-    print(f"run files in {run}/: model.npz, config.json, metrics.json, history.csv, {report_name}")
-    return 0
+def _say(log: Callable[[str], None] | None, message: str) -> None:
+    if log is not None:
+        log(message)
 
 
 # --- 1. language identification (many-to-one, characters) ------------------------------------------
 
 
-def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_classes: int, quiet: bool):
+def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_classes: int, verbose: int):
     """Train a sequence classifier on length-bucketed batches; (history, seconds, test accuracy, confusion)."""
     from .. import nn
     from ..train import fit, predict
@@ -221,7 +229,7 @@ def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_c
     valid = BucketLoader(x_val, y_val, len_val, batch_size=512, shuffle=False) if len(y_val) else None
     start = time.perf_counter()
     history = fit(model, nn.CrossEntropyLoss(), _optimizer(o, model.parameters()), loader, val=valid,
-                  epochs=o["epochs"], verbose=0 if quiet else 2, clip_grad_norm=o["clip_grad"],
+                  epochs=o["epochs"], verbose=verbose, clip_grad_norm=o["clip_grad"],
                   callbacks=_classifier_callbacks(o, valid is not None))
     seconds = time.perf_counter() - start
     out = predict(model, test[0], batch_size=512)
@@ -229,7 +237,7 @@ def _fit_classifier(model, o: dict, train: tuple, val: tuple, test: tuple, num_c
             M.confusion_matrix(test[1], out, num_classes=num_classes))
 
 
-def _language_id(args, o: dict, quiet: bool) -> int:
+def _language_id(o: dict, log, verbose: int) -> TaskResult:
     from .. import manual_seed
     from ..models import SequenceClassifier
     from .vocab import Vocab, pad_sequences
@@ -243,26 +251,23 @@ def _language_id(args, o: dict, quiet: bool) -> int:
 
     (x_tr, len_tr), (x_val, len_val), (x_te, _) = encode(tr), encode(val), encode(te)
     hidden = o["hidden"]
-    if len(set(hidden)) > 1:
-        raise _cli().CLIError(f"--hidden: a recurrent stack has one size for all its layers, got {hidden}")
     manual_seed(o["seed"])
     model = SequenceClassifier(hidden_size=hidden[0], num_classes=len(names), cell="gru", num_layers=len(hidden),
                                bidirectional=True, vocab_size=len(vocab), embedding_dim=32,
                                padding_idx=vocab.pad_index, dropout=o["dropout"])
-    _cli()._say(f"data: {len(words):,} words in {len(names)} languages{' (shipped sample)' if sample else ''}, "
-                f"shared words removed; {len(tr):,} training, {len(val):,} validation, {len(te):,} test words; "
-                f"{len(vocab)} characters\nmodel: character embedding 32 → bidirectional {len(hidden)}x GRU "
-                f"{hidden[0]} → Linear, {model.num_parameters():,} parameters", quiet)
-    run = _run_dir(args, o)
+    _say(log, f"data: {len(words):,} words in {len(names)} languages{' (shipped sample)' if sample else ''}, "
+              f"shared words removed; {len(tr):,} training, {len(val):,} validation, {len(te):,} test words; "
+              f"{len(vocab)} characters\nmodel: character embedding 32 → bidirectional {len(hidden)}x GRU "
+              f"{hidden[0]} → Linear, {model.num_parameters():,} parameters")
     history, seconds, acc, cm = _fit_classifier(model, o, (x_tr, labels[tr], len_tr), (x_val, labels[val], len_val),
-                                                (x_te, labels[te]), len(names), quiet)
+                                                (x_te, labels[te]), len(names), verbose)
     metrics = {"task": "language identification", "dataset": o["data"], "shipped_sample": sample,
                "test_words": int(len(te)), "test_accuracy": acc, "chance": 1.0 / len(names), "languages": names,
                "confusion_matrix": cm, "epochs_trained": len(history), "train_seconds": round(seconds, 2)}
-    print(f"test accuracy: {acc:.4f} on {len(te):,} held-out words (chance {1 / len(names):.3f})")
     meta = {"dataset": o["data"], "task": "classification", "class_names": names, "vocab": vocab.itos,
             "input_shape": [MAX_WORD_LENGTH], "input_dtype": "int64", "epochs_trained": len(history)}
-    return _finish(run, model, o, metrics, meta, "confusion_matrix.txt", _confusion_text(cm, names), quiet, history)
+    return TaskResult(model, o, metrics, meta, history, "confusion_matrix.txt", _confusion_text(cm, names),
+                      f"test accuracy: {acc:.4f} on {len(te):,} held-out words (chance {1 / len(names):.3f})")
 
 
 # --- 3. character language model (many-to-many, generation) ---------------------------------------
@@ -291,7 +296,7 @@ def perplexity(model, streams: np.ndarray, k: int) -> float:
     return math.exp(total / max(n, 1))
 
 
-def _char_lm(args, o: dict, quiet: bool) -> int:
+def _char_lm(o: dict, log, verbose: int) -> TaskResult:
     from .. import manual_seed, nn
     from ..models import CharLM
     from .decoding import beam_search, greedy_decode, sample_decode
@@ -309,15 +314,12 @@ def _char_lm(args, o: dict, quiet: bool) -> int:
     train = batchify(vocab.encode(train_text), streams)
     val = batchify(vocab.encode(val_text), max(1, min(streams, len(val_text) // (4 * k))))
     hidden = o["hidden"]
-    if len(set(hidden)) > 1:
-        raise _cli().CLIError(f"--hidden: a recurrent stack has one size for all its layers, got {hidden}")
     manual_seed(o["seed"])
     model = CharLM(len(vocab), 48, hidden[0], len(hidden), "lstm", dropout=o["dropout"])
-    _cli()._say(f"data: {len(texts):,} fortunes{' (shipped sample)' if sample else ''}, {len(train_text):,} training "
-                f"and {len(val_text):,} validation characters, {len(vocab)} symbols; {streams} streams, truncated "
-                f"BPTT every {k} steps\nmodel: embedding 48 → {len(hidden)}x LSTM {hidden[0]} → Linear "
-                f"{len(vocab)}, {model.num_parameters():,} parameters", quiet)
-    run = _run_dir(args, o)
+    _say(log, f"data: {len(texts):,} fortunes{' (shipped sample)' if sample else ''}, {len(train_text):,} training "
+              f"and {len(val_text):,} validation characters, {len(vocab)} symbols; {streams} streams, truncated "
+              f"BPTT every {k} steps\nmodel: embedding 48 → {len(hidden)}x LSTM {hidden[0]} → Linear "
+              f"{len(vocab)}, {model.num_parameters():,} parameters")
     opt = _optimizer(o, model.parameters())
     ce = nn.CrossEntropyLoss()
 
@@ -332,8 +334,9 @@ def _char_lm(args, o: dict, quiet: bool) -> int:
         loss, _ = nn.truncated_bptt(model, loss_fn, opt, train[:, :-1], train[:, 1:], k, clip_grad_norm=o["clip_grad"])
         ppl = perplexity(model, val, k)
         rows.append({"epoch": epoch + 1, "loss": loss, "perplexity": math.exp(loss), "val_perplexity": ppl})
-        _cli()._say(f"epoch {epoch + 1}/{o['epochs']}: train cross-entropy {loss:.3f} (perplexity "
-                    f"{math.exp(loss):.2f}), validation perplexity {ppl:.2f}  [{time.perf_counter() - t0:.0f}s]", quiet)
+        if verbose:
+            _say(log, f"epoch {epoch + 1}/{o['epochs']}: train cross-entropy {loss:.3f} (perplexity "
+                      f"{math.exp(loss):.2f}), validation perplexity {ppl:.2f}  [{time.perf_counter() - t0:.0f}s]")
     seconds = time.perf_counter() - start
     val_ppl = rows[-1]["val_perplexity"] if rows else perplexity(model, val, k)
     prompt_text = "The "
@@ -344,19 +347,19 @@ def _char_lm(args, o: dict, quiet: bool) -> int:
     best, score = beam_search(model.step, prompt, 60, beam_width=5)[0]
     texts_out["beam search, width 5"] = best
     samples = "".join(f"--- {how}:\n{prompt_text}{''.join(vocab.decode(ids))}\n" for how, ids in texts_out.items())
-    print(f"validation perplexity: {val_ppl:.2f} per character (vocabulary {len(vocab)})")
     metrics = {"task": "character language model", "dataset": o["data"], "shipped_sample": sample,
                "val_perplexity": val_ppl, "vocab_size": len(vocab), "history": rows, "train_seconds": round(seconds, 2),
                "samples": {how: "".join(vocab.decode(ids)) for how, ids in texts_out.items()}}
     meta = {"dataset": o["data"], "task": "language model", "vocab": vocab.itos, "input_shape": [k],
             "input_dtype": "int64", "epochs_trained": len(rows)}
-    return _finish(run, model, o, metrics, meta, "samples.txt", samples, quiet, rows)
+    return TaskResult(model, o, metrics, meta, rows, "samples.txt", samples,
+                      f"validation perplexity: {val_ppl:.2f} per character (vocabulary {len(vocab)})")
 
 
 # --- 4. word embeddings and a text classifier on them ---------------------------------------------
 
 
-def _word2vec(args, o: dict, quiet: bool) -> int:
+def _word2vec(o: dict, log, verbose: int) -> TaskResult:
     from .vocab import word_tokenize
     from .word2vec import Word2Vec
 
@@ -365,26 +368,25 @@ def _word2vec(args, o: dict, quiet: bool) -> int:
     sentences = [word_tokenize(t) for t in texts]
     w2v = Word2Vec(mode=mode, embedding_dim=o["hidden"][0], window=4, negative=5, min_count=2 if sample else 5,
                    seed=o["seed"])
-    _cli()._say(f"data: {len(sentences):,} fortunes{' (shipped sample)' if sample else ''}, "
-                f"{sum(map(len, sentences)):,} words; word2vec {mode}, {o['hidden'][0]} dimensions", quiet)
-    run = _run_dir(args, o)
+    _say(log, f"data: {len(sentences):,} fortunes{' (shipped sample)' if sample else ''}, "
+              f"{sum(map(len, sentences)):,} words; word2vec {mode}, {o['hidden'][0]} dimensions")
     start = time.perf_counter()
-    losses = w2v.fit(sentences, epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], verbose=not quiet)
+    losses = w2v.fit(sentences, epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], verbose=bool(verbose))
     seconds = time.perf_counter() - start
     queries = [q for q in QUERIES if q in w2v.vocab] or [w2v.vocab.itos[i] for i in range(1, min(6, len(w2v.vocab)))]
     neighbours = {q: w2v.most_similar(q, 6) for q in queries}
     report = "".join(f"{q:>12s}: " + ", ".join(f"{w} {s:.2f}" for w, s in nb) + "\n" for q, nb in neighbours.items())
-    print(f"{len(w2v.vocab):,} words; loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else
-          f"{len(w2v.vocab):,} words; not trained (--epochs 0)")
     metrics = {"task": f"word2vec {mode}", "dataset": o["data"], "shipped_sample": sample, "vocab_size": len(w2v.vocab),
                "loss": losses, "neighbours": {q: [[w, s] for w, s in nb] for q, nb in neighbours.items()},
                "train_seconds": round(seconds, 2)}
     meta = {"dataset": o["data"], "task": "word embeddings", "vocab": w2v.vocab.itos, "epochs_trained": len(losses)}
     rows = [{"epoch": i + 1, "loss": v} for i, v in enumerate(losses)]
-    return _finish(run, w2v.model, o, metrics, meta, "neighbours.txt", report, quiet, rows)
+    summary = (f"{len(w2v.vocab):,} words; loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else
+               f"{len(w2v.vocab):,} words; not trained (0 epochs)")
+    return TaskResult(w2v.model, o, metrics, meta, rows, "neighbours.txt", report, summary)
 
 
-def _text_classifier(args, o: dict, quiet: bool) -> int:
+def _text_classifier(o: dict, log, verbose: int) -> TaskResult:
     from .. import manual_seed
     from ..models import EmbeddingBagClassifier
     from .augment import TextAugmenter
@@ -410,31 +412,35 @@ def _text_classifier(args, o: dict, quiet: bool) -> int:
         encode([docs[i] for i in te])
     manual_seed(o["seed"])
     model = EmbeddingBagClassifier(len(vocab), o["hidden"][0], len(names), padding_idx=vocab.pad_index)
-    _cli()._say(f"data: {len(texts):,} fortunes in {len(names)} categories{' (shipped sample)' if sample else ''}; "
-                f"{n_train:,} training{f' (+{len(train_docs) - n_train:,} augmented)' if o['augment'] else ''}, "
-                f"{len(val):,} validation, {len(te):,} test; {len(vocab):,} words\nmodel: EmbeddingBag (mean of "
-                f"{o['hidden'][0]}-d word vectors) → Linear, {model.num_parameters():,} parameters", quiet)
-    run = _run_dir(args, o)
+    _say(log, f"data: {len(texts):,} fortunes in {len(names)} categories{' (shipped sample)' if sample else ''}; "
+              f"{n_train:,} training{f' (+{len(train_docs) - n_train:,} augmented)' if o['augment'] else ''}, "
+              f"{len(val):,} validation, {len(te):,} test; {len(vocab):,} words\nmodel: EmbeddingBag (mean of "
+              f"{o['hidden'][0]}-d word vectors) → Linear, {model.num_parameters():,} parameters")
     history, seconds, acc, cm = _fit_classifier(model, o, (x_tr, y_tr, len_tr), (x_val, labels[val], len_val),
-                                                (x_te, labels[te]), len(names), quiet)
+                                                (x_te, labels[te]), len(names), verbose)
     majority = float(np.bincount(labels[te], minlength=len(names)).max() / max(len(te), 1))
-    print(f"test accuracy: {acc:.4f} on {len(te):,} fortunes (majority class {majority:.3f})")
     metrics = {"task": "text classification", "dataset": o["data"], "shipped_sample": sample, "categories": names,
                "augmented": bool(o["augment"]), "train_texts": len(train_docs), "test_texts": int(len(te)),
                "test_accuracy": acc, "majority_class": majority, "confusion_matrix": cm,
                "epochs_trained": len(history), "train_seconds": round(seconds, 2)}
     meta = {"dataset": o["data"], "task": "classification", "class_names": names, "vocab": vocab.itos,
             "input_shape": [MAX_DOCUMENT_WORDS], "input_dtype": "int64", "epochs_trained": len(history)}
-    return _finish(run, model, o, metrics, meta, "confusion_matrix.txt", _confusion_text(cm, names), quiet, history)
+    return TaskResult(model, o, metrics, meta, history, "confusion_matrix.txt", _confusion_text(cm, names),
+                      f"test accuracy: {acc:.4f} on {len(te):,} fortunes (majority class {majority:.3f})")
 
 
 _RUNNERS = {"language-id": _language_id, "char-lm": _char_lm, "word2vec": _word2vec, "word2vec-cbow": _word2vec,
             "text-classifier": _text_classifier}
 
 
-def train_task(args) -> int:
-    """``neurona train --model <task>`` for the sequence tasks (see the module docstring)."""
-    if getattr(args, "resume", None):
-        raise _cli().CLIError(f"--resume is not available for the {args.model} preset; start a new run")
-    o = _options(args)
-    return _RUNNERS[args.model](args, o, bool(args.quiet))
+def run_task(name: str, options: dict | None = None, *, verbose: int = 2,
+             log: Callable[[str], None] | None = print) -> TaskResult:
+    """Train task ``name`` with ``options`` (from :func:`task_options`; its defaults when None).
+
+    ``log`` receives the description of the data and the model (and, for
+    the language model, one line per epoch); ``verbose`` is ``fit``'s
+    (0 silent, 2 one line per epoch). A missing corpus falls back to the
+    shipped sample with a :class:`SampleCorpusWarning`.
+    """
+    o = task_options(name, {}) if options is None else options
+    return _RUNNERS[name](o, log if verbose else None, int(verbose))

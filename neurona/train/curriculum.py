@@ -158,18 +158,18 @@ class CurriculumLoader(DataLoader):
     """
 
     def __init__(self, dataset, sampler, batch_size: int | None = 32, drop_last: bool = False, transform=None):
-        super().__init__(dataset, batch_size=batch_size, shuffle=False, drop_last=drop_last, transform=transform)
         if not hasattr(sampler, "__iter__"):
             raise TypeError(f"CurriculumLoader: sampler must be iterable (yield sample indices), got "
                             f"{type(sampler).__name__}")
+        super().__init__(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, transform=transform)
         n_scores = getattr(getattr(sampler, "difficulty", None), "size", None)
         if n_scores is not None and n_scores != len(self.dataset):
             raise ValueError(f"CurriculumLoader: the sampler scores {n_scores} samples, the dataset has "
                              f"{len(self.dataset)}")
-        self.sampler = sampler
 
-    def _order(self) -> np.ndarray:
-        return np.fromiter(iter(self.sampler), dtype=np.int64)
+    def __len__(self) -> int:
+        n, b = len(self.dataset), self._batch_size()
+        return n // b if self.drop_last else -(-n // b)
 
     def __repr__(self) -> str:
         return f"CurriculumLoader({type(self.dataset).__name__} of {len(self.dataset)}, batch_size={self.batch_size}, " \

@@ -1,4 +1,4 @@
-"""Reductions (neurona/functional/reduce.py): sum, mean, max, min, var, std, logsumexp, argmax, argmin."""
+"""Reductions (neurona/functional/reduce.py): sum, mean, amax, amin, max, min, var, std, logsumexp, argmax, argmin."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +18,8 @@ def _np_logsumexp(a, axis=None, keepdims=False):
 REDUCTIONS = [
     ("sum", "sum", np.sum, "any"),
     ("mean", "mean", np.mean, "any"),
-    ("max", "max", np.max, "distinct"),
-    ("min", "min", np.min, "distinct"),
+    ("amax", "amax", np.max, "distinct"),
+    ("amin", "amin", np.min, "distinct"),
     ("var", "var", lambda a, axis=None, keepdims=False: np.var(a, axis=axis, ddof=1, keepdims=keepdims), "any"),
     ("std", "std", lambda a, axis=None, keepdims=False: np.std(a, axis=axis, ddof=1, keepdims=keepdims), "any"),
     ("logsumexp", "logsumexp", _np_logsumexp, "any"),
@@ -55,7 +55,7 @@ def test_reduction_shapes(name, method, ref, domain, case, shape, view, axes, ke
         if name in ("var", "std") and _count(view(np.empty(shape)).shape, axis) < 2:
             continue  # n - 1 = 0: the unbiased variance is undefined (tested below)
         np_axis = None if (axis is not None and len(shape) == 0) else axis  # NumPy refuses axis 0 of a 0-d array
-        check_op(lambda x: getattr(nr, method)(view(x), axis, keepdims),
+        check_op(lambda x: getattr(nr, method)(view(x), axis, keepdim=keepdims),
                  lambda a: ref(view(a), axis=np_axis, keepdims=keepdims), [shape], domain)
 
 
@@ -81,7 +81,7 @@ def test_var_of_one_element_is_nan():
 
 # --- dim / keepdim aliases and the function forms ------------------------------------------
 
-ALL_REDUCTIONS = ["sum", "mean", "max", "min", "var", "std", "logsumexp", "argmax", "argmin"]
+ALL_REDUCTIONS = ["sum", "mean", "amax", "amin", "var", "std", "logsumexp", "argmax", "argmin"]
 
 
 @pytest.mark.parametrize("name", ALL_REDUCTIONS)
@@ -90,13 +90,14 @@ def test_dim_keepdim_aliases(name, rng):
     method, function = getattr(x, name), getattr(nr, name)
     reference = method(axis=1, keepdims=True).array
     assert reference.shape == (2, 1, 4)
-    for out in (method(dim=1, keepdim=True), method(1, True), function(x, dim=1, keepdim=True),
+    positional = method(1, keepdim=True) if name in ("var", "std") else method(1, True)  # var(dim, unbiased)
+    for out in (method(dim=1, keepdim=True), positional, function(x, dim=1, keepdim=True),
                 function(x, axis=-2, keepdims=True), method(dim=-2, keepdims=True), method(axis=1, keepdim=True)):
         np.testing.assert_array_equal(out.array, reference)
     np.testing.assert_array_equal(method(dim=2).array, method(axis=2, keepdims=False).array)
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "logsumexp"])
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp"])
 def test_axis_and_dim_together_refused(name):
     with pytest.raises(TypeError, match=f"{name}: give axis or dim, not both"):
         getattr(nr, name)(nr.ones(2, 3), axis=0, dim=0)
@@ -131,10 +132,35 @@ def test_ties_share_the_gradient(name, values, grad):
     np.testing.assert_allclose(x.grad.array, grad, rtol=1e-6)
 
 
-def test_max_over_axis_with_ties():
+def test_amax_over_axis_with_ties():
     x = nr.tensor([[2.0, 2.0, 1.0], [0.0, 5.0, 5.0]], requires_grad=True)
-    x.max(axis=1).backward(nr.tensor([1.0, 4.0]))
+    x.amax(axis=1).backward(nr.tensor([1.0, 4.0]))
     np.testing.assert_allclose(x.grad.array, [[0.5, 0.5, 0], [0, 2, 2]])
+
+
+def test_max_with_dim_gives_values_and_indices_and_routes_the_gradient_to_the_index():
+    x = nr.tensor([[2.0, 2.0, 1.0], [0.0, 5.0, 5.0]], requires_grad=True)
+    r = x.max(dim=1)
+    values, indices = r
+    assert type(r).__name__ == "max" and r.values is values and r.indices is indices
+    np.testing.assert_array_equal(indices.array, [0, 1])  # the first of tied maxima, as PyTorch on the CPU
+    values.backward(nr.tensor([1.0, 4.0]))
+    np.testing.assert_allclose(x.grad.array, [[1, 0, 0], [0, 4, 0]])
+    lo = nr.min(x, 0, keepdim=True)
+    assert lo.values.shape == lo.indices.shape == (1, 3) and lo.indices.dtype == np.int64
+    np.testing.assert_array_equal(nr.max(x, nr.tensor(3.0)).array, np.maximum(x.array, 3))  # max(x, other)
+    with pytest.raises(TypeError, match="max: dim must be an int; use amax"):
+        x.max(dim=(0, 1))
+
+
+def test_var_std_positional_unbiased_as_pytorch():
+    x = nr.tensor([[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]])
+    np.testing.assert_allclose(x.var(1, False).array, np.var(x.array, axis=1))
+    np.testing.assert_allclose(x.std(1, True).array, np.std(x.array, axis=1, ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(x.std(False).item(), np.std(x.array), rtol=1e-6)
+    np.testing.assert_allclose(x.var(1, unbiased=False, keepdim=True).array, np.var(x.array, 1, keepdims=True))
+    with pytest.raises(TypeError, match="unbiased or correction"):
+        x.var(1, True, correction=0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -182,7 +208,7 @@ def test_argmax_on_noncontiguous_input(rng):
 
 # --- dtype: float32 stays float32 through every reduction's constants --------------------------
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "logsumexp"])
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "var", "std", "logsumexp"])
 @pytest.mark.parametrize("axis", [None, 0, (0, 1)], ids=str)
 def test_large_float32_reductions_stay_float32(name, axis, rng):
     # a size whose count 1/n, n - 1 ... is not exactly representable in float32

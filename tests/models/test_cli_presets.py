@@ -31,9 +31,11 @@ def tiny(tmp_path_factory):
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_each_preset_builds_for_the_data(name, tiny):
-    data = cli.load_data(str(tiny), val_split=0.0)
-    opts = dict(cli.TRAIN_DEFAULTS, model=name, hidden=[300, 100])
-    model = cli._build_model(opts, data, seed=0)
+    from neurona.cli import build, options
+
+    data = neurona.data.load_dataset(str(tiny), val_split=0.0)
+    opts = dict(options.TRAIN_DEFAULTS, model=name, hidden=[300, 100])
+    model = build.build_model(opts, data, seed=0)
     assert type(model) is PRESETS[name]
     model.eval()
     with neurona.no_grad():

@@ -1,20 +1,16 @@
 """The ``neurona prune`` / ``quantize`` / ``distill`` commands on a small model trained on the embedded subset."""
-import argparse
 import json
 
 import pytest
 
 import neurona
 from neurona import cli, compress
-from neurona.compress.cli_commands import add_subparsers
 
 
 def _run(argv):
-    parser = argparse.ArgumentParser(prog="neurona")
-    sub = parser.add_subparsers(dest="command")
-    add_subparsers(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """One command's run() itself, so that its errors come out as exceptions."""
+    args = cli.build_parser().parse_args(argv)
+    return args.run(args)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import neurona
 from neurona import io
 from neurona.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--data", "fashion-mnist-small", "--hidden", "32", "--batch-size", "256"]
 
 
@@ -54,7 +54,7 @@ def test_train_writes_a_complete_run(tmp_path, capsys):
 
 
 def test_defaults_are_the_notes_recommendation():
-    from neurona.cli import TRAIN_DEFAULTS
+    from neurona.cli.options import TRAIN_DEFAULTS
 
     assert TRAIN_DEFAULTS["model"] == "mlp" and TRAIN_DEFAULTS["hidden"] == "300,100"
     assert TRAIN_DEFAULTS["activation"] == "relu" and TRAIN_DEFAULTS["optimizer"] == "adam"
@@ -382,7 +382,7 @@ def test_online_mode_and_seed(tmp_path):
 
 
 def test_standardizer_is_fitted_on_the_training_split_only(tmp_path):
-    from neurona.cli import load_data
+    from neurona.data import load_dataset as load_data
 
     assert run("train", "--data", "gaussians", "--samples", 300, "--hidden", 4, "--epochs", 1, "--seed", 5,
                "--name", "st", "--quiet") == 0
@@ -395,10 +395,10 @@ def test_standardizer_is_fitted_on_the_training_split_only(tmp_path):
 
 
 def test_augmentation_touches_training_batches_only(monkeypatch, tmp_path):
-    import neurona.cli as cli
+    from neurona.cli import build
 
     seen = []
-    make = cli._augmentation
+    make = build.augmentation
 
     def spy(*args, **kwargs):
         aug = make(*args, **kwargs)
@@ -409,7 +409,7 @@ def test_augmentation_touches_training_batches_only(monkeypatch, tmp_path):
 
         return counted
 
-    monkeypatch.setattr(cli, "_augmentation", spy)
+    monkeypatch.setattr(build, "augmentation", spy)
     assert run("train", *SMALL, "--hidden", 8, "--batch-size", 512, "--augment", "--epochs", 1, "--name", "aug",
                "--quiet") == 0
     assert sum(seen) == 2700 and max(seen) == 512  # the 2,700 training images; not validation's 300 nor the test's

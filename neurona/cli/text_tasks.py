@@ -1,0 +1,60 @@
+"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier``: the sequence
+tasks of :mod:`neurona.text.tasks`, run from the command's flags and written to a run folder."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .. import io
+from ..text.tasks import TASKS, run_task, task_options
+from .options import parse_ints
+from .output import CLIError, say
+from .runs import new_run_dir, timestamp, write_json
+
+__all__ = ["is_task", "train"]
+
+_FLAGS = ("data", "hidden", "dropout", "epochs", "lr", "batch_size", "seed", "patience", "val_split", "optimizer",
+          "clip_grad", "augment")
+
+
+def is_task(name) -> bool:
+    return name in TASKS
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """history.csv for the tasks trained outside ``fit``: one row per epoch."""
+    with io.atomic_write(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def train(args) -> int:
+    """Train the task named by ``--model`` and write ``runs/<name>/``."""
+    if getattr(args, "resume", None):
+        raise CLIError(f"--resume is not available for the {args.model} preset; start a new run")
+    given = {k: getattr(args, k, None) for k in _FLAGS}
+    if isinstance(given["hidden"], str):
+        given["hidden"] = parse_ints(given["hidden"], "--hidden")
+    try:
+        o = task_options(args.model, given)
+    except ValueError as e:  # the options name the flag without its dashes
+        raise CLIError(f"--{str(e).replace('_', '-')}") from None
+    quiet = bool(args.quiet)
+    run = new_run_dir(args.out, args.name, f"{o['model']}-{o['data']}")
+    result = run_task(args.model, o, verbose=0 if quiet else 2, log=print)
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", {"command": "train", "options": o, "created": timestamp()})
+    test = {k: v for k, v in result.metrics.items() if k.startswith(("test_", "val_"))}
+    io.save(result.model, run / "model.npz", **result.meta, options=o, test=test)
+    write_json(run / "metrics.json", result.metrics)
+    if isinstance(result.history, list):
+        _write_rows(run / "history.csv", result.history)
+    else:
+        result.history.to_csv(run / "history.csv")
+    with io.atomic_write(run / result.report_name, "w", encoding="utf-8") as f:
+        f.write(result.report)
+    print(result.summary)
+    say(result.report.rstrip("\n"), quiet)
+    print(f"run files in {run}/: model.npz, config.json, metrics.json, history.csv, {result.report_name}")
+    return 0
