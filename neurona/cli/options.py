@@ -85,7 +85,8 @@ def flag_groups() -> dict[str, argparse.ArgumentParser]:
     m = argparse.ArgumentParser(add_help=False)
     g = m.add_argument_group("model")
     g.add_argument("--model", help="registered model name (default mlp); sequence tasks: language-id, char-lm, "
-                                   "word2vec, word2vec-cbow, text-classifier")
+                                   "word2vec, word2vec-cbow, text-classifier; vision tasks: unet, grid-detector, "
+                                   "conv-autoencoder, vae, dcgan")
     g.add_argument("--hidden", help="hidden layer sizes, e.g. 300,100 (default)")
     g.add_argument("--activation", help="relu (default), tanh, sigmoid, leaky_relu, elu, gelu, ...")
     g.add_argument("--dropout", type=float, help="dropout probability after each hidden layer (default 0)")

@@ -18,7 +18,8 @@ metadata), ``checkpoint.npz`` (the state to resume from, saved every epoch),
 ``config.json``, ``metrics.json``, ``history.csv``, ``learning_curves.png``
 and ``confusion_matrix.png`` (plots need matplotlib). ``--model language-id``
 and the other sequence tasks of :mod:`neurona.text.tasks` train through
-:mod:`neurona.cli.text_tasks`.
+:mod:`neurona.cli.text_tasks`; ``--model unet``, ``grid-detector``, ``conv-autoencoder``, ``vae`` and
+``dcgan`` (the vision tasks of :mod:`neurona.vision.tasks`) through :mod:`neurona.cli.vision_tasks`.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import numpy as np
 from .. import io
 from ..data import DataBundle
 from ..data.bundle import data_slug
-from . import build, text_tasks
+from . import build, text_tasks, vision_tasks
 from .options import TRAIN_DEFAULTS, flag_groups, merge
 from .output import CLIError, plots_skipped, say
 from .runs import new_run_dir, timestamp, write_json
@@ -98,6 +99,8 @@ def run(args) -> int:
 
     if text_tasks.is_task(args.model):  # the sequence tasks: language-id, char-lm, word2vec, text-classifier
         return text_tasks.train(args)
+    if vision_tasks.is_task(args.model):  # segmentation, detection, autoencoders, DCGAN
+        return vision_tasks.train(args)
     quiet = bool(args.quiet)
     ckpt_file = None
     if args.resume:

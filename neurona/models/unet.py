@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..engine import Tensor
-from ..functional.pool import interpolate
+from ..functional.resample import interpolate
 from ..functional.shape import cat
 from .registry import register_model
 
