@@ -1,7 +1,7 @@
 """Autoencoders on Fashion-MNIST: a convolutional autoencoder and a variational autoencoder (VAE).
 
     python examples/autoencoders.py            # the full data: 5 epochs (AE) and 10 epochs (VAE)
-    python examples/autoencoders.py --quick    # the embedded subset, 3 + 5 epochs
+    python examples/autoencoders.py --quick    # the embedded subset, 10 + 5 epochs
 
 1. The convolutional autoencoder (``neurona.models.ConvAutoencoder``) squeezes each image through a
    code of 32 numbers and rebuilds it; its test reconstruction error (mean squared error per pixel) is
@@ -46,7 +46,7 @@ def plots(out: Path, ae, vae) -> list[str]:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description="a convolutional autoencoder and a VAE on Fashion-MNIST")
-    ap.add_argument("--ae-epochs", type=int, default=None, help="5 (3 with --quick)")
+    ap.add_argument("--ae-epochs", type=int, default=None, help="5 (10 with --quick)")
     ap.add_argument("--vae-epochs", type=int, default=None, help="10 (5 with --quick)")
     ap.add_argument("--latent", type=int, default=32, help="code size of the autoencoder")
     ap.add_argument("--vae-latent", type=int, default=2, help="code size of the VAE (2 draws the latent map)")

@@ -30,8 +30,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--test", type=int, default=None, help="held-out canvases (2,000; 200 with --quick)")
     ap.add_argument("--size", type=int, default=64, help="canvas side in pixels (a multiple of 8)")
     ap.add_argument("--epochs", type=int, default=None, help="8 (3 with --quick)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch-size", type=int, default=None, help="32")
+    ap.add_argument("--lr", type=float, default=None, help="Adam's rate, cosine-annealed to 0 (2e-3)")
     ap.add_argument("--width", type=int, default=None, help="channels of the first layer, then x2, x4, x8 (16; 8 "
                                                             "with --quick)")
     ap.add_argument("--iou-threshold", type=float, default=0.5, help="NMS: suppress same-class boxes above this IoU")

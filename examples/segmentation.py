@@ -1,7 +1,7 @@
 """Semantic segmentation ("clasificación píxel a píxel") of Fashion-MNIST scenes with a U-Net.
 
     python examples/segmentation.py            # 10,000 training canvases, 6 epochs
-    python examples/segmentation.py --quick    # the embedded subset, 1,000 canvases, 3 epochs
+    python examples/segmentation.py --quick    # the embedded subset, 1,000 canvases, 3 epochs at a higher rate
 
 Each 64 × 64 canvas holds 1-4 Fashion-MNIST items at random places (``neurona.vision.fashion_canvases``,
 reproducible from a seed; training canvases from the training split, test canvases from the test split).
@@ -30,8 +30,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--test", type=int, default=None, help="held-out canvases (2,000; 200 with --quick)")
     ap.add_argument("--size", type=int, default=64, help="canvas side in pixels")
     ap.add_argument("--epochs", type=int, default=None, help="6 (3 with --quick)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch-size", type=int, default=None, help="32")
+    ap.add_argument("--lr", type=float, default=None, help="Adam's rate, cosine-annealed to 0 (2e-3; 1e-2 with --quick)")
     ap.add_argument("--base-channels", type=int, default=None, help="channels of the first level (16; 8 with --quick)")
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--upsampling", default="transpose", choices=["transpose", "bilinear"])
