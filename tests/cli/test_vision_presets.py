@@ -14,11 +14,9 @@ def _no_figures(monkeypatch):
     monkeypatch.setattr(tasks, "write_figures", lambda *a: [])  # drawn in tests/vision/test_figures.py
 
 
+# the other three recipes run through their examples in tests/test_examples_vision.py
 @pytest.mark.parametrize("model, extra, cls, report", [
     ("unet", ["--samples", "16", "--hidden", "2"], models.UNet, "iou.txt"),
-    ("grid-detector", ["--samples", "16", "--hidden", "2"], models.GridDetector, "ap.txt"),
-    ("conv-autoencoder", ["--samples", "64", "--hidden", "4"], models.ConvAutoencoder, "reconstruction.txt"),
-    ("vae", ["--samples", "64", "--hidden", "16"], models.VAE, "vae.txt"),
     ("dcgan", ["--samples", "64", "--hidden", "2"], models.DCGANGenerator, "losses.txt"),
 ])
 def test_vision_presets_write_a_run_folder(model, extra, cls, report, tmp_path, capsys):
