@@ -8,16 +8,18 @@ tensor([2., 4., 6.])
 """
 import numpy as _np
 
-from .backend import get_default_dtype, set_default_dtype
+from .backend import device, get_default_device, get_default_dtype, set_default_device, set_default_dtype
 # the engine first: it defines Tensor before the op modules (and their imports of creation) load
-from .engine import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: I001
-from .creation import (arange, as_tensor, default_generator, empty, eye, from_numpy, full, full_like, get_rng_state,
-                       linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
-                       set_rng_state, tensor, zeros, zeros_like)
+from .engine import (Function, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: I001
+                     set_grad_enabled)
+from .creation import (Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full,
+                       full_like, get_rng_state, initial_seed, linspace, manual_seed, ones, ones_like, rand, rand_like,
+                       randint, randint_like, randn, randn_like, randperm, seed, set_rng_state, tensor, zeros,
+                       zeros_like)
 from .functional import (abs, add, argmax, argmin, broadcast_to, cat, chunk, clamp, clip, concatenate, div, exp,
-                         expand, flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
-                         mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack,
-                         std, sub, sum, tanh, transpose, unsqueeze, var, view, where)
+                         expand, flatten, index_add, log, log1p, log_softmax, logsumexp, masked_fill, matmul, max,
+                         maximum, mean, min, minimum, mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, softmax,
+                         split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where)
 from .functional import heaviside
 # PyTorch's everyday tensor functions (neurona.sin, neurona.gather, neurona.einsum, ...)
 from .functional.pointwise import (acos, acosh, arccos, arcsin, arctan, arctan2, asin, asinh, atan, atan2, atanh, ceil,
@@ -42,20 +44,12 @@ from .functional.random import bernoulli, multinomial, normal, poisson
 from .functional.math import div as divide, mul as multiply, sub as subtract
 from .functional.shape import cat as concat
 from .gradcheck import GradcheckError, gradcheck
-
-float32 = _np.float32
-float64 = _np.float64
-float16 = _np.float16
-int64 = _np.int64
-int32 = _np.int32
-int8 = _np.int8
-uint8 = _np.uint8
-bool_ = _np.bool_
+from .serialization import load, save
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "linalg",
-               "utils", "return_types"}
+               "utils", "return_types", "autograd", "cuda", "accelerator", "onnx", "sklearn", "safetensors"}
 
 
 def __getattr__(name):
@@ -64,3 +58,24 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'neurona' has no attribute {name!r}")
+
+
+# dtype names, PyTorch's and NumPy's. Defined last, and no function above uses the builtins they shadow inside
+# this module: `float`, `int` and `bool` are attributes for users (neurona.float is float32, as torch.float is).
+float32 = _np.float32
+float64 = _np.float64
+float16 = _np.float16
+int64 = _np.int64
+int32 = _np.int32
+int16 = _np.int16
+int8 = _np.int8
+uint8 = _np.uint8
+bool_ = _np.bool_
+float = _np.float32  # noqa: A001
+double = _np.float64
+half = _np.float16
+long = _np.int64
+int = _np.int32  # noqa: A001
+short = _np.int16
+bool = _np.bool_  # noqa: A001
+from .backend import bfloat16  # noqa: E402  (named, refused with a clear error wherever a dtype is used)

@@ -8,15 +8,25 @@ gradient, calling a ``Function`` records it as the output's creator; the
 recorded creators form the computational graph that ``backward`` walks from
 the output back to the leaves.
 
-Backward is iterative: creators are visited by decreasing *generation* (one
-more than the largest generation of the creators of their inputs), so a node
-runs only after every consumer of its output has contributed its gradient.
-Gradients of a tensor used several times are summed; leaves accumulate into
-``.grad`` across calls until zeroed, like PyTorch.
+Backward is iterative: every recorded creator gets a creation stamp (``gen``)
+from one counter, and a creator is always made after the creators of its
+inputs, so visiting creators by decreasing stamp runs each one only after
+every consumer of its output has contributed its gradient. Gradients of a
+tensor used several times are summed; leaves accumulate into ``.grad`` across
+calls until zeroed, like PyTorch.
+
+In-place ops (``x += y``, ``x.mul_(2)``, ``x[i] = v``) change a tensor's own
+memory, as in PyTorch; with grad mode on they are recorded (the tensor's
+creator becomes the in-place op). The bookkeeping — which memory was changed
+and when, so that ``backward`` refuses arrays that an op kept and that were
+changed afterwards, and the views that share a tensor's memory — lives in
+:mod:`neurona.inplace`; it costs nothing to ops that are not in place.
 """
 from __future__ import annotations
 
 import heapq
+import itertools
+import operator
 import threading
 import weakref
 
@@ -57,20 +67,22 @@ class set_grad_enabled:
     def __call__(self, fn):
         # used as a decorator: constructing it switched the mode already; undo that, switch inside fn only
         _mode.enabled = self.prev
-        mode = self.mode
+        return _with_mode(fn, self.mode)
 
-        def wrapper(*args, **kwargs):
-            prev = _mode.enabled
-            _mode.enabled = mode
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _mode.enabled = prev
 
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        wrapper.__wrapped__ = fn
-        return wrapper
+def _with_mode(fn, mode: bool):
+    def wrapper(*args, **kwargs):
+        prev = _mode.enabled
+        _mode.enabled = mode
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _mode.enabled = prev
+
+    wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+    wrapper.__doc__ = getattr(fn, "__doc__", None)
+    wrapper.__wrapped__ = fn
+    return wrapper
 
 
 class no_grad:
@@ -99,20 +111,7 @@ class no_grad:
         return False
 
     def __call__(self, fn):
-        mode = self._enabled
-
-        def wrapper(*args, **kwargs):
-            prev = _mode.enabled
-            _mode.enabled = mode
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _mode.enabled = prev
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        wrapper.__wrapped__ = fn
-        return wrapper
+        return _with_mode(fn, self._enabled)
 
 
 class enable_grad(no_grad):
@@ -121,11 +120,24 @@ class enable_grad(no_grad):
     _enabled = True
 
 
+class inference_mode(no_grad):
+    """PyTorch's ``inference_mode``: in neurona the same as ``no_grad`` (``inference_mode(False)`` records)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # used bare as a decorator
+            return cls()(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self._enabled = not mode
+
+
 # --- Function --------------------------------------------------------------------
 
 _NEEDS1 = (True,)
 _F64 = np.dtype(np.float64)
 _NDARRAY = np.ndarray
+_stamp = itertools.count(1).__next__  # creation stamps of graph nodes and of in-place changes (atomic under the GIL)
 
 
 def _normalize_output(data, inputs):
@@ -169,7 +181,6 @@ class Function:
     """
 
     __slots__ = ("parents", "needs", "gen", "__dict__")
-    freed = False  # set once release() dropped what backward needs
     retained = None  # weakref to the output when retain_grad() was called on it
 
     def __call__(self, *inputs: "Tensor") -> "Tensor":
@@ -178,18 +189,15 @@ class Function:
             try:
                 data = self.forward(x.array)
             except ValueError as e:
-                raise ValueError(self._describe_failure(inputs, e)) from None
+                raise ValueError(self._describe_failure(inputs, e)) from e
             if type(data) is not _NDARRAY or data.dtype is _F64:
                 data = _normalize_output(data, inputs)
             out = Tensor.__new__(Tensor)
-            out.array, out.grad, out.name = data, None, None
+            out.array, out._grad, out.name = data, None, None
             if x.requires_grad and _mode.enabled:
                 c = x._ctx
-                if c is None:
-                    self.parents, self.gen = (x,), 0
-                else:
-                    self.parents, self.gen = (c,), c.gen + 1
-                self.needs = _NEEDS1
+                self.parents = (x,) if c is None else (c,)
+                self.needs, self.gen = _NEEDS1, _stamp()
                 out._ctx, out.requires_grad = self, True
             else:
                 out._ctx, out.requires_grad = None, False
@@ -197,28 +205,22 @@ class Function:
         try:
             data = self.forward(*[t.array for t in inputs])
         except ValueError as e:
-            raise ValueError(self._describe_failure(inputs, e)) from None
+            raise ValueError(self._describe_failure(inputs, e)) from e
         if type(data) is not _NDARRAY or data.dtype is _F64:
             data = _normalize_output(data, inputs)
         out = Tensor.__new__(Tensor)
-        out.array, out.grad, out.name = data, None, None
+        out.array, out._grad, out.name = data, None, None
         out._ctx, out.requires_grad = None, False
         if _mode.enabled:
             needs = tuple([t.requires_grad for t in inputs])
             if True in needs:
-                gen = 0
                 parents = []
                 for t in inputs:
                     c = t._ctx
-                    if c is not None:
-                        parents.append(c)
-                        if c.gen >= gen:
-                            gen = c.gen + 1
-                    else:
-                        parents.append(t if t.requires_grad else None)
+                    parents.append(c if c is not None else (t if t.requires_grad else None))
                 self.parents = parents
                 self.needs = needs
-                self.gen = gen
+                self.gen = _stamp()
                 out._ctx, out.requires_grad = self, True
         return out
 
@@ -237,7 +239,33 @@ class Function:
         d = self.__dict__
         if d:
             d.clear()
-            self.freed = True
+            self.gen = -1  # marks it freed, and older than any in-place change: backward's one stamp test sees it
+
+    @property
+    def freed(self) -> bool:
+        """Whether release() dropped what backward needs."""
+        return getattr(self, "gen", 0) < 0
+
+
+class ViewFunction(Function):
+    """A Function whose output is a view of its input's memory (reshape, transpose, basic indexing...).
+
+    ``view_fn()`` returns a function that applies the same view to any array
+    of the input's shape. The output is linked to its base tensor, so that an
+    in-place change of either is seen by the other's graph, as in PyTorch.
+    """
+
+    def view_fn(self):  # pragma: no cover - every view op overrides it
+        raise NotImplementedError(f"{type(self).__name__}.view_fn is not written")
+
+    def __call__(self, x: "Tensor") -> "Tensor":
+        out = Function.__call__(self, x)
+        # a view of a leaf that requires grad made with grad mode on (w.T, the common case) is linked to nothing:
+        # changing it in place is refused, and neurona.inplace finds that by walking back its graph
+        if (x._ctx is not None or not x.requires_grad or not _mode.enabled) and out.array.base is not None \
+                and _ip.same_memory(out.array, x.array):
+            _ip.link_view(out, x, self.view_fn())
+        return out
 
 
 # --- Tensor ----------------------------------------------------------------------
@@ -253,7 +281,9 @@ class Tensor:
     ∂L/∂self after ``L.backward()``.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    # _alias (what memory the tensor shares: see neurona.inplace) is left unset by ops, whose outputs rarely need
+    # it, and read with getattr(t, "_alias", None)
+    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "name", "_alias", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
@@ -261,7 +291,8 @@ class Tensor:
         from .creation import _as_array
 
         self.array = _as_array(data, dtype)
-        self.grad = None
+        self._alias = None
+        self._grad = None
         self._ctx = None
         self.name = None
         self.requires_grad = False
@@ -269,15 +300,41 @@ class Tensor:
             self.requires_grad_(True)
 
     # --- basic attributes ---
+    def _set_grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__module__}.{type(value).__name__}")
+            if value.array.shape != self.array.shape:
+                raise RuntimeError(f"attempting to assign a gradient of shape {tuple(value.array.shape)} to a tensor "
+                                   f"of shape {tuple(self.array.shape)}; the gradient and the tensor must have the "
+                                   f"same shape")
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(f"attempting to assign a gradient of dtype {value.array.dtype} to a tensor of "
+                                   f"dtype {self.array.dtype}; cast it first (grad.to({self.array.dtype.name}))")
+            if backend.get_array_module(value.array) is not backend.get_array_module(self.array):
+                raise RuntimeError(f"attempting to assign a gradient on {value.device} to a tensor on {self.device}")
+        self._grad = value
+
+    def _del_grad(self) -> None:
+        self._grad = None
+
+    # read through a C getter: the optimizer loop and user code read .grad often
+    grad = property(operator.attrgetter("_grad"), _set_grad, _del_grad,
+                    doc="∂L/∂self after ``L.backward()`` (``None`` before): a Tensor of this tensor's shape and dtype. "
+                        "Assigning anything else raises, as in PyTorch.")
+
     @property
     def data(self) -> "Tensor":
         """A tensor on the same memory, cut from the graph (PyTorch's ``.data``).
 
         Changing it in place changes this tensor without recording anything:
-        ``p.data.add_(g, alpha=-lr)``. ``t.data = other`` replaces the array.
+        ``p.data.add_(g, alpha=-lr)``. As in PyTorch, such a change is not
+        seen by the version checks of ``backward`` (prefer ``with no_grad():``,
+        which is). ``t.data = other`` replaces the array.
         """
-        t = Tensor.__new__(Tensor)
-        t.array, t.grad, t._ctx, t.name, t.requires_grad = self.array, None, None, None, False
+        t = _wrap(self.array)
+        t._alias = _ip.untracked()
         return t
 
     @data.setter
@@ -299,8 +356,18 @@ class Tensor:
         return self.array.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu" if backend.get_array_module(self.array) is np else "cuda"
+    def device(self) -> "backend.device":
+        """Where the memory lives: ``device(type='cpu')`` (compares equal to the string ``"cpu"``)."""
+        return backend.device_of(self.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def get_device(self) -> int:
+        """The GPU index, or -1 on the CPU (as PyTorch)."""
+        d = self.device
+        return -1 if d.type == "cpu" else (d.index or 0)
 
     @property
     def is_leaf(self) -> bool:
@@ -309,6 +376,11 @@ class Tensor:
     @property
     def grad_fn(self):
         return self._ctx
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its views, as in PyTorch)."""
+        return _ip.version_of(self)
 
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or its length along ``dim``."""
@@ -330,8 +402,22 @@ class Tensor:
             raise ValueError(f"item(): only a one-element tensor converts to a Python number, this one has shape {self.shape}")
         return self.array.item()
 
-    def numpy(self) -> np.ndarray:
-        return self.array
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The ndarray itself, without a copy (changing one changes the other).
+
+        As in PyTorch, a tensor that requires grad refuses (its ndarray is
+        outside the graph): use ``t.detach().numpy()``, or ``force=True``.
+        """
+        if self.requires_grad and not force:
+            raise RuntimeError("numpy(): can't call numpy() on a tensor that requires grad; use "
+                               "tensor.detach().numpy() instead")
+        a = self.array
+        if not isinstance(a, np.ndarray):
+            if not force:
+                raise TypeError(f"numpy(): can't convert a tensor on {self.device} to a NumPy array; use "
+                                f"tensor.cpu() to copy it to host memory first")
+            return backend.to_numpy(a)
+        return a
 
     def tolist(self):
         return self.array.tolist()
@@ -358,17 +444,27 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4, threshold=200)
+        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(", precision=4,
+                               threshold=200)
         extra = ""
         if self.array.dtype != backend.get_default_dtype() and not (
             self.array.dtype.kind in "ib" and self.array.dtype.itemsize == 8 or self.array.dtype == np.bool_
         ):
             extra += f", dtype={self.array.dtype.name}"
+        d = self.device
+        if d.type != "cpu":
+            extra += f", device='{d}'"
         if self._ctx is not None:
             extra += f", grad_fn=<{type(self._ctx).__name__}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    def __reduce_ex__(self, protocol):
+        # copy / deepcopy / pickle give a leaf with the same values, flag and gradient: the graph and the links to
+        # views are not copied (a Parameter has its own, keeping its class)
+        grad = None if self._grad is None else self._grad.array
+        return (_rebuild_tensor, (self.array, self.requires_grad, grad))
 
     # --- autograd ---
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -382,80 +478,119 @@ class Tensor:
         return self
 
     def detach(self) -> "Tensor":
-        """A tensor sharing the same data, cut from the graph."""
-        t = Tensor.__new__(Tensor)
-        t.array, t.grad, t._ctx, t.name, t.requires_grad = self.array, None, None, None, False
-        return t
+        """A tensor sharing the same data, cut from the graph.
+
+        As in PyTorch, an in-place change of either one is seen by the version
+        checks of the other's graph.
+        """
+        return _wrap(self.array)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from its graph, in place: it becomes a leaf that does not require grad."""
+        al = getattr(self, "_alias", None)
+        if al is not None and al.base is not None and al.fn is not None:
+            raise RuntimeError("detach_(): can't detach a view in place (its base's graph would still see it); "
+                               "use detach() instead")
+        self._ctx, self.requires_grad = None, False
+        return self
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after backward."""
         if self._ctx is not None:
-            self._ctx.retained = weakref.ref(self)
+            _retain(self._ctx, self)
         elif not self.requires_grad:
             raise RuntimeError("retain_grad(): this tensor does not require grad")
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None, *, grad=None) -> None:
         """Compute ∂self/∂leaf for every leaf that requires grad, into ``leaf.grad``.
 
-        ``grad`` is ∂L/∂self; it may be omitted only for a one-element tensor
-        (it is then 1). Gradients accumulate into ``.grad`` across calls.
+        ``gradient`` (or ``grad=``) is ∂L/∂self; it may be omitted only for a
+        one-element tensor (it is then 1). Gradients accumulate into ``.grad``
+        across calls. ``inputs``: accumulate only into these tensors.
+        ``create_graph=True`` (higher-order gradients) is not supported:
+        neurona's backward computes on arrays, not on a new graph.
         """
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward(): give the gradient once, as gradient= (grad= is its older name)")
+            gradient = grad
+        if create_graph:
+            _check_create_graph(create_graph, "backward")
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad and has no graph; create the inputs with "
                 "requires_grad=True (and not under no_grad()) to differentiate through them"
             )
-        if grad is None:
-            if self.array.size != 1:
-                raise RuntimeError(
-                    f"backward(): this tensor has shape {self.shape}; only a one-element tensor can be the start "
-                    f"of backward without a gradient. Reduce it first (y.sum().backward()) or pass "
-                    f"grad= an array of shape {self.shape} (e.g. y.backward(neurona.ones_like(y)))"
-                )
-            g = np.ones_like(self.array)
+        a = self.array
+        if gradient is None and a.size == 1 and type(a) is _NDARRAY:  # loss.backward(): the common case
+            g = np.empty_like(a)
+            g.fill(1)  # (np.ones_like runs Python code: slower for one element)
         else:
-            g = grad.array if isinstance(grad, Tensor) else backend.get_array_module(self.array).asarray(grad)
-            if g.shape != self.array.shape:
-                raise ValueError(f"backward(): grad has shape {g.shape}, expected the tensor's shape {self.shape}")
-            if g.dtype != self.array.dtype:
-                g = g.astype(self.array.dtype)
-        run_backward(self, g, retain_graph)
-
-    # --- in-place helpers (not recorded in the graph) ---
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and _mode.enabled:
-            raise RuntimeError(
-                f"{op}: in-place change of a tensor that requires grad; wrap it in neurona.no_grad() "
-                f"or change .data directly"
-            )
-
-    def zero_(self) -> "Tensor":
-        self._check_inplace("zero_")
-        self.array[...] = 0
-        return self
-
-    def fill_(self, value) -> "Tensor":
-        self._check_inplace("fill_")
-        self.array[...] = value
-        return self
-
-    def copy_(self, src) -> "Tensor":
-        self._check_inplace("copy_")
-        src = src.array if isinstance(src, Tensor) else backend.get_array_module(self.array).asarray(src)
+            g = _seed_gradient(self, gradient, "backward()")
+        if inputs is None:
+            run_backward((self,), (g,), bool(retain_graph))
+            return
+        sink = _Sink(_tensors(inputs, "backward(): inputs"), _accumulate_leaf)
         try:
-            fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
-        except ValueError:  # shapes that do not broadcast at all
-            fits = False
-        if not fits:
-            raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}")
-        self.array[...] = src
-        return self
+            run_backward((self,), (g,), bool(retain_graph), sink)
+        finally:
+            sink.close()
 
-    def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        if isinstance(value, Tensor):
-            value = value.array
-        self.array[_index_arrays(index)] = value
+    # --- in-place ops: they change this tensor's memory (see neurona.inplace for the rules) ---
+    def add_(self, other, *, alpha=1): return _ip.binary_(self, "add_", np.add, _m.add, other, alpha)
+    def sub_(self, other, *, alpha=1): return _ip.binary_(self, "sub_", np.subtract, _m.sub, other, alpha)
+    def mul_(self, other): return _ip.binary_(self, "mul_", np.multiply, _m.mul, other)
+    def div_(self, other, *, rounding_mode=None): return _ip.div_(self, other, rounding_mode)
+    def pow_(self, exponent): return _ip.binary_(self, "pow_", np.power, _m.pow, exponent)
+    def __iadd__(self, other): return _ip.binary_(self, "+=", np.add, _m.add, other)
+    def __isub__(self, other): return _ip.binary_(self, "-=", np.subtract, _m.sub, other)
+    def __imul__(self, other): return _ip.binary_(self, "*=", np.multiply, _m.mul, other)
+    def __itruediv__(self, other): return _ip.div_(self, other, None, "/=")
+    def __ipow__(self, other): return _ip.binary_(self, "**=", np.power, _m.pow, other)
+    def addcmul_(self, tensor1, tensor2, *, value=1): return _ip.addc_(self, "addcmul_", tensor1, tensor2, value)
+    def addcdiv_(self, tensor1, tensor2, *, value=1): return _ip.addc_(self, "addcdiv_", tensor1, tensor2, value)
+    def lerp_(self, end, weight): return _ip.lerp_(self, end, weight)
+    def clamp_(self, min=None, max=None): return _ip.clamp_(self, min, max, "clamp_")
+    clip_ = clamp_
+    def clamp_min_(self, min): return _ip.clamp_(self, min, None, "clamp_min_")
+    def clamp_max_(self, max): return _ip.clamp_(self, None, max, "clamp_max_")
+    def zero_(self): return _ip.fill_(self, 0, "zero_")
+    def fill_(self, value): return _ip.fill_(self, value, "fill_")
+    def copy_(self, src, non_blocking: bool = False): return _ip.copy_(self, src)
+    def masked_fill_(self, mask, value): return _ip.masked_fill_(self, mask, value)
+    def index_add_(self, dim, index, source, *, alpha=1): return _ip.index_add_(self, dim, index, source, alpha)
+    def __setitem__(self, index, value): _ip.setitem_(self, index, value)
+    # unary in-place ops: the same values as the method without "_"
+    def neg_(self): return _ip.unary_(self, "neg_", Tensor.neg)
+    def abs_(self): return _ip.unary_(self, "abs_", Tensor.abs)
+    def exp_(self): return _ip.unary_(self, "exp_", Tensor.exp)
+    def log_(self): return _ip.unary_(self, "log_", Tensor.log)
+    def log1p_(self): return _ip.unary_(self, "log1p_", Tensor.log1p)
+    def sqrt_(self): return _ip.unary_(self, "sqrt_", Tensor.sqrt)
+    def sign_(self): return _ip.unary_(self, "sign_", Tensor.sign)
+    def sigmoid_(self): return _ip.unary_(self, "sigmoid_", Tensor.sigmoid)
+    def tanh_(self): return _ip.unary_(self, "tanh_", Tensor.tanh)
+    def relu_(self): return _ip.unary_(self, "relu_", Tensor.relu)
+    def sin_(self): return _ip.unary_(self, "sin_", lambda t: t.sin())
+    def cos_(self): return _ip.unary_(self, "cos_", lambda t: t.cos())
+    def tan_(self): return _ip.unary_(self, "tan_", lambda t: t.tan())
+    def atan_(self): return _ip.unary_(self, "atan_", lambda t: t.atan())
+    def sinh_(self): return _ip.unary_(self, "sinh_", lambda t: t.sinh())
+    def cosh_(self): return _ip.unary_(self, "cosh_", lambda t: t.cosh())
+    def expm1_(self): return _ip.unary_(self, "expm1_", lambda t: t.expm1())
+    def floor_(self): return _ip.unary_(self, "floor_", lambda t: t.floor())
+    def ceil_(self): return _ip.unary_(self, "ceil_", lambda t: t.ceil())
+    def round_(self): return _ip.unary_(self, "round_", lambda t: t.round())
+    # random fills: new values drawn from neurona's generator (or ``generator=``); no gradient flows to the old ones
+    def normal_(self, mean=0.0, std=1.0, *, generator=None): return _ip.random_fill_(self, "normal_", generator, "normal", mean, std)
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None): return _ip.random_fill_(self, "uniform_", generator, "uniform", from_, to)
+    def bernoulli_(self, p=0.5, *, generator=None): return _ip.random_fill_(self, "bernoulli_", generator, "bernoulli", p)
+    def random_(self, from_=0, to=None, *, generator=None): return _ip.random_fill_(self, "random_", generator, "random", from_, to)
+    def exponential_(self, lambd=1.0, *, generator=None): return _ip.random_fill_(self, "exponential_", generator, "exponential", lambd)
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None): return _ip.random_fill_(self, "log_normal_", generator, "log_normal", mean, std)
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None): return _ip.random_fill_(self, "cauchy_", generator, "cauchy", median, sigma)
+    def geometric_(self, p, *, generator=None): return _ip.random_fill_(self, "geometric_", generator, "geometric", p)
 
     # --- ops: thin methods over neurona.functional (visible to IDEs) ---
     def __add__(self, other): return _m.add(self, other)
@@ -485,8 +620,8 @@ class Tensor:
     def __and__(self, other): return _c.bitwise_and(self, other)
     def __or__(self, other): return _c.bitwise_or(self, other)
 
-    def add(self, other): return _m.add(self, other)
-    def sub(self, other): return _m.sub(self, other)
+    def add(self, other, *, alpha=1): return _m.add(self, other if alpha == 1 else _m.mul(other, alpha))
+    def sub(self, other, *, alpha=1): return _m.sub(self, other if alpha == 1 else _m.mul(other, alpha))
     def mul(self, other): return _m.mul(self, other)
     def div(self, other): return _m.div(self, other)
     def pow(self, exponent): return _m.pow(self, exponent)
@@ -507,6 +642,8 @@ class Tensor:
     def relu(self): return _a.relu(self)
     def softmax(self, dim=-1): return _a.softmax(self, dim)
     def log_softmax(self, dim=-1): return _a.log_softmax(self, dim)
+    def masked_fill(self, mask, value): return _s.masked_fill(self, mask, value)
+    def index_add(self, dim, index, source, *, alpha=1): return _s.index_add(self, dim, index, source, alpha=alpha)
 
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None): return _r.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None): return _r.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
@@ -534,13 +671,28 @@ class Tensor:
     @property
     def T(self): return _s.transpose(self)
 
+    # --- dtype and device ---
     def astype(self, dtype): return _m.cast(self, dtype)
-    def to(self, dtype): return _m.cast(self, dtype)
+    def to(self, *args, **kwargs) -> "Tensor":
+        """PyTorch's ``to``: ``t.to(dtype)``, ``t.to(device)``, ``t.to(device, dtype)``, ``t.to(other)``, with
+        ``non_blocking=`` (accepted) and ``copy=``. Differentiable; returns ``t`` itself when nothing changes."""
+        return _convert(self, *args, **kwargs)
+    def cpu(self): return _convert(self, "cpu")
+    def cuda(self, device=None, non_blocking: bool = False): return _convert(self, backend.cuda_device(device))
     def float(self): return _m.cast(self, np.float32)
     def double(self): return _m.cast(self, np.float64)
-    def long(self): return Tensor(self.array.astype(np.int64))
-    def int(self): return Tensor(self.array.astype(np.int32))
-    def bool(self): return Tensor(self.array.astype(np.bool_))
+    def half(self): return _m.cast(self, np.float16)
+    def long(self): return _m.cast(self, np.int64)
+    def int(self): return _m.cast(self, np.int32)
+    def short(self): return _m.cast(self, np.int16)
+    def char(self): return _m.cast(self, np.int8)
+    def byte(self): return _m.cast(self, np.uint8)
+    def bool(self): return _m.cast(self, np.bool_)
+    def type(self, dtype=None, non_blocking: bool = False):
+        """``t.type()`` is the PyTorch-style type name ('neurona.FloatTensor'); ``t.type(dtype)`` casts."""
+        if dtype is None:
+            return backend.type_name(self.array.dtype, self.device)
+        return _m.cast(self, dtype)
     def clone(self): return _m.mul(self, 1) if self.array.dtype.kind == "f" else Tensor(self.array.copy())
 
     # --- tensor API: PyTorch's everyday methods ---
@@ -744,6 +896,22 @@ def _np_new(kind: str, size, fill=None) -> np.ndarray:
     return getattr(np, kind)(shape)
 
 
+def _rebuild_tensor(array, requires_grad: bool, grad=None) -> Tensor:
+    t = _wrap(array)
+    t.requires_grad = bool(requires_grad)
+    if grad is not None:
+        t._grad = _wrap(grad)
+    return t
+
+
+def _wrap(a) -> Tensor:
+    """A tensor holding the array ``a`` as it is (no copy, no dtype policy): what ops and factories return."""
+    t = Tensor.__new__(Tensor)
+    t.array, t._grad, t._ctx, t.name, t.requires_grad = a, None, None, None, False
+    t._alias = None
+    return t
+
+
 def _index_arrays(index):
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, Tensor):
@@ -753,31 +921,141 @@ def _index_arrays(index):
     return index
 
 
+def _convert(t: Tensor, *args, **kwargs) -> Tensor:
+    """``Tensor.to``: PyTorch's forms ``to(dtype)``, ``to(device, dtype)``, ``to(other)``, with ``copy=``."""
+    if args and isinstance(args[0], Tensor):  # to(other): other's device and dtype
+        args = (args[0].device, args[0].array.dtype) + args[1:]
+    device, dtype, copy = backend.parse_to(args, kwargs, "Tensor.to")
+    out = t
+    if dtype is not None and out.array.dtype != dtype:
+        out = _m.cast(out, dtype)
+    if device is not None and backend.device_of(out.array) != device:
+        out = _m.to_device(out, device)
+    if copy and out is t:
+        out = t.clone()
+    return out
+
+
+def _check_create_graph(create_graph, where: str) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            f"{where}: create_graph=True (higher-order gradients) is not supported: neurona's backward computes "
+            f"gradients on arrays, not as a new graph of tensors, so they cannot be differentiated again"
+        )
+
+
+def _seed_gradient(t: Tensor, gradient, where: str):
+    """∂L/∂t as an array of t's shape and dtype: ``gradient``, or 1 for a one-element tensor."""
+    if gradient is None:
+        if t.array.size != 1:
+            raise RuntimeError(
+                f"{where}: this tensor has shape {t.shape}; only a one-element tensor can be the start "
+                f"of backward without a gradient. Reduce it first (y.sum().backward()) or pass "
+                f"gradient= an array of shape {t.shape} (e.g. y.backward(neurona.ones_like(y)))"
+            )
+        return backend.get_array_module(t.array).ones_like(t.array)
+    g = gradient.array if isinstance(gradient, Tensor) else backend.get_array_module(t.array).asarray(gradient)
+    if g.shape != t.array.shape:
+        raise ValueError(f"{where}: grad has shape {g.shape}, expected the tensor's shape {t.shape}")
+    if g.dtype != t.array.dtype:
+        g = g.astype(t.array.dtype)
+    return g
+
+
+_retained_upto = 0  # the newest node whose output is retained: backward looks for retained outputs up to it only
+
+
+def _retain(fn: Function, t: Tensor) -> None:
+    global _retained_upto
+    fn.retained = weakref.ref(t)
+    if fn.gen > _retained_upto:
+        _retained_upto = fn.gen
+
+
+class _Sink:
+    """Where ``run_backward`` hands gradients when only some tensors should get them (``backward(inputs=...)``,
+    ``autograd.grad``): each wanted leaf's gradient, and each wanted non-leaf's where its creator receives it.
+    ``close()`` undoes the marks left on the creators."""
+
+    def __init__(self, tensors, receive):
+        self.wanted = {id(t) for t in tensors}
+        self.receive = receive
+        self.undo = []
+        for t in tensors:
+            c = t._ctx
+            if c is not None:
+                self.undo.append((c, c.__dict__.get("retained")))
+                _retain(c, t)
+
+    def __call__(self, t, g, handed) -> None:
+        if id(t) in self.wanted:
+            self.receive(t, g, handed)
+
+    def close(self) -> None:
+        for c, old in self.undo:
+            if old is None:
+                c.__dict__.pop("retained", None)
+            else:
+                c.retained = old
+
+
+def _tensors(x, what: str) -> list:
+    """A tensor or a sequence of tensors as a list, each checked to require grad."""
+    ts = [x] if isinstance(x, Tensor) else list(x)
+    for t in ts:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{what}: expected tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"{what}: one of the differentiated tensors does not require grad")
+    return ts
+
+
 # --- backward --------------------------------------------------------------------
 
 
-def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
-    """Propagate ``g`` = ∂L/∂root back through the graph into the leaves' ``.grad``."""
-    handed = {id(g)}  # arrays already stored somewhere: copy before making them a .grad
-    ctx = root._ctx
-    if ctx is None:
-        _accumulate_leaf(root, g, handed)
-        return
-    pending = {ctx: g}
-    heap = []
-    fn = ctx
+def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
+    """Propagate ``grads[i]`` = ∂L/∂roots[i] back through the graph into the leaves' ``.grad``.
+
+    ``sink(tensor, gradient, handed)``, when given, receives the gradients of
+    the leaves (and of retained non-leaves) instead of ``_accumulate_leaf``:
+    ``autograd.grad`` and ``backward(inputs=...)`` use it.
+    """
+    store = _accumulate_leaf if sink is None else sink
+    if len(roots) == 1:  # loss.backward(): the common case, kept short
+        handed = {id(grads[0])}  # arrays already stored somewhere: copy before making them a .grad
+        fn = roots[0]._ctx
+        if fn is None:
+            store(roots[0], grads[0], handed)
+            return
+        pending = {fn: grads[0]}
+        heap = []
+    else:
+        handed = {id(g) for g in grads}
+        pending = {}
+        for root, g in zip(roots, grads):
+            ctx = root._ctx
+            if ctx is None:
+                store(root, g, handed)
+            else:
+                pending[ctx] = pending[ctx] + g if ctx in pending else g
+        if not pending:
+            return
+        heap = [(-f.gen, id(f), f) for f in pending]
+        heapq.heapify(heap)
+        fn = heapq.heappop(heap)[2]
+    # the few nodes that need more than backward() are those whose stamp is at most `recent`: nodes made before
+    # the latest in-place change (checked), nodes whose output is retained, and freed nodes (their gen is -1)
+    recent = _ip.checks_from() if _ip.anomaly else max(_ip._last, _retained_upto)
     while True:
         gy = pending.pop(fn)
-        if fn.freed:
-            raise RuntimeError(
-                f"backward(): the graph through {type(fn).__name__} was already freed by an earlier backward; "
-                f"pass retain_graph=True to the first backward() to differentiate through it twice"
-            )
-        if fn.retained is not None:
-            t = fn.retained()
-            if t is not None:
-                _accumulate_leaf(t, gy, handed)
-        gxs = fn.backward(gy)
+        if fn.gen > recent:
+            gxs = fn.backward(gy)
+        else:
+            if fn.retained is not None:
+                t = fn.retained()
+                if t is not None:
+                    store(t, gy, handed)
+            gxs = _ip.checked_backward(fn, gy)
         if type(gxs) is not tuple:
             gxs = tuple(gxs) if type(gxs) is list else (gxs,)
         parents = fn.parents
@@ -791,7 +1069,10 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
             if p is None or gx is None:
                 continue
             if isinstance(p, Tensor):  # a leaf that requires grad (Parameter included)
-                _accumulate_leaf(p, gx, handed)
+                if sink is None:
+                    _accumulate_leaf(p, gx, handed)
+                else:
+                    sink(p, gx, handed)
             elif p in pending:
                 pending[p] = pending[p] + gx  # never in place: gx may be shared
             else:
@@ -803,7 +1084,7 @@ def run_backward(root: Tensor, g, retain_graph: bool = False) -> None:
             fn.release()
         if nxt is not None:
             if not heap or -heap[0][0] <= nxt.gen:
-                fn = nxt  # no waiting node has a higher generation: nxt is next in order (a chain never
+                fn = nxt  # no waiting node is younger than nxt: nxt is next in order (a chain never
                 continue  # touches the heap)
             heapq.heappush(heap, (-nxt.gen, id(nxt), nxt))
         if not heap:
@@ -820,17 +1101,18 @@ def _accumulate_leaf(t: Tensor, gx, handed: set) -> None:
         gx = gx.copy(order="K")  # in the gradient's memory order: a transposing copy costs several times more
     if gx.shape != t.array.shape:  # a broadcast scalar gradient, e.g. from a 0-d constant
         gx = np.broadcast_to(gx, t.array.shape).copy()
-    if t.grad is None:
+    if t._grad is None:
         handed.add(id(gx))
         g = Tensor.__new__(Tensor)
-        g.array, g.grad, g._ctx, g.name, g.requires_grad = gx, None, None, None, False
-        t.grad = g
+        g.array, g._grad, g._ctx, g.name, g.requires_grad = gx, None, None, None, False
+        t._grad = g
     else:
         # not in place: the stored array may also be travelling through the graph
-        s = t.grad.array + gx
-        t.grad.array = np.asarray(s) if isinstance(s, np.generic) else s
+        s = t._grad.array + gx
+        t._grad.array = np.asarray(s) if isinstance(s, np.generic) else s
 
-from .functional import activation as _a  # noqa: E402  (methods above resolve these at call time)
+from . import inplace as _ip  # noqa: E402  (methods above resolve these at call time)
+from .functional import activation as _a  # noqa: E402
 from .functional import math as _m  # noqa: E402
 from .functional import reduce as _r  # noqa: E402
 from .functional import shape as _s  # noqa: E402

@@ -76,8 +76,15 @@ def _metric_names(series: Mapping, metrics) -> list[str]:
     return names
 
 
-def learning_curves(history, path=None, metrics: Sequence[str] | str | None = None, title: str | None = None):
-    """Training and validation curves per epoch: one panel per quantity (loss, then accuracy by default)."""
+def learning_curves(history, path=None, metrics: Sequence[str] | str | None = None, title: str | None = None,
+                    best_epoch: int | None = None, best_label: str | None = None):
+    """Training and validation curves per epoch: one panel per quantity (loss, then accuracy by default).
+
+    ``best_epoch`` (counted from 1), e.g. the epoch whose weights early
+    stopping kept, is marked on every panel and named in the legend
+    (``best_label``, default "best epoch"); without it each panel marks the
+    best epoch of its own validation curve.
+    """
     s = _series(history)
     names = _metric_names(s, metrics)
     fig = _figure(figsize=(5.2 * len(names), 3.8))
@@ -90,9 +97,13 @@ def learning_curves(history, path=None, metrics: Sequence[str] | str | None = No
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        ax.legend()
         _integer_epochs(ax, _longest(s, (name, "val_" + name)))
-        _best_marker(ax, s, name)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", alpha=0.6, linestyle=":",
+                       label=f"{best_label or 'best epoch'} (epoch {best_epoch})")
+        else:
+            _best_marker(ax, s, name)
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     if path is not None:
@@ -122,7 +133,7 @@ def _best_marker(ax, s: Mapping, name: str) -> None:
     if not np.isfinite(y).any():
         return
     i = int(np.nanargmax(y) if greater_is_better(name) else np.nanargmin(y))
-    ax.axvline(i + 1, color="grey", alpha=0.4, linestyle=":")
+    ax.axvline(i + 1, color="grey", alpha=0.4, linestyle=":", label=f"best {key} (epoch {i + 1})")
 
 
 def compare_curves(histories: Mapping[str, object], path=None, metrics: Sequence[str] = ("loss", "val_loss",
@@ -179,7 +190,8 @@ def confusion_matrix(cm, class_names: Sequence[str] | None = None, path=None, no
     fig = _figure(figsize=(size + 1, size))
     ax = fig.subplots()
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("fraction of the true class" if normalize else "samples")
     ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)
     ax.set_xlabel("predicted")
@@ -223,8 +235,10 @@ def lr_find_curve(lrs, losses, suggestion: float | None = None, path=None, ax=No
 
 
 def decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, path=None, resolution: int = 200,
-                      title: str | None = None, margin: float = 0.5):
+                      title: str | None = None, margin: float = 0.5, class_names: Sequence[str] | None = None):
     """Decision regions of a 2-D classifier, with the data points on top (the notes' playground view).
+
+    The legend names each class's colour (``class_names``, default "class 0", "class 1", ...).
 
     ``predict`` maps an (M, 2) array of points to (M, C) scores or (M,)
     classes, e.g. ``lambda P: neurona.train.predict(model, P)``.
@@ -249,8 +263,11 @@ def decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, path=No
     cmap = "tab10" if n_classes <= 10 else "tab20"
     ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, alpha=0.3,
                 vmin=-0.5, vmax=(10 if n_classes <= 10 else 20) - 0.5)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=(10 if n_classes <= 10 else 20) - 0.5, s=12,
-               edgecolors="k", linewidths=0.3)
+    points = ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=(10 if n_classes <= 10 else 20) - 0.5,
+                        s=12, edgecolors="k", linewidths=0.3)
+    names = list(class_names) if class_names is not None else [f"class {k}" for k in range(n_classes)]
+    handles, _ = points.legend_elements(num=list(range(n_classes)))
+    ax.legend(handles, names[:len(handles)], title="points and regions", fontsize=8, loc="best")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel("x₁")

@@ -244,5 +244,5 @@ def test_random_floats_of_integer_dtype_refused(make):
 
 
 def test_bad_generator_refused():
-    with pytest.raises(TypeError, match="generator: expected a numpy.random.Generator or None, got int"):
+    with pytest.raises(TypeError, match="generator: expected a neurona.Generator, a numpy.random.Generator or None, got int"):
         nr.randn(2, generator=42)

@@ -38,7 +38,9 @@ def test_item_and_python_numbers():
 
 def test_numpy_interop():
     x = nr.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    assert x.numpy() is x.array
+    assert x.detach().numpy() is x.array and x.numpy(force=True) is x.array
+    with pytest.raises(RuntimeError, match=r"numpy\(\) on a tensor that requires grad.*detach\(\)\.numpy\(\)"):
+        x.numpy()  # as in PyTorch: the array is outside the graph
     a = np.asarray(x)
     assert a.dtype == np.float32 and np.shares_memory(a, x.array)
     np.testing.assert_array_equal(np.asarray(x, dtype=np.float64), [1, 2, 3])
@@ -277,7 +279,7 @@ def test_backward_of_a_leaf():
 
 def test_backward_on_non_scalar_without_grad_explains_what_to_pass():
     y = nr.ones(2, 3, requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"shape \(2, 3\).*y\.sum\(\)\.backward\(\).*grad=.*shape \(2, 3\)"):
+    with pytest.raises(RuntimeError, match=r"shape \(2, 3\).*y\.sum\(\)\.backward\(\).*gradient=.*shape \(2, 3\)"):
         y.backward()
 
 

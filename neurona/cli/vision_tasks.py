@@ -10,7 +10,7 @@ from .. import io
 from ..vision.tasks import TASKS, run_task, task_options, write_figures
 from .options import parse_ints
 from .output import CLIError, plots_skipped, say
-from .runs import new_run_dir, timestamp, write_json
+from .runs import RunFolder, new_run_dir, timestamp
 
 __all__ = ["is_task", "train"]
 
@@ -43,20 +43,21 @@ def train(args) -> int:
         raise CLIError(f"--{str(e).replace('_', '-')}") from None
     quiet = bool(args.quiet)
     run = new_run_dir(args.out, args.name, f"{o['model']}-{o['data']}")
-    run.mkdir(parents=True, exist_ok=True)
-    result = run_task(args.model, o, log=None if quiet else print)
-    write_json(run / "config.json", {"command": "train", "options": o, "created": timestamp()})
-    test = {k: v for k, v in result.metrics.items() if k.startswith("test_") and isinstance(v, float)}
-    io.save(result.model, run / "model.npz", **result.meta, options=o, test=test)
+    result = run_task(args.model, o, log=None if quiet else print)  # the folder is made once it is done
     files = ["model.npz"]
-    for name, other in result.models.items():
-        io.save(other, run / f"{name}.npz", dataset=result.meta["dataset"], task=name, options=o)
-        files.append(f"{name}.npz")
-    write_json(run / "metrics.json", result.metrics)
-    _write_rows(run / "history.csv", result.history)
-    with io.atomic_write(run / result.report_name, "w", encoding="utf-8") as f:
-        f.write(result.report)
-    figures = write_figures(args.model, result, run)
+    with RunFolder(run) as folder:
+        folder.write_json("config.json", {"command": "train", "options": o, "created": timestamp()})
+        test = {k: v for k, v in result.metrics.items() if k.startswith("test_") and isinstance(v, float)}
+        io.save(result.model, folder.file("model.npz"), **result.meta, options=o, test=test)
+        for name, other in result.models.items():
+            io.save(other, folder.file(f"{name}.npz"), dataset=result.meta["dataset"], task=name, options=o)
+            files.append(f"{name}.npz")
+        folder.write_json("metrics.json", result.metrics)
+        _write_rows(folder.file("history.csv"), result.history)
+        with io.atomic_write(folder.file(result.report_name), "w", encoding="utf-8") as f:
+            f.write(result.report)
+        figures = write_figures(args.model, result, folder.path)
+        folder.keep()
     if not figures:
         plots_skipped("matplotlib is not installed (pip install 'neurona[plot]')", quiet)
     print(result.summary)

@@ -26,7 +26,7 @@ from ..engine import Function, Tensor
 from .math import as_tensor
 
 __all__ = [
-    "heaviside", "identity", "sigmoid", "logsigmoid", "tanh", "relu", "relu6", "leaky_relu", "prelu", "elu",
+    "heaviside", "identity", "sigmoid", "logsigmoid", "tanh", "relu", "relu_", "relu6", "leaky_relu", "prelu", "elu",
     "selu", "celu", "softsign", "softplus", "gelu", "silu", "hardtanh", "maxout", "softmax", "log_softmax",
 ]
 
@@ -405,9 +405,19 @@ def tanh(x) -> Tensor:
     return Tanh()(as_tensor(x))
 
 
-def relu(x) -> Tensor:
-    """ReLU(x) = max(0, x); derivative 1 for x > 0, 0 for x < 0 (0 is used at x = 0)."""
+def relu(x, inplace: bool = False) -> Tensor:
+    """ReLU(x) = max(0, x); derivative 1 for x > 0, 0 for x < 0 (0 is used at x = 0).
+
+    ``inplace=True`` overwrites ``x`` (``x.relu_()``), as PyTorch's does.
+    """
+    if inplace:
+        return relu_(x)
     return ReLU()(as_tensor(x))
+
+
+def relu_(x: Tensor) -> Tensor:
+    """ReLU in place: ``x`` takes the values max(0, x) (recorded when grad mode asks for it)."""
+    return x.relu_()
 
 
 def relu6(x) -> Tensor:

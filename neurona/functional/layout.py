@@ -207,7 +207,8 @@ def flip(input, *dims) -> Tensor:
     ds = {_norm_dim(d, x.ndim, "flip") for d in _dims(dims)}
     if not ds:
         return x * 1 if x.array.dtype.kind == "f" else Tensor(x.array.copy())
-    return getitem(x, tuple(slice(None, None, -1) if k in ds else slice(None) for k in range(x.ndim)))
+    # a copy, as PyTorch's flip is: a reversed slice would be a view, and an in-place change of it would reach x
+    return getitem(x, tuple(slice(None, None, -1) if k in ds else slice(None) for k in range(x.ndim))).clone()
 
 
 def fliplr(input) -> Tensor:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..backend import get_array_module
-from ..engine import Function, Tensor
+from ..engine import Function, Tensor, _wrap
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
@@ -585,13 +586,35 @@ def where(condition, a=None, b=None) -> Tensor:
 
 
 def cast(x: Tensor, dtype) -> Tensor:
-    """Convert to ``dtype``; gradients flow back in the source dtype."""
-    d = np.dtype(dtype)
+    """Convert to ``dtype``; gradients flow back in the source dtype (to or from integers: no gradient)."""
+    d = backend.to_dtype(dtype)
     if x.array.dtype == d:
         return x
     if d.kind != "f" or x.array.dtype.kind != "f":
-        return Tensor(x.array.astype(d), dtype=d)  # dtype=: an explicit float64 stays float64
+        return _wrap(x.array.astype(d))  # as it is: an explicit float64 or float16 stays so
     return Cast(d)(x)
+
+
+class ToDevice(Function):
+    """A copy on another device (CPU ↔ GPU); the gradient travels back to the source device."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.src = backend.device_of(x)
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return backend.to_device(gy, self.src)
+
+
+def to_device(x: Tensor, device) -> Tensor:
+    """``x`` on ``device`` (a ``neurona.device`` or a name such as ``"cpu"``); itself if it is there already."""
+    d = backend.device(device)
+    if backend.device_of(x.array) == d:
+        return x
+    return ToDevice(d)(x)
 
 
 def compare(ufunc, a: Tensor, b) -> Tensor:

@@ -1,17 +1,21 @@
 """Shape ops and indexing: the gradient is the input's values moved back.
 
 reshape / view / flatten / squeeze / unsqueeze are one ``Reshape``;
-transpose and permute one ``Permute``; split is slicing.
+transpose and permute one ``Permute``; split is slicing. Reshape, Permute,
+BroadcastTo and basic indexing return views of their input's memory
+(``ViewFunction``), as in PyTorch. ``masked_fill`` and ``index_add`` write
+values into a copy (or, for their ``_`` methods, into the tensor itself).
 """
 from __future__ import annotations
 
 import builtins
+import operator
 
 import numpy as np
 
 from ..backend import get_array_module
-from ..engine import Function, Tensor, _index_arrays
-from .math import as_tensor
+from ..engine import Function, Tensor, ViewFunction, _index_arrays
+from .math import as_tensor, unbroadcast
 
 
 def _shape_arg(shape) -> tuple:
@@ -20,9 +24,12 @@ def _shape_arg(shape) -> tuple:
     return tuple(int(s) for s in shape)
 
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     def __init__(self, shape):
         self.shape = shape
+
+    def view_fn(self):
+        return operator.methodcaller("reshape", self.shape)
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -36,9 +43,12 @@ class Reshape(Function):
         return f"reshape: cannot reshape a tensor of shape {x.shape} ({x.array.size} elements) into shape {self.shape}"
 
 
-class Permute(Function):
+class Permute(ViewFunction):
     def __init__(self, axes):
         self.axes = axes
+
+    def view_fn(self):
+        return operator.methodcaller("transpose", self.axes)
 
     def forward(self, x):
         return x.transpose(self.axes)
@@ -50,16 +60,19 @@ class Permute(Function):
         return gy.transpose(inverse)
 
 
-class BroadcastTo(Function):
+class BroadcastTo(ViewFunction):
     def __init__(self, shape):
         self.shape = shape
+
+    def view_fn(self):
+        shape = self.shape
+        return lambda a: get_array_module(a).broadcast_to(a, shape)
 
     def forward(self, x):
         self.in_shape = x.shape
         return np.broadcast_to(x, self.shape)
 
     def backward(self, gy):
-        from .math import unbroadcast
         return unbroadcast(gy, self.in_shape)
 
     def _describe_failure(self, inputs, err):
@@ -117,7 +130,7 @@ def _is_basic(index) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     def __init__(self, index):
         items = index if isinstance(index, tuple) else (index,)
         bools = [isinstance(i, np.ndarray) and i.dtype == np.bool_ for i in items]
@@ -130,9 +143,15 @@ class GetItem(Function):
             index = tuple(expanded)
         self.index = index
 
+    def view_fn(self):  # used only when the result is a view (basic indexing)
+        return operator.itemgetter(self.index)
+
     def forward(self, x):
         self.shape, self.dtype = x.shape, x.dtype
-        return x[self.index]
+        y = x[self.index]
+        if self.basic and isinstance(y, np.generic):  # one element: a 0-d view of it, as PyTorch's x[i, j] is
+            y = x[(self.index if isinstance(self.index, tuple) else (self.index,)) + (Ellipsis,)]
+        return y
 
     def backward(self, gy):  # scatter back; repeated indices accumulate (np.add.at)
         xp = get_array_module(gy)
@@ -145,6 +164,165 @@ class GetItem(Function):
 
     def _describe_failure(self, inputs, err):
         return f"getitem: index {self.index!r} is invalid for a tensor of shape {inputs[0].shape}: {err}"
+
+
+class SetItem(Function):
+    """In-place kernel of ``x[index] = value``: ``x`` keeps its elements except at ``index``, which take ``value``.
+
+    Called through ``Tensor.__setitem__`` only: forward writes into ``x`` itself.
+    """
+
+    def __init__(self, index, const=None):
+        self.index, self.const = index, const  # const: the value when it is not a tensor input
+
+    def forward(self, x, v=None):
+        x[self.index] = self.__dict__.pop("const") if v is None else v
+        if v is not None:
+            self.vshape, self.vdtype = v.shape, v.dtype
+        return x
+
+    def backward(self, gy):  # ∂x_new/∂x_old = 1 outside index, 0 inside; ∂x_new/∂value = 1 at index
+        gx = None
+        if self.needs[0]:
+            gx = gy.copy()
+            gx[self.index] = 0
+        if len(self.needs) == 1:
+            return gx
+        gv = None
+        if self.needs[1]:
+            gv = gy[self.index]
+            if gv.shape != self.vshape:
+                gv = unbroadcast(gv, self.vshape) if len(self.vshape) <= gv.ndim else gv.reshape(self.vshape)
+            gv = gv.astype(self.vdtype, copy=False)
+        return gx, gv
+
+
+def setitem(x: Tensor, index, value) -> Tensor:
+    """``x[index] = value`` as a recorded in-place kernel (``Tensor.__setitem__`` calls it)."""
+    if isinstance(value, Tensor):
+        return SetItem(index)(x, value)
+    return SetItem(index, value)(x)
+
+
+class MaskedFill(Function):
+    """``x`` with the elements where ``mask`` holds replaced by ``value`` (a number, or a 0-d tensor input)."""
+
+    def __init__(self, mask, const=None, inplace: bool = False):
+        self.mask, self.const, self.inplace = mask, const, inplace
+
+    def forward(self, x, v=None):
+        val = self.const if v is None else v
+        xp = get_array_module(x)
+        if self.inplace:
+            xp.copyto(x, val, where=self.mask, casting="unsafe")
+            return x
+        return xp.where(self.mask, xp.asarray(val).astype(x.dtype), x)
+
+    def backward(self, gy):  # 1 to x where the mask is off; the masked elements' gradients add up in the value
+        mask = self.mask
+        gx = get_array_module(gy).where(mask, gy.dtype.type(0), gy) if self.needs[0] else None
+        if len(self.needs) == 1:
+            return gx
+        gv = None
+        if self.needs[1]:
+            gv = (gy * mask).sum().astype(gy.dtype)
+        return gx, gv
+
+
+def check_mask(mask, shape: tuple, op: str) -> None:
+    if getattr(mask, "dtype", None) != np.bool_:
+        raise TypeError(f"{op}: the mask must be a boolean tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    try:
+        fits = np.broadcast_shapes(mask.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: a mask of shape {mask.shape} does not broadcast to the tensor's shape {shape}")
+
+
+def masked_fill_parts(x: Tensor, mask, value, op: str, inplace: bool = False) -> tuple:
+    """The MaskedFill op and its inputs for ``masked_fill(x, mask, value)``."""
+    m = mask.array if isinstance(mask, Tensor) else get_array_module(x.array).asarray(mask)
+    check_mask(m, x.shape, op)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"{op}: the value must be a number or a 0-dimensional tensor, got shape {value.shape}")
+        if value.requires_grad:
+            return MaskedFill(m, inplace=inplace), (x, value)
+        value = value.array
+    return MaskedFill(m, value, inplace), (x,)
+
+
+def masked_fill(x, mask, value) -> Tensor:
+    """``x`` with ``value`` where ``mask`` is True (PyTorch's ``masked_fill``); differentiable in x and value.
+
+    >>> import neurona
+    >>> masked_fill(neurona.tensor([1.0, 2.0, 3.0]), neurona.tensor([True, False, True]), 0.0)
+    tensor([0., 2., 0.])
+    """
+    x = as_tensor(x)
+    op, inputs = masked_fill_parts(x, mask, value, "masked_fill")
+    return op(*inputs)
+
+
+def index_add_into(a, dim: int, index, source, alpha=1) -> None:
+    """``a[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim``, in place (repeated indices add up)."""
+    s = source if alpha == 1 else source * alpha
+    get_array_module(a).add.at(a, (slice(None),) * dim + (index,), s.astype(a.dtype, copy=False))
+
+
+class IndexAdd(Function):
+    """``x`` with ``alpha·source`` added along ``dim`` at the positions ``index``."""
+
+    def __init__(self, dim: int, index, alpha, inplace: bool = False):
+        self.dim, self.index, self.alpha, self.inplace = dim, index, alpha, inplace
+
+    def forward(self, x, source):
+        self.sdtype = source.dtype
+        out = x if self.inplace else x.copy()
+        index_add_into(out, self.dim, self.index, source, self.alpha)
+        return out
+
+    def backward(self, gy):  # ∂out/∂x = 1; ∂out/∂source[i] = alpha at index[i]
+        gs = None
+        if self.needs[1]:
+            gs = get_array_module(gy).take(gy, self.index, axis=self.dim)
+            if self.alpha != 1:
+                gs = gs * gy.dtype.type(self.alpha)
+            gs = gs.astype(self.sdtype, copy=False)
+        return (gy if self.needs[0] else None), gs
+
+
+def index_add_parts(x: Tensor, dim: int, index, source, op: str) -> tuple:
+    """(dim, index array, source tensor) of ``index_add(x, dim, index, source)``, checked."""
+    d = _norm_dim(dim, x.ndim, op)
+    idx = index.array if isinstance(index, Tensor) else get_array_module(x.array).asarray(index)
+    if idx.ndim > 1 or (idx.size and idx.dtype.kind not in "iu"):
+        raise TypeError(f"{op}: index must be a 1-D integer tensor, got dtype {idx.dtype} and shape {idx.shape}")
+    idx = idx.reshape(-1).astype(np.intp, copy=False)
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"{op}: index out of range for dimension {d} of size {n}: {idx.min()}..{idx.max()}")
+    source = as_tensor(source, like=x)
+    expected = x.shape[:d] + (idx.size,) + x.shape[d + 1:]
+    if source.shape != expected and not (x.ndim == 0 and source.size == idx.size):
+        raise ValueError(f"{op}: source of shape {source.shape} does not fit: adding {idx.size} slices along "
+                         f"dimension {d} of a tensor of shape {x.shape} needs shape {expected}")
+    return d, idx, source
+
+
+def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
+    """``x`` plus ``alpha·source[..., i, ...]`` at ``x[..., index[i], ...]`` along ``dim`` (PyTorch's ``index_add``).
+
+    Repeated indices add up. Differentiable in ``x`` and ``source``.
+
+    >>> import neurona
+    >>> index_add(neurona.zeros(3), 0, neurona.tensor([0, 2, 0]), neurona.tensor([1.0, 2.0, 3.0]))
+    tensor([4., 0., 2.])
+    """
+    x = as_tensor(x)
+    d, idx, source = index_add_parts(x, dim, index, source, "index_add")
+    return IndexAdd(d, idx, alpha)(x, source)
 
 
 def reshape(x, *shape) -> Tensor:
@@ -344,12 +522,17 @@ def pad(x, pad, mode: str = "constant", value: float | None = None) -> Tensor:
 
 def getitem(x: Tensor, index) -> Tensor:
     """``x[index]``: slices, integers, integer arrays, boolean masks."""
+    return GetItem(index_of(index))(x)
+
+
+def index_of(index):
+    """An index as NumPy reads it: Tensors replaced by their arrays, lists by integer arrays."""
     index = _index_arrays(index)
     if isinstance(index, list):
         index = _list_index(index)
     if isinstance(index, tuple):
         index = tuple(_list_index(i) if isinstance(i, list) else i for i in index)
-    return GetItem(index)(x)
+    return index
 
 
 def _list_index(items: list) -> np.ndarray:

@@ -16,7 +16,7 @@ register themselves by plain attribute assignment in ``__init__``::
 Calling the module (``model(x)``) runs ``forward``. The names, signatures
 and behaviour follow PyTorch's ``torch.nn.Module``: ``parameters()``,
 ``state_dict()`` / ``load_state_dict()``, ``train()`` / ``eval()``,
-``zero_grad()``, ``requires_grad_()``, ``apply()``, ``to(dtype)``.
+``zero_grad()``, ``requires_grad_()``, ``apply()``, ``to(device | dtype)``.
 """
 from __future__ import annotations
 
@@ -400,46 +400,61 @@ class Module:
         fn(self)
         return self
 
-    # --- dtype ------------------------------------------------------------------------
+    # --- dtype and device ---------------------------------------------------------------
 
-    def _cast_floats(self, dtype) -> "Module":
-        d = np.dtype(dtype)
-        if d.kind != "f":
-            raise TypeError(f"to: modules can only be cast to a floating dtype, got {d}")
+    def _convert(self, dtype=None, device=None) -> "Module":
+        """Cast floating parameters and buffers to ``dtype`` and move all of them to ``device``, in place.
+
+        Each tensor keeps its identity (its ``.array`` is swapped, as PyTorch
+        swaps ``.data``), so optimizers and other references keep working.
+        """
+        from .. import backend
+
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to: modules can only be cast to a floating dtype, got {dtype}")
         for m in self.modules():
             for reg in (m._parameters, m._buffers):
                 for t in reg.values():
-                    if t is None or t.array.dtype.kind != "f" or t.array.dtype == d:
+                    if t is None:
                         continue
-                    t.array = t.array.astype(d)
-                    if t.grad is not None:
-                        t.grad.array = t.grad.array.astype(d)
+                    for holder in (t, t.grad):
+                        if holder is None:
+                            continue
+                        a = holder.array
+                        if dtype is not None and a.dtype.kind == "f" and a.dtype != dtype:
+                            a = a.astype(dtype)
+                        if device is not None and backend.device_of(a) != device:
+                            a = backend.to_device(a, device)
+                        holder.array = a
         return self
 
-    def to(self, dtype_or_device=None, dtype=None) -> "Module":
-        """Cast floating parameters and buffers in place: ``model.to(neurona.float64)``. ``"cpu"`` is accepted."""
-        target = dtype if dtype is not None else dtype_or_device
-        if isinstance(target, str) and target == "cpu":
-            return self
-        if target is None:
-            return self
-        try:
-            d = np.dtype(target)
-        except TypeError:
-            raise TypeError(f"to: expected a floating dtype (e.g. neurona.float64) or 'cpu', got {target!r}") from None
-        return self._cast_floats(d)
+    def to(self, *args, **kwargs) -> "Module":
+        """Cast floating parameters and buffers and/or move them, in place: ``model.to(neurona.float64)``,
+        ``model.to("cpu")``, ``model.to(device, dtype)``, ``model.to(tensor)`` (PyTorch's forms). Returns the module.
+        """
+        from .. import backend
+
+        if args and isinstance(args[0], Tensor):
+            args = (args[0].device, args[0].array.dtype) + args[1:]
+        device, dtype, _ = backend.parse_to(args, kwargs, "Module.to")
+        return self._convert(dtype, device)
 
     def float(self) -> "Module":
-        return self._cast_floats(np.float32)
+        return self._convert(np.dtype(np.float32))
 
     def double(self) -> "Module":
-        return self._cast_floats(np.float64)
+        return self._convert(np.dtype(np.float64))
 
     def half(self) -> "Module":
-        return self._cast_floats(np.float16)
+        return self._convert(np.dtype(np.float16))
 
     def cpu(self) -> "Module":
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Module":
+        from .. import backend
+
+        return self.to(backend.cuda_device(device))
 
     # --- state dict ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..creation import _as_array
-from ..engine import Tensor
+from ..engine import Tensor, _wrap
 
 
 class Parameter(Tensor):
@@ -37,7 +37,8 @@ class Parameter(Tensor):
         else:
             arr = _as_array(data)
         self.array = arr
-        self.grad = None
+        self._alias = None
+        self._grad = None
         self._ctx = None
         self.name = None
         self.requires_grad = False
@@ -55,9 +56,8 @@ class Parameter(Tensor):
 
 def _rebuild_parameter(data, requires_grad, grad=None):
     p = Parameter.__new__(Parameter)
-    p.array, p.grad, p._ctx, p.name, p.requires_grad = data, None, None, None, bool(requires_grad)
+    p.array, p._grad, p._ctx, p.name, p.requires_grad = data, None, None, None, bool(requires_grad)
+    p._alias = None
     if grad is not None:
-        g = Tensor.__new__(Tensor)
-        g.array, g.grad, g._ctx, g.name, g.requires_grad = grad, None, None, None, False
-        p.grad = g
+        p._grad = _wrap(grad)
     return p

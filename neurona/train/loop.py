@@ -178,8 +178,10 @@ class Trainer:
     ``loss_fn``, ``epochs``, ``steps`` (batches per epoch, when known),
     ``epoch`` (the current one, from 0), ``history``, and the flags
     ``stop_training`` / ``stop_reason`` that end the run after the current
-    batch. ``state_dict()`` holds what a resumed run needs: the epochs done,
-    the history and the callbacks' states.
+    batch (``stop(reason)`` sets both). ``diverge(where, reason)`` stops
+    with the epoch in progress unfinished (see ``TerminateOnDivergence``);
+    ``diverged`` then says where. ``state_dict()`` holds what a resumed run
+    needs: the epochs done, the history and the callbacks' states.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, metrics=("accuracy",), callbacks: Iterable = (),
@@ -208,7 +210,21 @@ class Trainer:
         self.epochs_done = 0
         self.stop_training = False
         self.stop_reason: str | None = None
+        self.diverged: dict | None = None
+        self._stop_said = {"error": False, "log": True}
         self.resuming = False
+
+    # --- stopping ---
+    def stop(self, reason: str, *, error: bool = False, log: bool = True) -> None:
+        """End training after the current batch; ``reason`` is said once, at the end of fit (stderr if ``error``)."""
+        self.stop_training = True
+        self.stop_reason = reason
+        self._stop_said = {"error": bool(error), "log": bool(log)}
+
+    def diverge(self, where: dict, reason: str, *, log: bool = True) -> None:
+        """Stop now, leaving the epoch in progress unfinished (not validated, no ``on_epoch_end``)."""
+        self.diverged = dict(where)
+        self.stop(reason, error=True, log=log)
 
     # --- messages ---
     def log(self, message: str, error: bool = False) -> None:
@@ -281,6 +297,8 @@ class Trainer:
         self.steps = steps
         self.stop_training = False
         self.stop_reason = None
+        self.diverged = None
+        self._stop_said = {"error": False, "log": True}
         self.epoch = initial_epoch - 1
         cb = self.callbacks
         cb.on_train_begin({})
@@ -293,6 +311,8 @@ class Trainer:
                 lr = _lr_or_none(self.optimizer)  # after the callbacks: a schedule may set it for this epoch
                 start = time.perf_counter()
                 logs.update(self.train_epoch(train))
+                if self.diverged is not None:  # an unfinished epoch: the last good one stays the last
+                    break
                 if val is not None:
                     for k, v in _evaluate(self.model, self.loss_fn, val, self.metrics).items():
                         logs["val_" + k] = v
@@ -305,8 +325,8 @@ class Trainer:
                     break
         finally:
             self.resuming = False
-        if self.stop_reason:
-            self.log(self.stop_reason)
+        if self.stop_reason and self._stop_said["log"]:
+            self.log(self.stop_reason, error=self._stop_said["error"])
         cb.on_train_end(logs)
         return self.history
 
@@ -321,7 +341,7 @@ class Trainer:
             if s:
                 states[key] = s
         return {"epochs_done": self.epochs_done, "history": self.history.state_dict(), "callbacks": states,
-                "stop_reason": self.stop_reason}
+                "stop_reason": self.stop_reason, "diverged": self.diverged}
 
     def _keyed_callbacks(self) -> dict:
         # "EarlyStopping:0": the first EarlyStopping; a progress bar added or not does not shift the keys
@@ -344,6 +364,7 @@ class Trainer:
         self.epoch = self.epochs_done - 1
         self.history.load_state_dict(state["history"])
         self.stop_reason = state.get("stop_reason")
+        self.diverged = state.get("diverged")
         for key, s in saved.items():
             by_key[key].load_state_dict(s)
         self.resuming = True
@@ -407,6 +428,10 @@ def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, 
     ``clip_grad_norm``, and ``optimizer.step()``. After each epoch, ``val``
     is evaluated (``val_loss``, ``val_<metric>``) and the callbacks run;
     a callback may stop training (``EarlyStopping``, ``TerminateOnNaN``).
+    Pass ``TerminateOnDivergence()`` to stop a run whose loss turns NaN or
+    grows 1000-fold: the epoch it happens in is dropped, ``history.diverged``
+    says where, and the other callbacks (checkpoints, early stopping's best
+    weights) keep the last good epoch.
 
     ``train``/``val``: DataLoaders or ``(X, y)`` arrays (batched with
     ``batch_size``, ``None`` = the whole set, 1 = online; shuffled each epoch

@@ -313,7 +313,10 @@ def test_bad_params_raise_clear_errors():
     x = param([1.0])
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([x * 2])
-    a.grad = grad_of([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"assign a gradient of shape \(2,\) to a tensor of shape \(1,\)"):
+        a.grad = grad_of([1.0, 2.0])  # refused where it is assigned, as in PyTorch
+    a.grad = grad_of([1.0])
+    a.grad.array = np.ones(2)  # a gradient array replaced behind the tensor's back is still caught by step()
     with pytest.raises(ValueError, match=r"gradient of shape \(2,\) for a parameter of shape \(1,\)"):
         optim.SGD([a]).step()
 
