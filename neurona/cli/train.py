@@ -28,7 +28,9 @@ stops the run with exit status 3 and ``"diverged": true`` in metrics.json,
 the last good checkpoint kept; Ctrl-C (or SIGTERM) says what is saved and how
 to continue; a full or read-only disk keeps the last checkpoint, and a run
 that saved nothing removes what it wrote. ``--model language-id`` and the
-other sequence tasks train through :mod:`neurona.cli.text_tasks`.
+other sequence tasks train through :mod:`neurona.cli.text_tasks`; ``--model unet``,
+``grid-detector``, ``conv-autoencoder``, ``vae`` and ``dcgan`` (the vision tasks of
+:mod:`neurona.vision.tasks`) through :mod:`neurona.cli.vision_tasks`.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ import numpy as np
 from .. import io
 from ..data import DataBundle
 from ..data.bundle import data_slug
-from . import build, text_tasks
+from . import build, text_tasks, vision_tasks
 from .errors import describe_os_error
 from .options import TRAIN_DEFAULTS, flag_groups, merge
 from .output import EXIT_DIVERGED, EXIT_INTERRUPTED, CLIError, Interrupted, plots_skipped, say
@@ -168,6 +170,11 @@ def run(args) -> int:
             raise CLIError(f"--distributed trains the models of the data sets; {args.model} is a sequence task "
                            f"that trains on one process")
         return text_tasks.train(args)
+    if vision_tasks.is_task(args.model):  # segmentation, detection, autoencoders, DCGAN
+        if getattr(args, "distributed", False):
+            raise CLIError(f"--distributed trains the models of the data sets; {args.model} is a vision task "
+                           f"that trains on one process")
+        return vision_tasks.train(args)
     ranks = _Ranks(getattr(args, "distributed", False))
     quiet = bool(args.quiet) or not ranks.main  # only rank 0 speaks
     resuming = bool(args.resume)

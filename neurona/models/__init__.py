@@ -27,3 +27,7 @@ from .elman import ElmanNetwork, SecondOrderNetwork
 from .seq2seq import RecurrentSeq2Seq, TransformerSeq2Seq
 from .transformer_lm import TransformerLM
 from .vit import VisionTransformer
+from .unet import DoubleConv, UNet, UpBlock
+from .detector import GridDetector
+from .autoencoder import VAE, ConvAutoencoder, vae_loss
+from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, gan_step

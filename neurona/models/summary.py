@@ -37,6 +37,8 @@ def _shapes(out):
         return tuple(int(s) for s in out.shape)
     if isinstance(out, (tuple, list)):
         return tuple(_shapes(o) for o in out)
+    if isinstance(out, dict):  # e.g. a detector's named heads: their shapes, in order
+        return tuple(_shapes(o) for o in out.values())
     return None
 
 

@@ -370,6 +370,15 @@ def op_cases(rng):
     add("Conv1d", n("Conv", ["x", "w"], ["y"], pads=[2, 1], strides=[2]), [2, 3, 9], [_init(rng, "w", (4, 3, 3))])
     add("Conv_weight_input", n("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]), None,
         extra_inputs=[("x", [2, 3, 5, 5], F), ("w", [4, 3, 3, 3], F)])
+    for k, attrs in enumerate([dict(pads=[1, 1, 1, 1], strides=[2, 2], output_padding=[1, 0]),
+                               dict(pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2], group=2)]):
+        g = attrs.get("group", 1)
+        add(f"ConvTranspose_{k}", n("ConvTranspose", ["x", "w", "b"], ["y"], **attrs), [2, 4, 5, 6],
+            [_init(rng, "w", (4, 6 // g, 3, 3)), _init(rng, "b", (6,))])
+    add("ConvTranspose1d", n("ConvTranspose", ["x", "w"], ["y"], strides=[2], pads=[1, 1]), [2, 3, 7],
+        [_init(rng, "w", (3, 4, 4))])
+    add("ConvTranspose_weight_input", n("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2]), None,
+        extra_inputs=[("x", [2, 3, 4, 4], F), ("w", [3, 2, 2, 2], F)])
     for k, attrs in enumerate([dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
                                dict(kernel_shape=[3, 2], pads=[1, 0, 0, 1], dilations=[2, 1]),
                                dict(kernel_shape=[2, 2], auto_pad="SAME_UPPER", strides=[2, 2])]):
@@ -476,6 +485,9 @@ def test_layers_are_built_from_constant_weights():
     assert _layers(_load_case("Gemm_transA")) == []  # a product that is not a layer's stays an op
     assert _layers(_load_case("Conv_0")) == ["Conv2d"] and _layers(_load_case("Conv1d")) == ["Conv1d"]
     assert _layers(_load_case("Conv_weight_input")) == []
+    assert _layers(_load_case("ConvTranspose_0")) == ["ConvTranspose2d"]
+    assert _layers(_load_case("ConvTranspose_1")) == []  # uneven pads: a crop after the op
+    assert _layers(_load_case("ConvTranspose1d")) == ["ConvTranspose1d"]
     assert _layers(_load_case("Embedding")) == ["Embedding"]
     assert _layers(_load_case("PRelu_channels")) == ["PReLU"] and _layers(_load_case("PRelu_broadcast")) == []
     assert _layers(_load_case("LayerNormalization")) == ["LayerNorm"]
