@@ -494,6 +494,10 @@ class Tensor:
         self._ctx, self.requires_grad = None, False
         return self
 
+    def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(self)`` after each backward pass has added its last gradient to this leaf's ``.grad``."""
+        return register_post_accumulate_grad_hook(self, hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after backward."""
         if self._ctx is not None:
@@ -1013,13 +1017,139 @@ def _tensors(x, what: str) -> list:
 # --- backward --------------------------------------------------------------------
 
 
+# --- hooks: leaves whose gradient is complete, and the end of a backward pass ----------
+
+# id(leaf) -> (weak reference to the leaf, {handle id: hook}); keyed by id because Tensor's == is elementwise
+_leaf_hooks: dict = {}
+
+
+class _State(threading.local):
+    callbacks = None  # the list of queue_callback() functions of the backward running in this thread
+
+
+_backward_state = _State()
+
+
+class RemovableHandle:
+    """Returned by a hook registration (tensor or module hooks); ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook) -> RemovableHandle:
+    """Call ``hook(t)`` once per backward, after the last gradient of leaf ``t`` was added to ``t.grad``."""
+    if t._ctx is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have accumulated gradients; "
+                           "this tensor is the output of an op")
+    if not t.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: the tensor does not require grad")
+    entry = _leaf_hooks.get(id(t))
+    if entry is None:
+        key = id(t)
+        entry = _leaf_hooks[key] = (weakref.ref(t, lambda _, key=key: _leaf_hooks.pop(key, None)), {})
+    hooks = entry[1]
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` when the backward pass now running in this thread has finished (from inside a hook)."""
+    if _backward_state.callbacks is None:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a gradient hook")
+    _backward_state.callbacks.append(fn)
+
+
+def _hooked_leaf_counts(roots) -> dict:
+    """How many times each hooked leaf is an input of the ops reachable from ``roots`` (walked iteratively)."""
+    counts: dict = {}
+    stack = []
+    for r in roots:
+        if r._ctx is None:
+            if id(r) in _leaf_hooks:
+                counts[id(r)] = counts.get(id(r), 0) + 1
+        else:
+            stack.append(r._ctx)
+    seen = set(stack)
+    while stack:
+        fn = stack.pop()
+        for p in fn.parents:
+            if p is None:
+                continue
+            if isinstance(p, Tensor):
+                if id(p) in _leaf_hooks:
+                    counts[id(p)] = counts.get(id(p), 0) + 1
+            elif p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return counts
+
+
+def _fire_leaf_hooks(t: Tensor) -> None:
+    entry = _leaf_hooks.get(id(t))
+    if entry is not None:
+        for hook in list(entry[1].values()):
+            hook(t)
+
+
 def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
     """Propagate ``grads[i]`` = ∂L/∂roots[i] back through the graph into the leaves' ``.grad``.
 
     ``sink(tensor, gradient, handed)``, when given, receives the gradients of
     the leaves (and of retained non-leaves) instead of ``_accumulate_leaf``:
-    ``autograd.grad`` and ``backward(inputs=...)`` use it.
+    ``autograd.grad`` and ``backward(inputs=...)`` use it. Leaf hooks
+    (``register_post_accumulate_grad_hook``) fire once a leaf has received its
+    last gradient of the pass; functions queued with ``queue_callback`` run
+    after the whole pass.
     """
+    outer = _backward_state.callbacks
+    _backward_state.callbacks = callbacks = []
+    try:
+        if _leaf_hooks and sink is None:
+            _run_backward_hooked(roots, grads, retain_graph)
+        else:
+            _run_backward(roots, grads, retain_graph, sink)
+    finally:
+        _backward_state.callbacks = outer
+    for fn in callbacks:
+        fn()
+
+
+def _run_backward_hooked(roots, grads, retain_graph: bool) -> None:
+    counts = _hooked_leaf_counts(roots)  # id(leaf) -> gradients still to come
+    got: dict = {}  # id -> hooked leaf that received a gradient in this pass
+
+    def sink(t, gx, handed):
+        _accumulate_leaf(t, gx, handed)
+        key = id(t)
+        if key in counts:
+            got[key] = t
+            counts[key] -= 1
+            if counts[key] == 0:
+                _fire_leaf_hooks(t)
+
+    _run_backward(roots, grads, retain_graph, sink)
+    for key, t in got.items():
+        if counts[key] > 0:  # some consumer sent no gradient: the leaf is complete now that the pass is over
+            _fire_leaf_hooks(t)
+
+
+def _run_backward(roots, grads, retain_graph: bool, sink) -> None:
     store = _accumulate_leaf if sink is None else sink
     if len(roots) == 1:  # loss.backward(): the common case, kept short
         handed = {id(grads[0])}  # arrays already stored somewhere: copy before making them a .grad
