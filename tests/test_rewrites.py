@@ -7,6 +7,8 @@ from neurona import nn, rewrites, runtime
 
 pytest.importorskip("numba")
 
+pytestmark = pytest.mark.usefixtures("fast_kernels")  # they check the fast path
+
 
 def _net():
     return nn.Sequential(

@@ -12,6 +12,8 @@ import pytest
 import neurona
 from neurona import runtime
 
+pytestmark = pytest.mark.usefixtures("fast_kernels")  # they check the fast path
+
 ROOT = Path(neurona.__file__).resolve().parent.parent
 LINUX = sys.platform.startswith("linux")
 

@@ -300,9 +300,10 @@ def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch,
                                atol=1e-10)
 
 
-def test_first_layer_takes_row_blocks_and_others_row_bands(rng):
+def test_first_layer_takes_row_blocks_and_others_row_bands(rng, monkeypatch):
     """By default a batch-last convolution whose input needs no gradient runs in blocks of rows, one whose input
     needs a gradient on row bands, and one with a stride along the height on the patch matrix."""
+    monkeypatch.setattr(runtime._state, "kernels", "numba")  # the fast path's choice, whatever NEURONA_KERNELS says
     x = neurona.from_numpy(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
     w = neurona.from_numpy(rng.standard_normal((6, 1, 5, 5)).astype(np.float32)).requires_grad_()
     y = C.conv2d(x, w, padding=2)
