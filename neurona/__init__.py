@@ -57,7 +57,8 @@ from .serialization import load, save
 __version__ = "0.1.0"
 
 _SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "linalg",
-               "utils", "return_types", "autograd", "cuda", "accelerator", "onnx", "sklearn", "safetensors"}
+               "utils", "return_types", "autograd", "cuda", "accelerator", "onnx", "sklearn", "safetensors", "runtime",
+               "kernels", "rewrites", "workspace", "distributed"}
 
 
 def __getattr__(name):

@@ -545,15 +545,10 @@ class Tensor:
         return RemovableHandle(fn.hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
-        """Call ``hook(tensor)`` on this leaf after backward has added its gradient to ``.grad`` (its return value is
-        ignored). An optimizer can step each parameter there, as soon as its gradient is complete."""
-        if self._ctx is not None:
-            raise RuntimeError("register_post_accumulate_grad_hook(): post-accumulate-grad hooks can only be "
-                               "registered on leaf tensors")
-        if not self.requires_grad:
-            raise RuntimeError("register_post_accumulate_grad_hook(): cannot register a hook on a tensor that "
-                               "doesn't require gradient")
-        return _add_hook(self, "post", hook)
+        """Call ``hook(tensor)`` on this leaf once backward has added its last gradient of the pass to ``.grad``
+        (its return value is ignored). An optimizer can step each parameter there, as soon as its gradient is
+        complete; distributed training starts reducing it there."""
+        return register_post_accumulate_grad_hook(self, hook)
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs=None, *, grad=None) -> None:
@@ -1082,27 +1077,6 @@ def _retain_hooks(fn: Function) -> None:
 # --- tensor hooks ------------------------------------------------------------------
 
 
-class RemovableHandle:
-    """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict, hook):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-        hooks[self.id] = hook
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
-
-
 class _LeafHooks:
     """A leaf's hooks: ``pre`` run on its gradient before it is added to ``.grad``, ``post`` after."""
 
@@ -1136,35 +1110,6 @@ def _run_hooks(hooks: dict, g, where: str):
                                f"{tuple(a.shape)}, expected {tuple(g.shape)}")
         g = a if a.dtype == g.dtype else a.astype(g.dtype)
     return g
-
-
-class _HookedLeaves:
-    """The store of a backward pass in which some leaf has hooks: those leaves' gradients are summed over the
-    pass, then ``flush`` runs their hooks and hands the result on (PyTorch calls a leaf's hooks once, with the
-    whole gradient, just before accumulating it)."""
-
-    def __init__(self, store):
-        self.store, self.held = store, {}
-
-    def __call__(self, t, g, handed) -> None:
-        h = getattr(t, "_hooks", None)
-        if h is None or not (h.pre or h.post):
-            self.store(t, g, handed)
-        elif id(t) in self.held:
-            self.held[id(t)][1] = self.held[id(t)][1] + g
-        else:
-            self.held[id(t)] = [t, g]
-
-    def flush(self, handed) -> None:
-        for t, g in self.held.values():
-            if t._hooks.pre:
-                g = _run_hooks(t._hooks.pre, g, "a leaf tensor")
-                handed.add(id(g))  # the hook's array may be the user's: copy it before it becomes .grad
-            self.store(t, g, handed)
-            if t._hooks.post and (self.store is _accumulate_leaf or getattr(self.store, "receive", None)
-                                  is _accumulate_leaf):
-                for hook in list(t._hooks.post.values()):
-                    hook(t)
 
 
 class _Sink:
@@ -1208,20 +1153,145 @@ def _tensors(x, what: str) -> list:
 # --- backward --------------------------------------------------------------------
 
 
+# --- hooks: leaves whose gradient is complete, and the end of a backward pass ----------
+
+class _State(threading.local):
+    callbacks = None  # the list of queue_callback() functions of the backward running in this thread
+
+
+_backward_state = _State()
+
+
+class RemovableHandle:
+    """Returned by a hook registration (tensor or module hooks); ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict, hook=None):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        if hook is not None:
+            hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook) -> RemovableHandle:
+    """Call ``hook(t)`` once per backward, after the last gradient of leaf ``t`` was added to ``t.grad``."""
+    if t._ctx is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook(): post-accumulate-grad hooks can only be "
+                           "registered on leaf tensors; this tensor is the output of an op")
+    if not t.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook(): cannot register a hook on a tensor that "
+                           "doesn't require gradient")
+    return _add_hook(t, "post", hook)
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` when the backward pass now running in this thread has finished (from inside a hook)."""
+    if _backward_state.callbacks is None:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a gradient hook")
+    _backward_state.callbacks.append(fn)
+
+
+def _is_hooked(t) -> bool:
+    h = getattr(t, "_hooks", None)
+    return h is not None and bool(h.pre or h.post)
+
+
+def _hooked_leaf_counts(roots) -> dict:
+    """How many times each hooked leaf is an input of the ops reachable from ``roots`` (walked iteratively)."""
+    counts: dict = {}
+    stack = []
+    for r in roots:
+        if r._ctx is None:
+            if _is_hooked(r):
+                counts[id(r)] = counts.get(id(r), 0) + 1
+        else:
+            stack.append(r._ctx)
+    seen = set(stack)
+    while stack:
+        fn = stack.pop()
+        for p in fn.parents:
+            if p is None:
+                continue
+            if isinstance(p, Tensor):
+                if _is_hooked(p):
+                    counts[id(p)] = counts.get(id(p), 0) + 1
+            elif p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return counts
+
+
 def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
     """Propagate ``grads[i]`` = ∂L/∂roots[i] back through the graph into the leaves' ``.grad``.
 
     ``sink(tensor, gradient, handed)``, when given, receives the gradients of
     the leaves (and of retained non-leaves) instead of ``_accumulate_leaf``:
-    ``autograd.grad`` and ``backward(inputs=...)`` use it.
+    ``autograd.grad`` and ``backward(inputs=...)`` use it. Leaf hooks
+    (``register_post_accumulate_grad_hook``) fire once a leaf has received its
+    last gradient of the pass; functions queued with ``queue_callback`` run
+    after the whole pass.
     """
-    if _hooked_leaves:
-        hooked = _HookedLeaves(_accumulate_leaf if sink is None else sink)
-        handed = set()
-        _backward(roots, grads, retain_graph, hooked, handed)
-        hooked.flush(handed)
-    else:
-        _backward(roots, grads, retain_graph, sink, set())
+    outer = _backward_state.callbacks
+    _backward_state.callbacks = callbacks = []
+    try:
+        if _hooked_leaves:
+            _run_backward_hooked(roots, grads, retain_graph, sink)
+        else:
+            _backward(roots, grads, retain_graph, sink, set())
+    finally:
+        _backward_state.callbacks = outer
+    for fn in callbacks:
+        fn()
+
+
+def _run_backward_hooked(roots, grads, retain_graph: bool, sink) -> None:
+    """A pass in which some leaf has hooks: each hooked leaf's gradients are summed over the pass; once the last
+    one has come, its ``register_hook`` hooks see the sum, it is stored, and its post-accumulate hooks run (as in
+    PyTorch, while the rest of the pass goes on)."""
+    store = _accumulate_leaf if sink is None else sink
+    accumulates = store is _accumulate_leaf or getattr(store, "receive", None) is _accumulate_leaf
+    counts = _hooked_leaf_counts(roots)  # id(leaf) -> gradients still to come
+    held: dict = {}  # id(leaf) -> [leaf, gradient summed so far]
+    handed: set = set()
+
+    def finish(key) -> None:
+        t, g = held.pop(key)
+        if t._hooks.pre:
+            g = _run_hooks(t._hooks.pre, g, "a leaf tensor")
+            handed.add(id(g))  # the hook's array may be the user's: copy it before it becomes .grad
+        store(t, g, handed)
+        if accumulates:
+            for hook in list(t._hooks.post.values()):
+                hook(t)
+
+    def hooked(t, g, _handed) -> None:  # _handed is ``handed``: _backward passes the set it was given
+        key = id(t)
+        if key not in counts:
+            store(t, g, handed)
+            return
+        if key in held:
+            held[key][1] = held[key][1] + g
+        else:
+            held[key] = [t, g]
+        counts[key] -= 1
+        if counts[key] == 0:
+            finish(key)
+
+    _backward(roots, grads, retain_graph, hooked, handed)
+    for key in list(held):  # some consumer sent no gradient: the leaf is complete now that the pass is over
+        finish(key)
 
 
 def _backward(roots, grads, retain_graph: bool, sink, handed: set) -> None:

@@ -19,7 +19,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["available", "PlotUnavailable", "learning_curves", "compare_curves", "confusion_matrix", "lr_find_curve",
-           "decision_boundary", "save_figure"]
+           "decision_boundary", "save_figure", "attention_heatmap",
+           "attention_heatmaps"]
 
 
 class PlotUnavailable(ImportError):
@@ -274,6 +275,49 @@ def decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, path=No
     ax.set_ylabel("x₂")
     if title:
         ax.set_title(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def attention_heatmap(weights, source: Sequence[str], target: Sequence[str], path=None, title: str | None = None,
+                      ax=None):
+    """Attention weights (target steps × source tokens) as a heat map: row t shows where output token t looked.
+
+    ``weights`` (T, S); ``source`` the S source tokens (columns), ``target`` the T output tokens (rows).
+    Several alignments side by side: pass ``ax`` (a matplotlib Axes) for each.
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape != (len(target), len(source)):
+        raise ValueError(f"attention_heatmap: weights of shape {w.shape} do not match {len(target)} target and "
+                         f"{len(source)} source tokens")
+    fig = None
+    if ax is None:
+        fig = _figure(figsize=(0.55 * len(source) + 2.5, 0.45 * len(target) + 1.8))
+        ax = fig.subplots()
+    ax.imshow(w, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(source)), list(source), rotation=50, ha="right", fontsize=8)
+    ax.set_yticks(range(len(target)), list(target), fontsize=8)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if fig is not None and path is not None:
+        save_figure(fig, path)
+    return fig if fig is not None else ax.figure
+
+
+def attention_heatmaps(panels: Sequence[tuple], path=None):
+    """Several :func:`attention_heatmap` side by side: ``panels`` holds (weights, source, target, title) tuples."""
+    if not panels:
+        raise ValueError("attention_heatmaps: no panels to draw")
+    width = sum(0.5 * len(p[1]) + 2.5 for p in panels)
+    height = max(0.42 * len(p[2]) + 1.9 for p in panels)
+    fig = _figure(figsize=(width, height))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (w, source, target, title) in zip(axes, panels):
+        attention_heatmap(w, source, target, title=title, ax=ax)
+    fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
     return fig

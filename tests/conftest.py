@@ -24,3 +24,12 @@ def _restore_global_state():
 def rng() -> np.random.Generator:
     """A seeded NumPy generator, so that every run draws the same numbers."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def fast_kernels(monkeypatch):
+    """The fast kernels in force, even in a run with NEURONA_KERNELS=reference: for the tests of the kernels."""
+    from neurona import runtime
+
+    monkeypatch.delenv("NEURONA_KERNELS", raising=False)  # subprocesses of the test read the default too
+    monkeypatch.setattr(runtime._state, "kernels", "numba")

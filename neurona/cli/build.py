@@ -106,13 +106,21 @@ def augmentation(data: DataBundle, x_scaler, seed: int):
     ])
 
 
-def loaders(X_tr, y_tr, X_val, y_val, batch_size, seed: int, transform=None):
-    """(shuffled training loader, validation loader or None)."""
+def loaders(X_tr, y_tr, X_val, y_val, batch_size, seed: int, transform=None, distributed: bool = False):
+    """(shuffled training loader, validation loader or None); with ``distributed``, this rank's shares."""
     from ..data import DataLoader
 
+    has_val = X_val is not None and len(X_val)
+    if distributed:  # a DistributedSampler's share of each epoch's permutation; every N-th validation example
+        from ..distributed import DistributedEvalSampler, DistributedSampler
+
+        sampler = DistributedSampler(range(len(X_tr)), shuffle=True, seed=seed)
+        train = DataLoader((X_tr, y_tr), batch_size=batch_size or len(sampler), sampler=sampler, transform=transform)
+        val = DataLoader((X_val, y_val), batch_size=max(batch_size or 0, 512),
+                         sampler=DistributedEvalSampler(range(len(X_val)))) if has_val else None
+        return train, val
     train = DataLoader((X_tr, y_tr), batch_size=batch_size, shuffle=True, seed=seed, transform=transform)
-    val = DataLoader((X_val, y_val), batch_size=max(batch_size or 0, 512), shuffle=False) \
-        if X_val is not None and len(X_val) else None
+    val = DataLoader((X_val, y_val), batch_size=max(batch_size or 0, 512), shuffle=False) if has_val else None
     return train, val
 
 

@@ -23,7 +23,7 @@ import warnings
 
 from . import boundary, compare, distill, evaluate, export, info, lr_find, playground, predict, prune, quantize, train
 from .errors import describe
-from .output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupted, loud
+from .output import EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupted, loud
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -116,8 +116,30 @@ _default_show = warnings.showwarning
 
 
 def _error(command: str, message: str) -> None:
+    where = _rank_label()
     with contextlib.suppress(OSError, ValueError):
-        print(f"neurona {command}: error: {message}", file=sys.stderr, flush=True)
+        print(f"neurona {command}: error{where}: {message}", file=sys.stderr, flush=True)
+
+
+def _distributed_world():
+    """The process group of ``--distributed`` when it has more than one process, else None."""
+    comm = sys.modules.get("neurona.distributed.comm")  # only a distributed run has imported it
+    if comm is not None and comm.is_initialized() and comm.get_world_size() > 1:
+        return comm
+    return None
+
+
+def _rank_label() -> str:
+    comm = _distributed_world()
+    return "" if comm is None else f" (rank {comm.get_rank()} of {comm.get_world_size()})"
+
+
+def _end_other_ranks(status: int) -> None:
+    """A rank of a distributed run that ends early takes the others with it, instead of leaving them waiting
+    for it in their next collective (the launcher then ends the whole job)."""
+    comm = _distributed_world()
+    if comm is not None:
+        comm.abort(status)
 
 
 # --- the entry point ---------------------------------------------------------------------------------
@@ -136,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     args.argv = argv
+    from .. import runtime
+
+    runtime.tune()  # the command tunes its own process; a library user asks for it (neurona.runtime)
     with warnings.catch_warnings(), _signals_as_interrupts():
         warnings.showwarning = _show_warning
         try:
@@ -143,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP
             with contextlib.suppress(OSError, ValueError):
                 print(f"\nneurona {args.command}: interrupted", file=sys.stderr, flush=True)
-            return e.exit_status if isinstance(e, Interrupted) else EXIT_INTERRUPTED
+            status = e.exit_status if isinstance(e, Interrupted) else EXIT_INTERRUPTED
+            _end_other_ranks(status)
+            return status
         except BrokenPipeError:  # the reader of our output has gone: stop quietly, as `head` users expect
             _silence_stdout()
             return EXIT_OK
@@ -152,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             if message is None or os.environ.get("NEURONA_DEBUG"):
                 raise
             _error(args.command, message)
+            _end_other_ranks(EXIT_ERROR)
             return EXIT_ERROR
     _flush_stdout()
+    if status not in (EXIT_OK, EXIT_DIVERGED):  # every rank reaches a divergence together; other ends are one's
+        _end_other_ranks(status)
     return status

@@ -142,11 +142,13 @@ def merge(args, defaults: dict) -> dict:
 
 
 def model_names() -> list[str]:
-    """The names ``--model`` accepts: registered models the command can shape for a data set, and the text tasks."""
+    """The names ``--model`` accepts: registered models the command can shape for a data set, and the text and
+    vision tasks."""
     from ..models.registry import get_model_spec, list_models
     from ..text.tasks import TASKS
+    from ..vision.tasks import TASKS as VISION_TASKS
 
-    return [n for n in list_models() if get_model_spec(n).from_cli is not None] + list(TASKS)
+    return [n for n in list_models() if get_model_spec(n).from_cli is not None] + list(TASKS) + list(VISION_TASKS)
 
 
 # --- the shared flag groups ----------------------------------------------------------------------------

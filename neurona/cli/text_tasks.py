@@ -1,5 +1,6 @@
-"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier``: the sequence
-tasks of :mod:`neurona.text.tasks`, run from the command's flags and written to a run folder."""
+"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier | seq2seq-rnn |
+seq2seq-transformer | transformer-lm``: the sequence tasks of :mod:`neurona.text.tasks`, run from the command's
+flags and written to a run folder."""
 from __future__ import annotations
 
 import csv

@@ -28,7 +28,9 @@ stops the run with exit status 3 and ``"diverged": true`` in metrics.json,
 the last good checkpoint kept; Ctrl-C (or SIGTERM) says what is saved and how
 to continue; a full or read-only disk keeps the last checkpoint, and a run
 that saved nothing removes what it wrote. ``--model language-id`` and the
-other sequence tasks train through :mod:`neurona.cli.text_tasks`.
+other sequence tasks train through :mod:`neurona.cli.text_tasks`; ``--model unet``,
+``grid-detector``, ``conv-autoencoder``, ``vae`` and ``dcgan`` (the vision tasks of
+:mod:`neurona.vision.tasks`) through :mod:`neurona.cli.vision_tasks`.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ import numpy as np
 from .. import io
 from ..data import DataBundle
 from ..data.bundle import data_slug
-from . import build, text_tasks
+from . import build, text_tasks, vision_tasks
 from .errors import describe_os_error
 from .options import TRAIN_DEFAULTS, flag_groups, merge
 from .output import EXIT_DIVERGED, EXIT_INTERRUPTED, CLIError, Interrupted, plots_skipped, say
@@ -65,6 +67,13 @@ def add_parser(sub):
                               "\"diverged\": true), 130 interrupted (the last finished epoch is kept).")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/<name> from its last checkpoint (its saved "
                                                        "options are used; --epochs sets the new total)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training on the processes started by mpiexec -n N (needs the mpi extra): "
+                        "each takes --batch-size examples of every step, so the global batch is N x --batch-size; "
+                        "rank 0 prints and writes the run folder. Resuming works with any N")
+    p.add_argument("--scale-lr", action="store_true",
+                   help="with --distributed, multiply the learning rate by N (the linear scaling rule for a batch "
+                        "N times larger); saved with the run")
     return p
 
 
@@ -73,6 +82,8 @@ def _checkpoint_callback(folder: RunFolder, loader, x_scaler, meta: dict):
     from ..train import Callback
 
     class RunCheckpoint(Callback):
+        rank_zero_only = True
+
         def on_epoch_end(self, epoch, logs=None):
             io.save_checkpoint(folder.file("checkpoint.npz"), self.model, self.optimizer, epoch=epoch + 1,
                                trainer=self.trainer, loader=loader, preprocessing=x_scaler, **meta)
@@ -132,12 +143,45 @@ def _check_resume_fits(ckpt: io.ModelFile, data: DataBundle) -> None:
                        f"{', '.join(data.feature_names)}")
 
 
+class _Ranks:
+    """Who this process is in a ``--distributed`` run: rank 0 of 1 otherwise."""
+
+    def __init__(self, distributed: bool):
+        self.distributed = bool(distributed)
+        self.rank, self.size, self.dist = 0, 1, None
+        if self.distributed:
+            from .. import distributed as dist
+
+            dist.init_process_group()
+            self.dist, self.rank, self.size = dist, dist.get_rank(), dist.get_world_size()
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def share(self, value):
+        """Rank 0's ``value`` (a JSON value) on every rank."""
+        return value if self.size == 1 else self.dist.broadcast_object(value)
+
+
 def run(args) -> int:
     if text_tasks.is_task(args.model):  # the sequence tasks: language-id, char-lm, word2vec, text-classifier
+        if getattr(args, "distributed", False):
+            raise CLIError(f"--distributed trains the models of the data sets; {args.model} is a sequence task "
+                           f"that trains on one process")
         return text_tasks.train(args)
-    quiet = bool(args.quiet)
+    if vision_tasks.is_task(args.model):  # segmentation, detection, autoencoders, DCGAN
+        if getattr(args, "distributed", False):
+            raise CLIError(f"--distributed trains the models of the data sets; {args.model} is a vision task "
+                           f"that trains on one process")
+        return vision_tasks.train(args)
+    ranks = _Ranks(getattr(args, "distributed", False))
+    quiet = bool(args.quiet) or not ranks.main  # only rank 0 speaks
     resuming = bool(args.resume)
     if resuming:
+        if getattr(args, "scale_lr", False):
+            raise CLIError("--resume continues the run with the options it was started with; --scale-lr is one of "
+                           "them and cannot be given again")
         o, run_dir = _resume_options(args)
     else:
         o = merge(args, TRAIN_DEFAULTS)
@@ -145,7 +189,13 @@ def run(args) -> int:
             o["standardize"] = False
         # a split asked for is a split given; the default one keeps enough samples (saved, so a resume splits alike)
         o["min_val_samples"] = 0 if getattr(args, "val_split", None) is not None else build.MIN_VALIDATION
-        run_dir = new_run_dir(args.out, args.name, f"{o['model']}-{data_slug(o['data'])}")
+        o["scale_lr"] = bool(getattr(args, "scale_lr", False))
+        run_dir = None
+        if ranks.main:  # rank 0 names the run (the others never write into it)
+            run_dir = str(new_run_dir(args.out, args.name, f"{o['model']}-{data_slug(o['data'])}"))
+        run_dir = Path(ranks.share(run_dir))
+    if ranks.distributed and ranks.size == 1:
+        say("--distributed: one process (start N with mpiexec -n N neurona train --distributed ...)", quiet)
     data = build.load_data(o)
     for line in data.adjustments:
         say(line, quiet)
@@ -164,9 +214,13 @@ def run(args) -> int:
     y_tr, y_val = data.y_train, data.y_val
     if y_scaler is not None:
         y_tr, y_val = scale(y_scaler, y_tr), scale(y_scaler, y_val)
-    transform = build.augmentation(data, x_scaler, o["seed"]) if o["augment"] else None
-    train_loader, val_loader = build.loaders(X_tr, y_tr, X_val, y_val, o["batch_size"], o["seed"], transform)
+    transform = build.augmentation(data, x_scaler, o["seed"] + ranks.rank) if o["augment"] else None
+    train_loader, val_loader = build.loaders(X_tr, y_tr, X_val, y_val, o["batch_size"], o["seed"], transform,
+                                             distributed=ranks.size > 1)
     optimizer = build.make_optimizer(o["optimizer"], model.parameters(), o["lr"], o["momentum"], o["weight_decay"])
+    if o.get("scale_lr") and ranks.size > 1:  # the linear scaling rule, before any schedule reads the rate
+        for group in optimizer.param_groups:
+            group["lr"] *= ranks.size
     loss_fn = build.loss_fn(data.task)
     if o["lr_schedule"] == "plateau" and val_loader is None:
         if not resuming and getattr(args, "lr_schedule", None) == "plateau":
@@ -178,19 +232,19 @@ def run(args) -> int:
             "seed": o["seed"], "samples": o["samples"], "noise": o["noise"], "target": o["target"],
             "options": o, "embedded_subset": data.embedded_subset,
             "target_scaler": y_scaler.state_dict() if y_scaler is not None else None}
-    with RunFolder(run_dir, existing=resuming) as folder:
+    with (RunFolder(run_dir, existing=resuming) if ranks.main else _OtherRank(run_dir)) as folder:
         if folder.removed_leftovers:
             say(f"removed {len(folder.removed_leftovers)} temporary file(s) left in {run_dir} by an interrupted save",
                 quiet)
         trainer, stopper = _trainer(o, data, model, loss_fn, optimizer, val_loader, folder, train_loader, x_scaler,
-                                    meta, quiet)
+                                    meta, quiet, ranks)
         initial_epoch = 0
         if ckpt_file is not None:
             initial_epoch = _restore(ckpt_file, model, optimizer, trainer, train_loader, o, run_dir, quiet)
             folder.saved_epoch = initial_epoch
         else:
             folder.write_json("config.json", {"command": "train", "options": o, "created": timestamp()})
-            _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet)
+            _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet, ranks)
         start = time.perf_counter()
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
@@ -200,13 +254,15 @@ def run(args) -> int:
         except OSError as e:
             raise _disk_error(e, folder, trainer) from None
         seconds = time.perf_counter() - start
+        if not ranks.main:  # rank 0 evaluates on the test set and writes the results
+            return EXIT_DIVERGED if history.diverged else 0
         if history.diverged:
             return _diverged(folder, history, data, optimizer, o, quiet)
         return _finish(folder, model, loss_fn, data, X_te, x_scaler, y_scaler, history, trainer, stopper, meta, o,
                        seconds, quiet)
 
 
-def _trainer(o, data, model, loss_fn, optimizer, val_loader, folder, train_loader, x_scaler, meta, quiet):
+def _trainer(o, data, model, loss_fn, optimizer, val_loader, folder, train_loader, x_scaler, meta, quiet, ranks):
     from ..train import EarlyStopping, TerminateOnDivergence, Trainer, weight_penalty
 
     callbacks = []
@@ -223,7 +279,7 @@ def _trainer(o, data, model, loss_fn, optimizer, val_loader, folder, train_loade
     callbacks.append(_checkpoint_callback(folder, train_loader, x_scaler, meta))
     trainer = Trainer(model, loss_fn, optimizer, metrics=["accuracy"] if data.task == "classification" else ["mae"],
                       callbacks=callbacks, verbose=0 if quiet else 1, penalty=weight_penalty(o["l1"], o["l2"]),
-                      clip_grad_norm=o["clip_grad"])
+                      clip_grad_norm=o["clip_grad"], distributed=ranks.size > 1)
     return trainer, stopper
 
 
@@ -247,7 +303,7 @@ def _restore(ckpt_file, model, optimizer, trainer, train_loader, o, run_dir, qui
     return initial_epoch
 
 
-def _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet) -> None:
+def _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet, ranks) -> None:
     n_val = 0 if X_val is None else len(X_val)
     say(f"data: {data.name} — {len(X_tr):,} training, {n_val:,} validation, {len(X_te):,} test samples"
         f"{' (embedded subset)' if data.embedded_subset else ''}", quiet)
@@ -259,6 +315,35 @@ def _describe(data, model, optimizer, o, X_tr, X_val, X_te, quiet) -> None:
         shape = f"for inputs {data.input_shape}"
     say(f"model: {o['model']} {shape}, {model.num_parameters():,} parameters; optimizer {o['optimizer']} "
         f"lr={optimizer.param_groups[0]['lr']:g}, batch {o['batch_size'] or 'full'}", quiet)
+    if ranks.size > 1:
+        per = o["batch_size"] or "full"
+        glob = f"{ranks.size * o['batch_size']:,}" if o["batch_size"] else "full"
+        say(f"distributed: {ranks.size} processes, batch {per} each, global batch {glob}"
+            f"{f' (lr scaled x{ranks.size})' if o.get('scale_lr') else ''}", quiet)
+
+
+class _OtherRank:
+    """The run folder as seen by ranks other than 0 of a distributed run: they read it, never write it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.saved_epoch = 0
+        self.removed_leftovers: list = []
+
+    def __enter__(self) -> "_OtherRank":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def write_json(self, name: str, obj) -> None:
+        pass
+
+    def keep(self) -> None:
+        pass
+
+    def discard(self) -> bool:
+        return False
 
 
 def _saved_epochs(folder: RunFolder) -> int:

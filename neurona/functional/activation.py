@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from ..backend import get_array_module
 from ..engine import Function, Tensor
 from .math import as_tensor
@@ -392,7 +393,8 @@ def identity(x) -> Tensor:
 
 def sigmoid(x) -> Tensor:
     """σ(x) = 1 / (1 + e^{-x}); σ' = σ(1 - σ). Finite for any x (no overflow at |x| = 1e4)."""
-    return Sigmoid()(as_tensor(x))
+    x = as_tensor(x)
+    return (kernels.lookup("sigmoid", x.array) or Sigmoid)()(x)
 
 
 def logsigmoid(x) -> Tensor:
@@ -402,7 +404,8 @@ def logsigmoid(x) -> Tensor:
 
 def tanh(x) -> Tensor:
     """tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x}); tanh' = 1 - tanh²."""
-    return Tanh()(as_tensor(x))
+    x = as_tensor(x)
+    return (kernels.lookup("tanh", x.array) or Tanh)()(x)
 
 
 def relu(x, inplace: bool = False) -> Tensor:
@@ -412,7 +415,8 @@ def relu(x, inplace: bool = False) -> Tensor:
     """
     if inplace:
         return relu_(x)
-    return ReLU()(as_tensor(x))
+    x = as_tensor(x)
+    return (kernels.lookup("relu", x.array) or ReLU)()(x)
 
 
 def relu_(x: Tensor) -> Tensor:
@@ -434,7 +438,10 @@ def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
     """LeakyReLU(x) = x if x > 0 else α x (α = ``negative_slope``); the notes' max(0.1x, x) is α = 0.1."""
-    return LeakyReLU(float(negative_slope))(as_tensor(x))
+    x = as_tensor(x)
+    slope = float(negative_slope)
+    op = (kernels.lookup("leaky_relu", x.array) if slope >= 0 else None) or LeakyReLU
+    return op(slope)(x)
 
 
 def prelu(x, weight) -> Tensor:

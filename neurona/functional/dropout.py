@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..backend import get_array_module
 from ..creation import _gen, from_numpy
 from ..engine import Function, Tensor
@@ -54,6 +55,9 @@ def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
         mask = xp.zeros(x.shape, dtype)
     else:
         u = _gen(generator).random(x.shape, dtype=np.float32 if dtype != np.float64 else np.float64)
+        fast = kernels.lookup("dropout", x.array)
+        if fast is not None:
+            return fast(u, p)(x)
         keep = u >= p
         mask = keep.astype(dtype)
         mask *= dtype.type(1.0 / (1.0 - p))

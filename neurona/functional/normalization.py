@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..backend import get_array_module
 from ..engine import Function, Tensor
 from .math import as_tensor
@@ -249,6 +250,12 @@ def batch_norm(x, running_mean: Tensor | None, running_var: Tensor | None, weigh
     Out of training the running statistics normalize (the batch statistics if
     they are None). Then y = γ x̂ + β with ``weight`` γ and ``bias`` β of shape (C,).
     """
+    return _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, train_op=None) -> Tensor:
+    """``batch_norm``; ``train_op`` replaces the training-mode op (the fused batch norm + ReLU of
+    ``neurona.rewrites``)."""
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...) with at least 2 dimensions, got {x.shape}")
@@ -266,13 +273,15 @@ def batch_norm(x, running_mean: Tensor | None, running_var: Tensor | None, weigh
                             f"convert the input or the layer so they match")
     use_batch = training or running_mean is None or running_var is None
     if not use_batch:
-        fn = BatchNormEval(running_mean.array, running_var.array, eps, weight is not None, bias is not None)
+        op = kernels.lookup("batch_norm_eval", x.array) or BatchNormEval
+        fn = op(running_mean.array, running_var.array, eps, weight is not None, bias is not None)
         return fn(x, *affine)
     n = x.array.size // max(c, 1)
     if training and n <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape "
                          f"{x.shape}; use a batch of 2 or more samples, or call model.eval() for single samples")
-    fn = BatchNormTrain(eps, weight is not None, bias is not None)
+    op = train_op or kernels.lookup("batch_norm_train", x.array) or BatchNormTrain
+    fn = op(eps, weight is not None, bias is not None)
     y = fn(x, *affine)
     mean, var = fn.__dict__.pop("batch_mean"), fn.__dict__.pop("batch_var")
     if training:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..backend import get_array_module
 from ..creation import _gen
 from ..engine import Function, Tensor
@@ -217,10 +218,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     >>> max_pool2d(neurona.randn(1, 3, 28, 28), 2).shape
     (1, 3, 14, 14)
     """
+    return _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, op=None):
+    """``max_pool2d`` of a 4-D input; ``op`` replaces the op (the fused ReLU + pooling of ``neurona.rewrites``)."""
     k, s, p, d, out_hw = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     if x.dtype.kind != "f":
         raise TypeError(f"max_pool2d: expected a floating-point input, got {x.dtype}")
-    fn = MaxPool2d(k, s, p, d, out_hw)
+    fn = (op or kernels.lookup("max_pool2d", x.array) or MaxPool2d)(k, s, p, d, out_hw)
     y = fn(x)
     if return_indices:
         from ..creation import from_numpy
@@ -304,7 +310,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False, 
         raise TypeError(f"avg_pool2d: expected a floating-point input, got {x.dtype}")
     if divisor_override is not None and int(divisor_override) <= 0:
         raise ValueError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
-    return AvgPool2d(k, s, p, out_hw, ceil_mode, count_include_pad, divisor_override)(x)
+    op = kernels.lookup("avg_pool2d", x.array) or AvgPool2d
+    return op(k, s, p, out_hw, ceil_mode, count_include_pad, divisor_override)(x)
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:

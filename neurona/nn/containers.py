@@ -6,6 +6,7 @@ import operator
 from collections import OrderedDict
 from typing import Iterable, Iterator, Mapping
 
+from .. import rewrites
 from ..functional import shape as _s
 from ..engine import Tensor
 from .module import Module
@@ -49,8 +50,8 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        for step in rewrites.plan(self):  # the modules in order; fused pairs where neurona.rewrites applies
+            x = step(x)
         return x
 
     def __len__(self) -> int:

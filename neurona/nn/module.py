@@ -25,33 +25,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..engine import Function, Tensor, is_grad_enabled
+from ..engine import Function, RemovableHandle, Tensor, is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "RemovableHandle"]
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
 
 def _check_name(kind: str, name, owner: "Module") -> None:
@@ -224,6 +203,9 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             self._require_init("parameters")
+            if params is not None and name in params:  # replaced in place: the order of parameters stays
+                params[name] = value
+                return
             self._forget(name)
             self.register_parameter(name, value)
             return
@@ -236,12 +218,13 @@ class Module:
                 )
             params[name] = None
             return
+        modules = d.get("_modules")
         if isinstance(value, Module):
             self._require_init("submodules")
-            self._forget(name)
-            d["_modules"][name] = value
+            if name not in modules:  # a child replaced in place keeps its position (Sequential's order)
+                self._forget(name)
+            modules[name] = value
             return
-        modules = d.get("_modules")
         if modules is not None and name in modules:
             if value is not None:
                 raise TypeError(

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..backend import get_default_dtype
 from ..creation import from_numpy
-from ..functional.normalization import batch_norm, layer_norm
+from ..functional.normalization import _batch_norm, layer_norm
 from ..engine import Tensor
 from . import init
 from .module import Module
@@ -75,6 +75,10 @@ class _BatchNorm(Module):
                              f"(num_features), got input of shape {x.shape}")
 
     def forward(self, x: Tensor) -> Tensor:
+        return self._normalize(x)
+
+    def _normalize(self, x: Tensor, train_op=None) -> Tensor:
+        """The forward pass; ``train_op`` replaces the training-mode op (``neurona.rewrites``' batch norm + ReLU)."""
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -83,8 +87,8 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                          self.weight, self.bias, use_batch_stats, factor, self.eps)
+        return _batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                           self.weight, self.bias, use_batch_stats, factor, self.eps, train_op)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -15,7 +15,8 @@ import numpy as np
 from .. import nn
 from ..creation import from_numpy
 from ..nn.normalization import _BatchNorm
-from .ops import _arr, _dropout, _f32, _pads, _run_conv_layer, _run_recurrent, _unsupported
+from .ops import (_arr, _conv_transpose_geometry, _dropout, _f32, _pads, _run_conv_layer, _run_recurrent,
+                  _unsupported)
 
 # --- building layers from nodes with constant weights --------------------------------------------------
 
@@ -114,6 +115,29 @@ def _build_conv(ctx, node):
     if symmetric:
         return layer, _run_layer, {}
     return layer, _run_conv_layer, {"pads": lambda x, node=node: _pads(node, x, k, s, d)}
+
+
+@_builder("ConvTranspose")
+def _build_conv_transpose(ctx, node):
+    """A ConvTranspose1d/2d layer from constant weights, when the pads are the same at both ends."""
+    w, b = ctx.const(node, 1), (ctx.const(node, 2) if len(node.inputs) > 2 and node.inputs[2] else None)
+    if w is None or w.dtype.kind != "f" or w.ndim not in (3, 4):
+        return None
+    if len(node.inputs) > 2 and node.inputs[2] and b is None:
+        return None
+    nd = w.ndim - 2
+    s, d, op, begins, ends = _conv_transpose_geometry(node, nd)
+    if begins != ends or any(o >= max(si, di) for o, si, di in zip(op, s, d)):
+        return None  # run as an op: uneven pads are a crop after the layer
+    g = int(node.attrs.get("group", 1))
+    one = (lambda v: tuple(v)) if nd == 2 else (lambda v: v[0])
+    cls = nn.ConvTranspose1d if nd == 1 else nn.ConvTranspose2d
+    layer = cls(w.shape[0], w.shape[1] * g, one(list(w.shape[2:])), stride=one(s), padding=one(begins),
+                output_padding=one(op), groups=g, bias=b is not None, dilation=one(d), dtype=w.dtype)
+    _set(layer, "weight", w)
+    if b is not None:
+        _set(layer, "bias", b)
+    return layer, _run_layer, {}
 
 
 class BatchNormNd(_BatchNorm):

@@ -14,6 +14,7 @@ from ..engine import Tensor, no_grad
 from ..nn.module import Module
 from . import layers as _layers  # noqa: F401  (registers the layer converters)
 from . import models as _models  # noqa: F401  (registers the model converters)
+from . import attention as _attention  # noqa: F401  (attention, Transformer and their models)
 from ._graph import ExportError, GraphBuilder, Value, register_converter, value_info
 
 __all__ = ["export", "MIN_OPSET", "max_opset"]

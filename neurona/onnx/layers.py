@@ -302,6 +302,24 @@ def _conv(g: G, m, x: Value):
     return y
 
 
+@register_converter(nn.ConvTranspose2d, nn.ConvTranspose1d)
+def _conv_transpose(g: G, m, x: Value, output_size=None):
+    """ONNX ConvTranspose has PyTorch's weight layout (in, out/groups, k...) and output size; the output_padding
+    that ``output_size`` picks is found on the example input (spatial sizes are fixed in the graph)."""
+    nd = m._nd
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = g.unsqueeze(x, [0], _empty((1,) + x.shape, x))
+    output_padding = m._output_padding(tuple(x.shape[2:]), output_size)
+    ins = [x, g.param(m.weight)] + ([g.param(m.bias)] if m.bias is not None else [])
+    y = g.op("ConvTranspose", ins, kernel_shape=list(m.kernel_size), strides=list(m.stride),
+             pads=list(m.padding) * 2, dilations=list(m.dilation), group=int(m.groups),
+             output_padding=list(output_padding))
+    if unbatched:
+        y = g.squeeze(y, [0])
+    return y
+
+
 def _pool_geometry(m, x: Value, nd: int, op: str):
     """kernel, stride, padding, dilation as lists of ``nd`` ints (1-D pools give ints or 1-tuples)."""
     def norm(v, name):

@@ -208,3 +208,65 @@ def _quantized_conv(g: G, m, x: Value):
     y = g.op("Conv", ins, kernel_shape=list(m.kernel_size), strides=list(m.stride), pads=pads,
              dilations=list(m.dilation), group=int(m.groups))
     return g.squeeze(y, [0]) if unbatched else y
+
+
+# --- dense prediction, detection and generative models ----------------------------------------------
+
+
+@register_converter(M.UpBlock)
+def _up_block(g: G, m: M.UpBlock, x: Value, skip: Value):
+    from ..functional.resample import interpolate
+
+    size = tuple(skip.shape[2:])
+    if m.upsampling == "transpose":
+        up = g.call(m.up, x, output_size=size)
+    else:  # bilinear to the skip's size (PyTorch's half-pixel centres), then the 1x1 convolution
+        sizes = g.op("Concat", [g.slice(g.op("Shape", [x]), [0], [2], [0]), g.ints(size)], axis=0)
+        resized = g.op("Resize", [x, None, None, sizes],
+                       interpolate(x.tensor, size=size, mode="bilinear", align_corners=False), mode="linear",
+                       coordinate_transformation_mode="pytorch_half_pixel")
+        up = g.call(m.up, resized)
+    joined = g.op("Concat", [skip, up], cat([skip.tensor, up.tensor], 1), axis=1)  # the skip connection
+    return g.call(m.conv, joined)
+
+
+@register_converter(M.UNet)
+def _unet(g: G, m: M.UNet, x: Value):
+    skips = [g.call(m.stem, x)]
+    for level in m.down:
+        skips.append(g.call(level, skips[-1]))
+    x = skips.pop()
+    for block in m.up:
+        x = g.call(block, x, skips.pop())
+    return g.call(m.head, x)
+
+
+@register_converter(M.GridDetector)
+def _grid_detector(g: G, m: M.GridDetector, x: Value):
+    return g.call(m.head, g.call(m.backbone, x))
+
+
+@register_converter(M.ConvAutoencoder)
+def _conv_autoencoder(g: G, m: M.ConvAutoencoder, x: Value):
+    return g.call(m.decoder, g.call(m.encoder, as_images(g, x, 1, 28)))
+
+
+@register_converter(M.VAE)
+def _vae(g: G, m: M.VAE, x: Value):
+    """Eval mode: the code is the mean μ; outputs (decoder logits, μ, log σ²), as ``forward``."""
+    h = g.call(m.encoder, x)
+    mu, logvar = g.call(m.mu, h), g.call(m.logvar, h)
+    return g.call(m.decoder, mu), mu, logvar
+
+
+@register_converter(M.DCGANGenerator)
+def _dcgan_generator(g: G, m: M.DCGANGenerator, z: Value):
+    if z.ndim == 2:
+        z = g.reshape(z, [-1, m.latent_dim, 1, 1], z.tensor.reshape(z.shape[0], m.latent_dim, 1, 1))
+    return g.call(m.net, z)
+
+
+@register_converter(M.DCGANDiscriminator)
+def _dcgan_discriminator(g: G, m: M.DCGANDiscriminator, x: Value):
+    y = g.call(m.net, x)
+    return g.reshape(y, [-1], y.tensor.reshape(y.shape[0]))

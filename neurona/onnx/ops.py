@@ -21,6 +21,7 @@ from ..functional import math as Fm
 from ..functional import reduce as Fr
 from ..functional import shape as Fs
 from ..functional.conv import conv1d, conv2d, pad_mode
+from ..functional.conv_transpose import conv_transpose1d, conv_transpose2d
 from ..functional.normalization import batch_norm, layer_norm
 from ..functional.pointwise import erf
 from ..functional.pool import avg_pool2d, interpolate, max_pool2d
@@ -513,6 +514,44 @@ def _conv(rt, node, x, w, b=None):
     if nd == 2:
         return conv2d(x, w, b, tuple(s), 0, tuple(d), g)
     _unsupported(node, f"{nd}-D convolutions are not supported (1-D and 2-D are)")
+
+
+def _conv_transpose_geometry(node, nd: int):
+    """(strides, dilations, output_padding, begins, ends) of a ConvTranspose node; explicit pads only."""
+    at = node.attrs
+    if at.get("output_shape") is not None or at.get("auto_pad", "NOTSET") != "NOTSET":
+        _unsupported(node, "ConvTranspose with output_shape or auto_pad is not supported (explicit pads are)")
+    s = list(at.get("strides", [1] * nd))
+    d = list(at.get("dilations", [1] * nd))
+    op = list(at.get("output_padding", [0] * nd))
+    pads = list(at.get("pads", [0] * 2 * nd))
+    return s, d, op, pads[:nd], pads[nd:]
+
+
+def _crop_spatial(y: Tensor, begins, ends) -> Tensor:
+    if not any(begins) and not any(ends):
+        return y
+    index = (slice(None), slice(None)) + tuple(slice(b, y.shape[2 + i] - e) for i, (b, e) in
+                                                 enumerate(zip(begins, ends)))
+    return y[index]
+
+
+@_op("ConvTranspose")
+def _conv_transpose(rt, node, x, w, b=None):
+    """A transposed convolution whose weights are not constants (constant ones become a ConvTranspose layer):
+    computed without padding, then cropped by the pads (which may differ at the two ends)."""
+    nd = w.ndim - 2
+    if nd not in (1, 2):
+        _unsupported(node, f"{nd}-D transposed convolutions are not supported (1-D and 2-D are)")
+    s, d, op, begins, ends = _conv_transpose_geometry(node, nd)
+    g = node.attrs.get("group", 1)
+    if any(o >= max(si, di) for o, si, di in zip(op, s, d)):  # past what the layer allows: pad the far end instead
+        _unsupported(node, f"output_padding {op} must be smaller than the stride {s} or the dilation {d}")
+    if nd == 1:
+        y = conv_transpose1d(x, w, b, s[0], 0, op[0], g, d[0])
+    else:
+        y = conv_transpose2d(x, w, b, tuple(s), 0, tuple(op), g, tuple(d))
+    return _crop_spatial(y, begins, ends)
 
 
 def _run_conv_layer(rt, node, x, *rest):

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..backend import get_array_module
+from .. import workspace
 from .optimizer import Optimizer, _check_betas, _check_nonnegative
 
 __all__ = ["Adam", "AdamW", "Adamax", "NAdam"]
@@ -63,6 +64,8 @@ class Adam(Optimizer):
     and, with amsgrad, ``max_exp_avg_sq``.
     """
 
+    kernel = "adam"  # the fused update in neurona.kernels.optim
+
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False) -> None:
@@ -105,6 +108,7 @@ class Adam(Optimizer):
         np.divide(m, b, out=b)
         b *= lr * root2 / (1.0 - beta1 ** t)
         theta -= b
+        workspace.give(a, b)
 
 
 class AdamW(Adam):
@@ -158,6 +162,8 @@ class Adamax(Optimizer):
     ``exp_avg`` (m), ``exp_inf`` (u).
     """
 
+    kernel = "adamax"  # the fused update in neurona.kernels.optim
+
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, *, maximize: bool = False) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
@@ -187,6 +193,7 @@ class Adamax(Optimizer):
         np.divide(m, u, out=b)
         b *= float(group["lr"]) / (1.0 - beta1 ** t)
         theta -= b
+        workspace.give(a, b)
 
 
 class NAdam(Optimizer):
@@ -215,6 +222,8 @@ class NAdam(Optimizer):
     as ``torch.optim.NAdam``. State: ``step``, ``mu_product`` (Π_t),
     ``exp_avg`` (m), ``exp_avg_sq`` (v).
     """
+
+    kernel = "nadam"  # the fused update in neurona.kernels.optim
 
     _scalar_state = ("step", "mu_product")
 
@@ -258,3 +267,4 @@ class NAdam(Optimizer):
         np.divide(m, b, out=a)
         a *= lr * mu_next / (1.0 - mu_product * mu_next)
         theta -= a
+        workspace.give(a, b)

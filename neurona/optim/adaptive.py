@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..backend import get_array_module
+from .. import workspace
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["Adagrad", "RMSprop", "Adadelta"]
@@ -44,6 +45,8 @@ class Adagrad(Optimizer):
     construction, as PyTorch does): ``step``, ``sum`` (s).
     """
 
+    kernel = "adagrad"  # the fused update in neurona.kernels.optim
+
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False) -> None:
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
@@ -74,6 +77,7 @@ class Adagrad(Optimizer):
         np.divide(g, b, out=b)
         b *= clr
         theta -= b
+        workspace.give(a, b)
 
 
 class RMSprop(Optimizer):
@@ -104,6 +108,8 @@ class RMSprop(Optimizer):
     ``torch.optim.RMSprop``. State: ``step``, ``square_avg`` (v), and
     ``momentum_buffer`` (b) if μ > 0, ``grad_avg`` if centered.
     """
+
+    kernel = "rmsprop"  # the fused update in neurona.kernels.optim
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
@@ -159,6 +165,7 @@ class RMSprop(Optimizer):
         else:
             b *= float(group["lr"])
         theta -= b
+        workspace.give(a, b)
 
 
 class Adadelta(Optimizer):
@@ -186,6 +193,8 @@ class Adadelta(Optimizer):
     maximize=False)``, as ``torch.optim.Adadelta``. State: ``step``,
     ``square_avg`` (v), ``acc_delta`` (u).
     """
+
+    kernel = "adadelta"  # the fused update in neurona.kernels.optim
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, *, maximize: bool = False) -> None:
@@ -223,3 +232,4 @@ class Adadelta(Optimizer):
         u += c
         b *= float(group["lr"])
         theta -= b
+        workspace.give(a, b, c)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .. import kernels, workspace
 from ..backend import get_array_module
 
 __all__ = ["Optimizer"]
@@ -48,14 +49,14 @@ class Optimizer:
 
     #: state entries that are Python numbers, not arrays (restored as such by load_state_dict)
     _scalar_state: tuple[str, ...] = ("step",)
+    #: name of the fused kernel of ``update_one`` in ``neurona.kernels`` (None: the reference only)
+    kernel: str | None = None
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self._check_hyperparameters(self.defaults, "")
         self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)  # parameter -> its state
         self.param_groups: list[dict[str, Any]] = []
-        self._scratch: dict[Any, list] = {}  # reusable work arrays, one pool per dtype (see _work)
-        self._views: dict[Any, list] = {}  # their views by shape, made once
         self._opt_called = False  # lets an lr scheduler warn when it is stepped before the optimizer
 
         name = type(self).__name__
@@ -110,22 +111,47 @@ class Optimizer:
         self._opt_called = True
         state = self.state
         update = self.update_one
+        fast = self._fast_update()
         for group in self.param_groups:
+            thetas, grads, states = [], [], []  # what the fused kernel updates, all at once
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
                 grad = g.array
-                if grad.shape != p.array.shape:
+                theta = p.array
+                if grad.shape != theta.shape:
                     raise ValueError(
                         f"{type(self).__name__}.step: a gradient of shape {grad.shape} for a parameter of "
-                        f"shape {p.array.shape}; p.grad must have the parameter's shape"
+                        f"shape {theta.shape}; p.grad must have the parameter's shape"
                     )
                 s = state.get(p)
                 if not s:
                     s = state[p] = self.init_state(p, group)
-                update(p, grad, s, group)
+                if fast is not None and _plain(theta, grad):
+                    thetas.append(theta)
+                    grads.append(grad if grad.flags.c_contiguous else np.ascontiguousarray(grad))
+                    states.append(s)
+                else:
+                    update(p, grad, s, group)
+            if thetas:
+                fast(thetas, grads, states, group)
         return loss
+
+    def _fast_update(self):
+        """The fused kernel of this optimizer's update (``neurona.kernels``), or None for ``update_one``.
+
+        A subclass that writes its own ``update_one`` runs it, not the kernel of the class it extends.
+        """
+        name = self.kernel
+        if name is None:
+            return None
+        for klass in type(self).__mro__:
+            if "kernel" in klass.__dict__:
+                if klass.update_one is not type(self).update_one:
+                    return None
+                break
+        return kernels.lookup(name)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: set each ``p.grad`` to ``None`` (default) or to zeros.
@@ -143,28 +169,9 @@ class Optimizer:
                     p.grad.array = get_array_module(p.grad.array).zeros_like(p.grad.array)
 
     def _work(self, like: np.ndarray, count: int) -> list:
-        """``count`` scratch arrays shaped like ``like`` (views of buffers reused across steps).
-
-        One pool per dtype, grown to the largest parameter seen, so a step
-        allocates nothing once every parameter has been updated once. The
-        contents are garbage on return, and the views are only valid until the
-        next call.
-        """
-        shape = like.shape
-        views = self._views.get((like.dtype, type(like), shape, count))
-        if views is not None:
-            return views
-        key = (like.dtype, type(like))
-        n = like.size
-        pool = self._scratch.get(key)
-        if pool is None or len(pool) < count or pool[0].size < n:
-            size = n if pool is None else max(n, pool[0].size)
-            xp = get_array_module(like)
-            pool = self._scratch[key] = [xp.empty(size, like.dtype) for _ in range(max(count, len(pool or ())))]
-            self._views = {k: v for k, v in self._views.items() if k[:2] != key}  # views of the old buffers
-        views = self._views[(like.dtype, type(like), shape, count)] = [pool[i][:n].reshape(shape)
-                                                                       for i in range(count)]
-        return views
+        """``count`` scratch arrays shaped like ``like`` from the workspace; ``update_one`` gives them back."""
+        xp = get_array_module(like)
+        return [workspace.take(like.shape, like.dtype, xp) for _ in range(count)]
 
     def _effective_grad(self, p: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
                         out: np.ndarray) -> np.ndarray:
@@ -328,6 +335,15 @@ class Optimizer:
 
 
 # --- helpers ----------------------------------------------------------------
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _plain(theta, grad) -> bool:
+    """Whether a fused kernel can update ``theta``: C-contiguous NumPy float32/float64, a gradient of its dtype."""
+    return (type(theta) is np.ndarray and type(grad) is np.ndarray and theta.flags.c_contiguous
+            and theta.dtype in _KERNEL_DTYPES and grad.dtype == theta.dtype)
+
 
 
 def _is_parameter(x) -> bool:

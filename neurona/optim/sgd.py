@@ -5,6 +5,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .. import workspace
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["SGD"]
@@ -44,6 +45,8 @@ class SGD(Optimizer):
     ``momentum_buffer`` (after the first step, when μ ≠ 0).
     """
 
+    kernel = "sgd"  # the fused update in neurona.kernels.optim
+
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -81,3 +84,4 @@ class SGD(Optimizer):
                 g = buf
         np.multiply(g, float(group["lr"]), out=b)
         theta -= b
+        workspace.give(a, b)

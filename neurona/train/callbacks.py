@@ -38,9 +38,15 @@ __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpo
 
 
 class Callback:
-    """Base class: override the hooks you need; each receives a ``logs`` dict."""
+    """Base class: override the hooks you need; each receives a ``logs`` dict.
+
+    In a distributed run every rank calls the hooks with the same epoch logs
+    (averaged over ranks), except for callbacks with ``rank_zero_only = True``
+    (those that print or write files), which run on rank 0 only.
+    """
 
     trainer = None
+    rank_zero_only = False
 
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer
@@ -94,8 +100,12 @@ class CallbackList:
     def __iter__(self):
         return iter(self.callbacks)
 
+    main = True  # False on the ranks other than 0 of a distributed run: rank_zero_only callbacks skip there
+
     def call(self, hook: str, *args) -> None:
         for c in self.callbacks:
+            if c.rank_zero_only and not self.main:
+                continue
             getattr(c, hook)(*args)
 
     def on_train_begin(self, logs=None): self.call("on_train_begin", logs)
@@ -368,6 +378,8 @@ class ModelCheckpoint(Callback):
     atomic, so an interrupted save leaves the previous file intact.
     """
 
+    rank_zero_only = True
+
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto",
                  include_optimizer: bool = False, metadata: dict | None = None, verbose: int = 0):
         self.filepath = os.fspath(filepath)
@@ -430,6 +442,8 @@ class CSVLogger(Callback):
     ``append=True`` continues an existing file (e.g. after a resume).
     """
 
+    rank_zero_only = True
+
     def __init__(self, filename, separator: str = ",", append: bool = False):
         self.filename = os.fspath(filename)
         self.separator = separator
@@ -476,6 +490,8 @@ class ProgressBar(Callback):
     final line of each epoch is written. ``verbose=0`` prints nothing;
     ``verbose=2`` prints only the per-epoch lines even on a terminal.
     """
+
+    rank_zero_only = True
 
     def __init__(self, verbose: int = 1, stream=None, width: int = 24, refresh: float = 0.1):
         self.verbose = int(verbose)
