@@ -39,7 +39,7 @@ def test_fused_and_unfused_give_the_same_values_gradients_and_statistics(dtype):
     neurona.manual_seed(0)
     model = _net().to(dtype)
     x = np.random.default_rng(0).standard_normal((5, 1, 10, 10)).astype(dtype)
-    state = {k: v.copy() for k, v in model.state_dict().items()}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     ref = _step(model, x, "reference")
     model.load_state_dict(state)
     fast = _step(model, x, "numba")

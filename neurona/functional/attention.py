@@ -185,7 +185,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     >>> import neurona
     >>> q = k = v = neurona.randn(2, 4, 5, 8)          # batch 2, 4 heads, 5 tokens, 8 features
     >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
-    (2, 4, 5, 8)
+    neurona.Size([2, 4, 5, 8])
     """
     return scaled_dot_product_attention_weights(query, key, value, attn_mask, dropout_p, is_causal, scale,
                                                 enable_gqa)[0]

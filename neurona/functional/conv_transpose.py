@@ -179,7 +179,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     >>> x = neurona.randn(2, 8, 4, 4)
     >>> w = neurona.randn(8, 3, 2, 2)
     >>> conv_transpose2d(x, w, stride=2).shape        # doubles the height and width
-    (2, 3, 8, 8)
+    neurona.Size([2, 3, 8, 8])
     """
     op = "conv_transpose2d"
     x, weight = as_tensor(input), as_tensor(weight)

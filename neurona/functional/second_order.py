@@ -33,7 +33,7 @@ def second_order_rnn_cell(x, h, weight, bias=None, nonlinearity: str = "tanh") -
 
     >>> import neurona
     >>> second_order_rnn_cell(neurona.randn(2, 3), neurona.randn(2, 4), neurona.randn(4, 3, 4)).shape
-    (2, 4)
+    neurona.Size([2, 4])
     """
     x, h, weight = as_tensor(x), as_tensor(h), as_tensor(weight)
     if nonlinearity not in _NONLINEARITIES:

@@ -45,7 +45,7 @@ class ConvAutoencoder(nn.Module):
     >>> import neurona
     >>> ae = ConvAutoencoder(latent_dim=16)
     >>> ae(neurona.rand(4, 1, 28, 28)).shape
-    (4, 1, 28, 28)
+    neurona.Size([4, 1, 28, 28])
     """
 
     def __init__(self, latent_dim: int = 32, width: int = 16):
@@ -88,7 +88,7 @@ class VAE(nn.Module):
     >>> vae = VAE(latent_dim=2)
     >>> logits, mu, logvar = vae(neurona.rand(4, 1, 28, 28))
     >>> logits.shape, mu.shape
-    ((4, 1, 28, 28), (4, 2))
+    (neurona.Size([4, 1, 28, 28]), neurona.Size([4, 2]))
     """
 
     def __init__(self, latent_dim: int = 2, hidden=(512, 256)):

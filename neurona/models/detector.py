@@ -35,7 +35,7 @@ class GridDetector(nn.Module):
     >>> import neurona
     >>> model = GridDetector(num_classes=10, width=8)
     >>> model(neurona.randn(2, 1, 64, 64)).shape
-    (2, 15, 8, 8)
+    neurona.Size([2, 15, 8, 8])
     """
 
     stride = 8

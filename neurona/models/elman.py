@@ -111,7 +111,7 @@ class ElmanNetwork(_RecurrentPerceptron):
     >>> import neurona
     >>> net = ElmanNetwork(3, 16, 2)
     >>> net(neurona.randn(4, 10, 3)).shape
-    (4, 10, 2)
+    neurona.Size([4, 10, 2])
     """
 
     _name = "ElmanNetwork"

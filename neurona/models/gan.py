@@ -45,7 +45,7 @@ class DCGANGenerator(nn.Module):
     >>> import neurona
     >>> g = DCGANGenerator(latent_dim=16, width=8)
     >>> g(neurona.randn(3, 16)).shape
-    (3, 1, 28, 28)
+    neurona.Size([3, 1, 28, 28])
     """
 
     def __init__(self, latent_dim: int = 64, width: int = 32, out_channels: int = 1):
@@ -89,7 +89,7 @@ class DCGANDiscriminator(nn.Module):
 
     >>> import neurona
     >>> DCGANDiscriminator(width=8)(neurona.randn(3, 1, 28, 28)).shape
-    (3,)
+    neurona.Size([3])
     """
 
     def __init__(self, in_channels: int = 1, width: int = 32):

@@ -57,7 +57,7 @@ class RecurrentSeq2Seq(nn.Module):
     >>> import neurona
     >>> model = RecurrentSeq2Seq(20, 15, embedding_dim=16, hidden_size=32)
     >>> model(neurona.tensor([[4, 5, 6, 0]]), neurona.tensor([[2, 7, 8]])).shape
-    (1, 3, 15)
+    neurona.Size([1, 3, 15])
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, embedding_dim: int = 64, hidden_size: int = 128,
@@ -171,7 +171,7 @@ class TransformerSeq2Seq(nn.Module):
     >>> model = TransformerSeq2Seq(20, 15, d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
     ...                            dim_feedforward=64)
     >>> model(neurona.tensor([[4, 5, 6, 0]]), neurona.tensor([[2, 7, 8]])).shape
-    (1, 3, 15)
+    neurona.Size([1, 3, 15])
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 128, nhead: int = 4,

@@ -33,7 +33,7 @@ class TransformerLM(nn.Module):
     >>> lm = TransformerLM(50, d_model=32, nhead=4, num_layers=2, dim_feedforward=64, max_len=16)
     >>> logits, state = lm(neurona.tensor([[3, 4, 5]]))
     >>> logits.shape, state.shape
-    ((1, 3, 50), (1, 3))
+    (neurona.Size([1, 3, 50]), neurona.Size([1, 3]))
     """
 
     def __init__(self, vocab_size: int, d_model: int = 128, nhead: int = 4, num_layers: int = 2,

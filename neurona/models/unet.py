@@ -63,7 +63,7 @@ class UNet(nn.Module):
     >>> import neurona
     >>> model = UNet(num_classes=11, base_channels=8, depth=2)
     >>> model(neurona.randn(2, 1, 30, 30)).shape
-    (2, 11, 30, 30)
+    neurona.Size([2, 11, 30, 30])
     """
 
     def __init__(self, num_classes: int = 11, in_channels: int = 1, base_channels: int = 16, depth: int = 3,

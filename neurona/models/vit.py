@@ -37,7 +37,7 @@ class VisionTransformer(nn.Module):
     >>> vit = VisionTransformer(28, patch_size=7, num_classes=10, d_model=32, nhead=4, num_layers=2,
     ...                         dim_feedforward=64)
     >>> vit(neurona.randn(2, 1, 28, 28)).shape
-    (2, 10)
+    neurona.Size([2, 10])
     """
 
     def __init__(self, image_size: int = 28, patch_size: int = 7, in_channels: int = 1, num_classes: int = 10,

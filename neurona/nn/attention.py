@@ -83,7 +83,7 @@ class MultiheadAttention(Module):
     >>> x = neurona.randn(2, 5, 16)
     >>> out, w = mha(x, x, x)
     >>> out.shape, w.shape
-    ((2, 5, 16), (2, 5, 5))
+    (neurona.Size([2, 5, 16]), neurona.Size([2, 5, 5]))
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -357,7 +357,7 @@ class BahdanauAttention(Module):
     >>> att = BahdanauAttention(32, 64, 48)
     >>> context, weights = att(neurona.randn(4, 32), neurona.randn(4, 7, 64))
     >>> context.shape, weights.shape
-    ((4, 64), (4, 7))
+    (neurona.Size([4, 64]), neurona.Size([4, 7]))
     """
 
     def __init__(self, query_size: int, key_size: int | None = None, hidden_size: int | None = None, dtype=None):

@@ -123,7 +123,7 @@ class ConvTranspose2d(_ConvTransposeNd):
     >>> import neurona
     >>> up = neurona.nn.ConvTranspose2d(16, 8, kernel_size=2, stride=2)
     >>> up(neurona.randn(4, 16, 7, 7)).shape
-    (4, 8, 14, 14)
+    neurona.Size([4, 8, 14, 14])
     """
 
     _nd = 2

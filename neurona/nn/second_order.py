@@ -125,7 +125,7 @@ class SecondOrderRNN(Module):
     >>> rnn = SecondOrderRNN(3, 8, batch_first=True)
     >>> out, h_n = rnn(neurona.randn(4, 10, 3))
     >>> out.shape, h_n.shape
-    ((4, 10, 8), (1, 4, 8))
+    (neurona.Size([4, 10, 8]), neurona.Size([1, 4, 8]))
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",

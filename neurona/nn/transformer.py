@@ -86,7 +86,7 @@ class TransformerEncoderLayer(Module):
     >>> import neurona
     >>> layer = TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, batch_first=True)
     >>> layer(neurona.randn(2, 10, 32)).shape
-    (2, 10, 32)
+    neurona.Size([2, 10, 32])
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
@@ -272,7 +272,7 @@ class Transformer(Module):
     >>> model = Transformer(d_model=32, nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=64)
     >>> src, tgt = neurona.randn(10, 3, 32), neurona.randn(7, 3, 32)
     >>> model(src, tgt, tgt_mask=Transformer.generate_square_subsequent_mask(7)).shape
-    (7, 3, 32)
+    neurona.Size([7, 3, 32])
     """
 
     def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
@@ -326,8 +326,8 @@ class Transformer(Module):
 
         >>> Transformer.generate_square_subsequent_mask(3)
         tensor([[  0., -inf, -inf],
-               [  0.,   0., -inf],
-               [  0.,   0.,   0.]])
+                [  0.,   0., -inf],
+                [  0.,   0.,   0.]])
         """
         d = np.dtype(dtype) if dtype is not None else get_default_dtype()
         return from_numpy(causal_mask(int(sz), dtype=d))

@@ -144,7 +144,7 @@ def test_queue_callback_runs_after_backward_and_only_inside_it():
     assert order == ["hook", "end"]
     with pytest.raises(RuntimeError, match="no backward pass is running"):
         queue_callback(lambda: None)
-    with pytest.raises(RuntimeError, match="only leaf tensors"):
+    with pytest.raises(RuntimeError, match="registered on leaf tensors"):
         (w * 2).register_post_accumulate_grad_hook(lambda p: None)
 
 
