@@ -1,11 +1,14 @@
 """Per-op overhead of neurona's autodiff engine against PyTorch's, in one process.
 
-Two workloads where the arrays are tiny, so the time is the engine's own
-bookkeeping (graph recording, backward ordering, gradient accumulation):
+Workloads where the arrays are tiny, so the time is the per-op bookkeeping (graph recording,
+backward ordering, gradient accumulation, the calls into the array library):
 
 1. a chain of 1,000 small elementwise ops (forward + backward) on a vector of 16 floats;
-2. one training step of a 3-layer MLP (32-64-64-10, tanh) at batch size 1:
-   forward, cross-entropy, backward, SGD update.
+2. one training step of a 3-layer MLP (32-64-64-10, tanh) at batch size 1, written with raw ops:
+   matmul, add, tanh, log_softmax, indexing, backward, a hand-written SGD update;
+3. the same step as a user writes it with layers: ``nn.Sequential`` of ``nn.Linear`` and ``nn.Tanh``,
+   ``nn.CrossEntropyLoss`` and ``optim.SGD`` (where neurona's fused linear + activation and fused
+   optimizer update apply).
 
 Run:  python bench/engine_overhead.py         (needs `pip install torch==2.13.0` for the comparison)
 Prints the median time of each workload for both libraries and the median ratio neurona / PyTorch
@@ -92,6 +95,38 @@ def neurona_mlp_step():
     return run
 
 
+def neurona_mlp_layers():
+    from neurona import nn, optim
+    nr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    x, t = nr.randn(1, 32), nr.tensor([3])
+
+    def run():
+        loss = loss_fn(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return run
+
+
+def torch_mlp_layers(torch):
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    x, t = torch.randn(1, 32), torch.tensor([3])
+
+    def run():
+        loss = loss_fn(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return run
+
+
 def torch_chain(torch):
     x = torch.linspace(-1, 1, 16, requires_grad=True)
 
@@ -139,10 +174,12 @@ def main() -> None:
         torch.set_num_threads(1)  # tiny tensors: threads only add overhead, for both sides
     except ImportError:
         torch = None
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}, "
+          f"Python {platform.python_version()}, "
           f"NumPy {np.__version__}" + (f", PyTorch {torch.__version__}" if torch else ""))
     rows = [("chain of 1,000 elementwise ops, fwd+bwd", neurona_chain, torch_chain, CHAIN),
-            ("3-layer MLP training step, batch 1", neurona_mlp_step, torch_mlp_step, None)]
+            ("3-layer MLP training step, batch 1", neurona_mlp_step, torch_mlp_step, None),
+            ("the same step with nn layers and optim.SGD", neurona_mlp_layers, torch_mlp_layers, None)]
     print(f"{'workload':44s} {'neurona':>11s} {'PyTorch':>11s} {'ratio':>7s}")
     for name, nfn, tfn, n_ops in rows:
         tn, tt, ratio = paired_times(nfn(), tfn(torch) if torch else None)

@@ -1,27 +1,31 @@
-"""LeNet-5 on Fashion-MNIST: neurona against PyTorch (CPU) in the same run.
+"""LeNet-5 and two small CNNs on Fashion-MNIST: neurona against PyTorch (CPU) in the same run.
 
-    python bench/lenet_fashion.py                 # 3 epochs each, interleaved; then peak memory
+    python bench/lenet_fashion.py                 # LeNet-5, 3 epochs each, interleaved; then peak memory
     python bench/lenet_fashion.py --epochs 5 --threads 1
     python bench/lenet_fashion.py --layers        # forward/backward time of every layer, both libraries
-    python bench/lenet_fashion.py --model cnn-small --epochs 1   # the small CNN (conv-bn-relu x4) instead
+    python bench/lenet_fashion.py --model cnn --epochs 1        # 4 conv-BN-ReLU blocks (32, 32, 64, 64 channels)
+    python bench/lenet_fashion.py --model cnn-small --epochs 1  # neurona.models' cnn-small
 
-The same network in both libraries — conv(6, 5x5, pad 2) → max-pool 2 → ReLU →
-conv(16, 5x5) → max-pool 2 → ReLU → 120 → ReLU → 84 → ReLU → 10 — trained with
-Adam (lr 1e-3), batches of 128, cross-entropy, by the same hand-written loop
-over the same shuffled batches (NumPy indexing makes every batch for both).
-Each pooling comes before its ReLU, as in neurona's LeNet5 (max pooling commutes
-with ReLU, so this is the function of conv → ReLU → pool, with the ReLU on a
-quarter of the values); the PyTorch model is written in the same order, so both
-do the same work. ``--textbook-order`` gives PyTorch conv → ReLU → pool instead.
-Epochs alternate between the libraries so that load from other processes
-hits both alike; the median epoch time is reported. Peak memory is measured
-in two fresh child processes (one per library, which imports only that
-library): the peak resident set size, and its growth while training.
+Each network is written by a user with ``nn.Sequential``, in the same order in both libraries and in the
+notes' order (convolution → activation → pooling):
 
-Both libraries use the same number of threads (``--threads``, default: each
-library's default, all cores): PyTorch's intra-op threads and OpenBLAS's
-(through threadpoolctl). Besides wall time, the CPU time of the process (all
-threads) is reported: on a machine shared with other work, it is the steadier
+- ``lenet5``: conv(6, 5x5, pad 2) → ReLU → max-pool 2 → conv(16, 5x5) → ReLU → max-pool 2 → 120 → ReLU
+  → 84 → ReLU → 10;
+- ``cnn``: four blocks conv(3x3, pad 1, no bias) → BatchNorm2d → ReLU with 32, 32, 64 and 64 channels,
+  max-pool 2 after blocks 2 and 4, then Linear(64·7·7, 10);
+- ``cnn-small``: ``neurona.models.CNNSmall`` and the same layers in PyTorch.
+
+Both train with Adam (lr 1e-3), batches of 128, cross-entropy, by the same hand-written loop over the
+same shuffled batches (NumPy indexing makes every batch for both). neurona runs as a user gets it
+(its kernels and ``nn.Sequential``'s rewrites on; ``--tune`` also calls ``neurona.runtime.tune()``, as
+the ``neurona`` command does; ``--reference`` runs the reference ops instead). Epochs alternate
+between the libraries so that load from other processes hits both alike; the median epoch time is
+reported. Peak memory is measured in two fresh child processes (one per library, which imports only
+that library): the peak resident set size, and its growth while training.
+
+Both libraries use the same number of threads (``--threads``, default: each library's default, all
+cores): PyTorch's intra-op threads and OpenBLAS's (through threadpoolctl). Besides wall time, the CPU
+time of the process (all threads) is reported: on a machine shared with other work, it is the steadier
 measure of the work each library does.
 """
 from __future__ import annotations
@@ -92,18 +96,37 @@ def set_threads(n: int | None) -> None:
 
 # --- the two implementations --------------------------------------------------------------------
 
+def build(nn, model: str):
+    """The network ``model`` from a library's ``nn`` module (neurona.nn or torch.nn): the same code for both."""
+    if model == "lenet5":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    if model == "cnn":
+        return nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2), *block(32, 64), *block(64, 64),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
+    return nn.Sequential(*block(1, 16), *block(16, 32), nn.MaxPool2d(2), *block(32, 64), nn.MaxPool2d(2),
+                         *block(64, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(64, 10))
+
+
 class NeuronaRun:
     name = "neurona"
 
-    def __init__(self, seed: int, model: str = "lenet5"):
+    def __init__(self, seed: int, model: str = "lenet5", tune: bool = False, reference: bool = False):
         import neurona
         from neurona import models, nn, optim
         self.neurona = neurona
+        if tune:
+            neurona.runtime.tune()
+        if reference:
+            neurona.runtime.set_kernels("reference")
         neurona.manual_seed(seed)
-        if model == "cnn-small":
-            self.model = models.CNNSmall(num_classes=10, in_channels=1, input_size=28)
-        else:
-            self.model = models.LeNet5(num_classes=10, in_channels=1, input_size=28, activation="relu", pooling="max")
+        self.model = models.CNNSmall(num_classes=10, in_channels=1, input_size=28) if model == "cnn-small" \
+            else build(nn, model)
         self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss_fn = nn.CrossEntropyLoss()
 
@@ -128,29 +151,13 @@ class NeuronaRun:
 class TorchRun:
     name = "pytorch"
 
-    def __init__(self, seed: int, model: str = "lenet5", textbook: bool = False):
+    def __init__(self, seed: int, model: str = "lenet5"):
         import torch
-        import torch.nn as tnn
         self.torch = torch
         torch.manual_seed(seed)
-        if model == "cnn-small":
-            def block(cin, cout):
-                return [tnn.Conv2d(cin, cout, 3, padding=1, bias=False), tnn.BatchNorm2d(cout), tnn.ReLU()]
-            self.model = tnn.Sequential(*block(1, 16), *block(16, 32), tnn.MaxPool2d(2), *block(32, 64),
-                                        tnn.MaxPool2d(2), *block(64, 64), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(),
-                                        tnn.Dropout(0.1), tnn.Linear(64, 10))
-            self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-            self.loss_fn = tnn.CrossEntropyLoss()
-            return
-        blocks = [tnn.Conv2d(1, 6, 5, padding=2), tnn.MaxPool2d(2), tnn.ReLU(),
-                  tnn.Conv2d(6, 16, 5), tnn.MaxPool2d(2), tnn.ReLU()]
-        if textbook:
-            blocks = [blocks[i] for i in (0, 2, 1, 3, 5, 4)]
-        self.model = tnn.Sequential(
-            *blocks, tnn.Flatten(),
-            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10))
+        self.model = build(torch.nn, model)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-        self.loss_fn = tnn.CrossEntropyLoss()
+        self.loss_fn = torch.nn.CrossEntropyLoss()
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
         t = self.torch
@@ -187,7 +194,7 @@ def timing(args) -> dict:
     import torch  # noqa: F401  (both libraries in this process)
     set_threads(args.threads)
     x, y, xt, yt = load_data()
-    runs = [NeuronaRun(args.seed, args.model), TorchRun(args.seed, args.model, args.textbook_order)]
+    runs = [NeuronaRun(args.seed, args.model, args.tune, args.reference), TorchRun(args.seed, args.model)]
     rng = np.random.default_rng(args.seed)
     times = {r.name: [] for r in runs}
     cpu = {r.name: [] for r in runs}
@@ -212,11 +219,14 @@ def memory_child(args) -> None:
         import neurona  # noqa: F401
     set_threads(args.threads)
     x, y, _, _ = load_data()
-    before = rss_mb()  # the library and the data set are in memory
-    exact = reset_peak()  # data loading peaks above training: count from here
-    run = (TorchRun(args.seed, args.model, args.textbook_order) if args.child == "pytorch"
-           else NeuronaRun(args.seed, args.model))
+    run = (TorchRun(args.seed, args.model) if args.child == "pytorch"
+           else NeuronaRun(args.seed, args.model, args.tune, args.reference))
     order = np.random.default_rng(args.seed).permutation(len(x))
+    epoch(run, x, y, order, args.batch_size, limit=1)  # libraries load lazily (Numba's kernels, thread pools)
+    import gc
+    gc.collect()
+    before = rss_mb()  # the library, its kernels and the data set are in memory
+    exact = reset_peak()  # data loading peaks above training: count from here
     epoch(run, x, y, order, args.batch_size, limit=args.memory_batches)
     print(json.dumps({"rss_before_mb": before, "peak_mb": peak_mb(), "exact": exact}))
 
@@ -226,8 +236,8 @@ def memory(args) -> dict:
     for lib in ("neurona", "pytorch"):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, "--memory-batches", str(args.memory_batches),
                "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--model", args.model]
-        if args.textbook_order:
-            cmd.append("--textbook-order")
+        cmd += ["--tune"] if args.tune else []
+        cmd += ["--reference"] if args.reference else []
         if args.threads is not None:
             cmd += ["--threads", str(args.threads)]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -246,11 +256,16 @@ def layers(args) -> None:
     set_threads(args.threads)
     rng = np.random.default_rng(0)
     n = args.batch_size
-    nrun, trun = NeuronaRun(args.seed), TorchRun(args.seed)
-    nlayers = list(nrun.model.features) + [lambda t: t.flatten(1)] + list(nrun.model.classifier)
-    tlayers = list(trun.model)
-    names = ["conv1 1→6 5x5 pad 2", "maxpool 6x28x28", "relu 6x14x14", "conv2 6→16 5x5", "maxpool 16x10x10",
-             "relu 16x5x5", "flatten", "linear 400→120", "relu 120", "linear 120→84", "relu 84", "linear 84→10"]
+    nrun, trun = NeuronaRun(args.seed, tune=args.tune, reference=args.reference), TorchRun(args.seed)
+    # neurona's steps as nn.Sequential runs them (a fused pair is one step), and the same layers of PyTorch's
+    nlayers, tlayers, names = [], [], []
+    tmods = list(trun.model)
+    for step in neurona.rewrites.plan(nrun.model):
+        mods = getattr(step, "layers", (step,))
+        nlayers.append(step)
+        tlayers.append(torch.nn.Sequential(*tmods[:len(mods)]))
+        names.append(" + ".join(type(m).__name__ for m in mods))
+        del tmods[:len(mods)]
 
     # with one thread, CPU time: steadier than wall time on a machine shared with other work
     clock = time.process_time if args.threads == 1 else time.perf_counter
@@ -267,7 +282,9 @@ def layers(args) -> None:
     x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
     xn, xt = neurona.from_numpy(x), torch.from_numpy(x)
     what = "CPU ms" if clock is time.process_time else "ms"
-    print(f"{'layer':22s} {'neurona fwd':>12s} {'fwd+bwd':>9s} {'pytorch fwd':>12s} {'fwd+bwd':>9s}  ({what}, batch {n})")
+    print(f"{'layer':22s} {'neurona fwd':>12s} {'fwd+bwd':>9s} {'pytorch fwd':>12s} {'fwd+bwd':>9s}  "
+          f"({what}, batch {n})")
+    names = [nm.replace("Conv2d", "conv").replace("MaxPool2d", "pool").replace("Linear", "linear") for nm in names]
     total = np.zeros(4)
     for i, (name, ln, lt) in enumerate(zip(names, nlayers, tlayers)):
         yn, yt = ln(xn), lt(xt)
@@ -285,14 +302,14 @@ def layers(args) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", choices=["lenet5", "cnn-small"], default="lenet5",
-                    help="LeNet-5 (default) or the small CNN, the same network in both libraries")
+    ap.add_argument("--model", choices=["lenet5", "cnn", "cnn-small"], default="lenet5",
+                    help="LeNet-5 (default), the 4-block CNN or cnn-small: the same network in both libraries")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: their default)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--textbook-order", action="store_true",
-                    help="PyTorch's LeNet-5 as conv → ReLU → pool (the same function; neurona keeps pool → ReLU)")
+    ap.add_argument("--tune", action="store_true", help="call neurona.runtime.tune() first, as the CLI does")
+    ap.add_argument("--reference", action="store_true", help="neurona on its reference ops (NEURONA_KERNELS)")
     ap.add_argument("--layers", action="store_true", help="per-layer forward/backward times instead of training")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     ap.add_argument("--memory-batches", type=int, default=200)
@@ -301,15 +318,15 @@ def main(argv=None) -> None:
     if args.child:
         return memory_child(args)
     if args.layers:
-        if args.model != "lenet5" or args.textbook_order:
+        if args.model != "lenet5":
             ap.error("--layers times the layers of LeNet-5 only, in the same order in both libraries")
         return layers(args)
 
     import torch
-    order = " (PyTorch in conv → ReLU → pool order)" if args.textbook_order else ""
     machine = platform.processor() or platform.machine()
-    print(f"model: {args.model}{order}; machine: {machine}, {os.cpu_count()} cores; "
-          f"numpy {np.__version__}, torch {torch.__version__}; threads: "
+    extra = (" (neurona tuned)" if args.tune else "") + (" (neurona on its reference ops)" if args.reference else "")
+    print(f"model: {args.model}{extra}; machine: {machine}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}; numpy {np.__version__}, torch {torch.__version__}; threads: "
           f"{args.threads if args.threads is not None else 'library defaults'}")
     res = timing(args)
     med = {k: float(np.median(v)) for k, v in res["times"].items()}

@@ -176,6 +176,7 @@ def child(lib: str, cell: str, threads: int, max_batches) -> None:
         run = TorchRun(torch, cell, initial_weights(cell))
     else:
         run = NeuronaRun(cell, initial_weights(cell))
+    run.epoch(x, y, order, 128, 1)  # one step first: libraries load lazily (Numba's kernels, thread pools)
     _release_free_heap()
     _reset_peak_rss()
     with open("/proc/self/status") as f:

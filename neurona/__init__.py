@@ -44,12 +44,21 @@ from .functional.random import bernoulli, multinomial, normal, poisson
 from .functional.math import div as divide, mul as multiply, sub as subtract
 from .functional.shape import cat as concat
 from .gradcheck import GradcheckError, gradcheck
+from .size import Size
+from .functional.blend import addcdiv, addcmul, cross, kron, lerp, tensordot
+from .functional.scan import bucketize, cummax, cummin, histc, logcumsumexp, searchsorted
+from .functional.put import index_fill, index_put, masked_scatter
+from .functional.solve import det, inv as inverse, logdet, slogdet
+from .printing import set_printoptions
+from .tensor_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+                           LongTensor, ShortTensor)
 from .serialization import load, save
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {"nn", "optim", "data", "train", "models", "classic", "compress", "io", "functional", "cli", "linalg",
-               "utils", "return_types", "autograd", "cuda", "accelerator"}
+               "utils", "return_types", "autograd", "cuda", "accelerator", "onnx", "sklearn", "safetensors", "runtime",
+               "kernels", "rewrites", "workspace", "distributed"}
 
 
 def __getattr__(name):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import sys
 
 import numpy as np
 
@@ -406,49 +405,6 @@ def set_default_dtype(dtype) -> None:
 
 def is_float(dtype) -> bool:
     return np.dtype(dtype).kind == "f"
-
-
-# --- the allocator -----------------------------------------------------------
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc's malloc.h)
-MMAP_THRESHOLD_MIB = 32
-TRIM_THRESHOLD_MIB = 128
-allocator_tuned = False
-
-
-def tune_allocator(mmap_threshold_mib: int = MMAP_THRESHOLD_MIB, trim_threshold_mib: int = TRIM_THRESHOLD_MIB) -> bool:
-    """Make glibc's malloc keep freed blocks of up to ``mmap_threshold_mib`` MiB for reuse.
-
-    A training step allocates and frees the same multi-megabyte arrays
-    (activations, patch matrices, gradients) every batch. By default glibc
-    serves blocks above a few hundred KiB with ``mmap`` and returns them to the
-    system when freed, so every step pays a page fault per 4 KiB on first
-    touch: on LeNet-5 at batch 128, about 1,700 faults and a third of the
-    step. Raising the mmap threshold (and the heap trim threshold above it)
-    lets such blocks be reused in place. Called when neurona is imported; set
-    the environment variable ``NEURONA_TUNE_MALLOC=0`` before importing to
-    leave the allocator alone. The setting is process-wide, so other
-    libraries in the same process get the same allocator. Returns whether the
-    setting was applied (only on Linux with glibc).
-    """
-    global allocator_tuned
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded into the process
-    except (OSError, AttributeError):  # musl or another libc without mallopt
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    ok = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold_mib) << 20) == 1
-    ok = mallopt(_M_TRIM_THRESHOLD, int(trim_threshold_mib) << 20) == 1 and ok
-    allocator_tuned = allocator_tuned or ok
-    return ok
-
-
-if os.environ.get("NEURONA_TUNE_MALLOC", "1").strip().lower() not in ("0", "false", "no", "off"):
-    tune_allocator()
 
 
 if strict_mode():

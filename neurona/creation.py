@@ -225,7 +225,7 @@ def tensor(data, requires_grad: bool = False, dtype=None, *, device=None, pin_me
     ``dtype=neurona.float64``, or after ``neurona.set_default_dtype``).
     The data is copied only when a conversion requires it.
     """
-    t = Tensor(data, dtype=dtype)
+    t = _wrap(_as_array(data, dtype))  # not Tensor(data): Tensor(3) is PyTorch's sized constructor
     _placed(t, device)
     return t.requires_grad_(True) if requires_grad else t
 
@@ -237,7 +237,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if dtype is not None and out.dtype != backend.to_dtype(dtype):
             out = out.to(dtype)
         return out if device is None else out.to(device)
-    return _placed(Tensor(data, dtype=dtype), device)
+    return _placed(_wrap(_as_array(data, dtype)), device)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -33,6 +33,11 @@ import weakref
 import numpy as np
 
 from . import backend
+from . import printing as _printing
+from .size import Size
+
+_tuple_new = tuple.__new__
+_NO_DATA = object()  # Tensor() with no argument: an empty float tensor, as in PyTorch
 
 # --- grad mode -----------------------------------------------------------------
 
@@ -192,6 +197,7 @@ class Function:
 
     __slots__ = ("parents", "needs", "gen", "__dict__")
     retained = None  # weakref to the output when retain_grad() was called on it
+    hooks = None  # the output's register_hook hooks (a dict), run on its gradient before backward
 
     def __call__(self, *inputs: "Tensor") -> "Tensor":
         if len(inputs) == 1:  # the common case, kept short: it runs for every elementwise op
@@ -295,14 +301,24 @@ class Tensor:
 
     # _alias (what memory the tensor shares: see neurona.inplace) is left unset by ops, whose outputs rarely need
     # it, and read with getattr(t, "_alias", None)
-    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "name", "_alias", "__weakref__")
+    # _hooks (a leaf's register_hook hooks) is left unset too, read with getattr(t, "_hooks", None)
+    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "name", "_alias", "_hooks", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data=_NO_DATA, *sizes: int, requires_grad: bool = False, dtype=None):
+        """``Tensor(data)`` wraps data as :func:`neurona.tensor` does (float data → float32, ints stay ints).
+
+        As in PyTorch, ``Tensor(2, 3)`` (ints, or one ``Size``) is a float
+        tensor of that shape (zeros: PyTorch leaves it uninitialised) and
+        ``Tensor()`` an empty one.
+        """
         from .creation import _as_array
 
-        a = _as_array(data, dtype)
+        if data is _NO_DATA or sizes or type(data) is int or isinstance(data, Size):
+            a = _sized_array(data, sizes, dtype)
+        else:
+            a = _as_array(data, dtype)
         if backend._default_device is not backend.CPU and type(a) is _NDARRAY:
             a = backend.to_device(a, backend._default_device)  # as torch.Tensor(data) follows the default device
         self.array = a
@@ -359,8 +375,8 @@ class Tensor:
         self.array = value.array if isinstance(value, Tensor) else _as_array(value, None)
 
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> Size:
+        return _tuple_new(Size, self.array.shape)
 
     @property
     def ndim(self) -> int:
@@ -398,8 +414,8 @@ class Tensor:
         return _ip.version_of(self)
 
     def size(self, dim: int | None = None):
-        """The shape (PyTorch's ``size()``), or its length along ``dim``."""
-        return self.array.shape if dim is None else self.array.shape[dim]
+        """The shape (PyTorch's ``size()``, a :class:`neurona.Size`), or its length along ``dim``."""
+        return _tuple_new(Size, self.array.shape) if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
         return int(self.array.size)
@@ -459,8 +475,7 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(", precision=4,
-                               threshold=200)
+        body = _printing.array_string(backend.to_numpy(self.array), "tensor(")
         extra = ""
         if self.array.dtype != backend.get_default_dtype() and not (
             self.array.dtype.kind in "ib" and self.array.dtype.itemsize == 8 or self.array.dtype == np.bool_
@@ -515,6 +530,40 @@ class Tensor:
             _retain(self._ctx, self)
         elif not self.requires_grad:
             raise RuntimeError("retain_grad(): this tensor does not require grad")
+
+    def register_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(grad)`` with ∂L/∂self during backward; a Tensor it returns replaces the gradient.
+
+        On a leaf the hook sees the gradient of this backward pass (every use
+        summed) before it is added to ``.grad``; on a non-leaf it sees the
+        gradient before it flows further back, and ``retain_grad()`` keeps the
+        replaced value. Hooks run in the order registered; ``handle.remove()``
+        unregisters one.
+
+        >>> import neurona
+        >>> x = neurona.ones(2, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([30., 30.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook(): cannot register a hook on a tensor that doesn't require gradient")
+        if self._ctx is None:
+            return _add_hook(self, "pre", hook)
+        fn = self._ctx
+        if fn.freed:
+            raise RuntimeError("register_hook(): the graph of this tensor was freed by an earlier backward")
+        if fn.hooks is None:
+            fn.hooks = {}
+        _retain_hooks(fn)
+        return RemovableHandle(fn.hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(tensor)`` on this leaf once backward has added its last gradient of the pass to ``.grad``
+        (its return value is ignored). An optimizer can step each parameter there, as soon as its gradient is
+        complete; distributed training starts reducing it there."""
+        return register_post_accumulate_grad_hook(self, hook)
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs=None, *, grad=None) -> None:
@@ -900,6 +949,39 @@ class Tensor:
     def is_complex(self): return False
     def type_as(self, other): return _m.cast(self, other.dtype)
 
+    # blends, scans, writes by index, square matrices (functional/blend.py, scan.py, put.py, solve.py)
+    def lerp(self, end, weight): return _bl.lerp(self, end, weight)
+    def addcmul(self, tensor1, tensor2, *, value=1): return _bl.addcmul(self, tensor1, tensor2, value=value)
+    def addcdiv(self, tensor1, tensor2, *, value=1): return _bl.addcdiv(self, tensor1, tensor2, value=value)
+    def cross(self, other, dim=None): return _bl.cross(self, other, dim)
+    def kron(self, other): return _bl.kron(self, other)
+    def cummax(self, dim): return _scan.cummax(self, dim)
+    def cummin(self, dim): return _scan.cummin(self, dim)
+    def logcumsumexp(self, dim): return _scan.logcumsumexp(self, dim)
+    def histc(self, bins=100, min=0, max=0): return _scan.histc(self, bins, min, max)
+    def index_fill(self, dim, index, value): return _put.index_fill(self, dim, index, value)
+    def index_put(self, indices, values, accumulate=False): return _put.index_put(self, indices, values, accumulate)
+    def masked_scatter(self, mask, source): return _put.masked_scatter(self, mask, source)
+    def unfold(self, dimension, size, step): return _put.unfold_windows(self, dimension, size, step)
+    def inverse(self): return _solve.inv(self)
+    def det(self): return _solve.det(self)
+    def logdet(self): return _solve.logdet(self)
+    def slogdet(self): return _solve.slogdet(self)
+    # their in-place forms, and the in-place ones of ops above (neurona/inplace.py has the rules)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _ip.modify(self, "scatter_", lambda: _i.scatter(self, dim, index, src, value=value, reduce=reduce), (src, value))
+    def scatter_add_(self, dim, index, src): return _ip.modify(self, "scatter_add_", lambda: _i.scatter_add(self, dim, index, src), (src,))
+    def index_fill_(self, dim, index, value): return _ip.modify(self, "index_fill_", lambda: _put.index_fill(self, dim, index, value), (value,))
+    def index_put_(self, indices, values, accumulate=False): return _ip.modify(self, "index_put_", lambda: _put.index_put(self, indices, values, accumulate), (values,))
+    def masked_scatter_(self, mask, source): return _ip.modify(self, "masked_scatter_", lambda: _put.masked_scatter(self, mask, source), (source,))
+    def logcumsumexp_(self, dim): return _ip.modify(self, "logcumsumexp_", lambda: _scan.logcumsumexp(self, dim))
+    def t_(self): return _ip.view_(self, "t_", Tensor.t)
+    def transpose_(self, dim0, dim1): return _ip.view_(self, "transpose_", lambda t: t.transpose(dim0, dim1))
+    def squeeze_(self, dim=None): return _ip.view_(self, "squeeze_", lambda t: t.squeeze(dim))
+    def unsqueeze_(self, dim): return _ip.view_(self, "unsqueeze_", lambda t: t.unsqueeze(dim))
+    def resize_(self, *sizes): return _ip.resize_(self, tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes))
+    def resize_as_(self, other): return _ip.resize_(self, tuple(other.shape), "resize_as_")
+
 
 def _np_new(kind: str, size, fill=None) -> np.ndarray:
     """An ndarray of ``size`` (ints or one tuple) for the ``new_*`` methods; the dtype is set by the caller."""
@@ -909,6 +991,22 @@ def _np_new(kind: str, size, fill=None) -> np.ndarray:
     if kind == "full":
         return np.full(shape, fill)
     return getattr(np, kind)(shape)
+
+
+def _sized_array(first, sizes: tuple, dtype) -> np.ndarray:
+    """The zeros behind ``Tensor(2, 3)``, ``Tensor(Size([2, 3]))`` and ``Tensor()`` (shape (0,))."""
+    if first is _NO_DATA:
+        shape = (0,)
+    elif isinstance(first, Size) and not sizes:
+        shape = tuple(first)
+    else:
+        shape = (first,) + sizes
+        if not all(type(n) is int for n in shape):
+            raise TypeError(f"Tensor(*sizes): the sizes must all be ints, got {shape!r}; to make a tensor from "
+                            f"data, pass the data as one argument (Tensor([1.0, 2.0]))")
+        if min(shape) < 0:
+            raise ValueError(f"Tensor(*sizes): sizes must be non-negative, got {shape}")
+    return np.zeros(shape, backend.get_default_dtype() if dtype is None else backend.to_dtype(dtype))
 
 
 def _rebuild_tensor(array, requires_grad: bool, grad=None) -> Tensor:
@@ -977,14 +1075,56 @@ def _seed_gradient(t: Tensor, gradient, where: str):
     return g
 
 
-_retained_upto = 0  # the newest node whose output is retained: backward looks for retained outputs up to it only
+_retained_upto = 0  # the newest node whose output is retained or hooked: backward looks for those up to it only
 
 
 def _retain(fn: Function, t: Tensor) -> None:
-    global _retained_upto
     fn.retained = weakref.ref(t)
+    _retain_hooks(fn)
+
+
+def _retain_hooks(fn: Function) -> None:
+    global _retained_upto
     if fn.gen > _retained_upto:
         _retained_upto = fn.gen
+
+
+# --- tensor hooks ------------------------------------------------------------------
+
+
+class _LeafHooks:
+    """A leaf's hooks: ``pre`` run on its gradient before it is added to ``.grad``, ``post`` after."""
+
+    __slots__ = ("pre", "post")
+
+    def __init__(self):
+        self.pre, self.post = {}, {}
+
+
+_hooked_leaves = 0  # how many leaves ever got a hook: backward buffers leaf gradients only when some did
+
+
+def _add_hook(t: Tensor, kind: str, hook) -> RemovableHandle:
+    global _hooked_leaves
+    h = getattr(t, "_hooks", None)
+    if h is None:
+        h = t._hooks = _LeafHooks()
+        _hooked_leaves += 1
+    return RemovableHandle(getattr(h, kind), hook)
+
+
+def _run_hooks(hooks: dict, g, where: str):
+    """Pass the gradient array ``g`` through each hook in turn; a returned Tensor (or array) replaces it."""
+    for hook in list(hooks.values()):
+        r = hook(_wrap(g))
+        if r is None:
+            continue
+        a = r.array if isinstance(r, Tensor) else np.asarray(r)
+        if a.shape != g.shape:
+            raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} on {where} returned a gradient of shape "
+                               f"{tuple(a.shape)}, expected {tuple(g.shape)}")
+        g = a if a.dtype == g.dtype else a.astype(g.dtype)
+    return g
 
 
 class _Sink:
@@ -1028,16 +1168,151 @@ def _tensors(x, what: str) -> list:
 # --- backward --------------------------------------------------------------------
 
 
+# --- hooks: leaves whose gradient is complete, and the end of a backward pass ----------
+
+class _State(threading.local):
+    callbacks = None  # the list of queue_callback() functions of the backward running in this thread
+
+
+_backward_state = _State()
+
+
+class RemovableHandle:
+    """Returned by a hook registration (tensor or module hooks); ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict, hook=None):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        if hook is not None:
+            hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook) -> RemovableHandle:
+    """Call ``hook(t)`` once per backward, after the last gradient of leaf ``t`` was added to ``t.grad``."""
+    if t._ctx is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook(): post-accumulate-grad hooks can only be "
+                           "registered on leaf tensors; this tensor is the output of an op")
+    if not t.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook(): cannot register a hook on a tensor that "
+                           "doesn't require gradient")
+    return _add_hook(t, "post", hook)
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` when the backward pass now running in this thread has finished (from inside a hook)."""
+    if _backward_state.callbacks is None:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a gradient hook")
+    _backward_state.callbacks.append(fn)
+
+
+def _is_hooked(t) -> bool:
+    h = getattr(t, "_hooks", None)
+    return h is not None and bool(h.pre or h.post)
+
+
+def _hooked_leaf_counts(roots) -> dict:
+    """How many times each hooked leaf is an input of the ops reachable from ``roots`` (walked iteratively)."""
+    counts: dict = {}
+    stack = []
+    for r in roots:
+        if r._ctx is None:
+            if _is_hooked(r):
+                counts[id(r)] = counts.get(id(r), 0) + 1
+        else:
+            stack.append(r._ctx)
+    seen = set(stack)
+    while stack:
+        fn = stack.pop()
+        for p in fn.parents:
+            if p is None:
+                continue
+            if isinstance(p, Tensor):
+                if _is_hooked(p):
+                    counts[id(p)] = counts.get(id(p), 0) + 1
+            elif p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return counts
+
+
 def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
     """Propagate ``grads[i]`` = ∂L/∂roots[i] back through the graph into the leaves' ``.grad``.
 
     ``sink(tensor, gradient, handed)``, when given, receives the gradients of
     the leaves (and of retained non-leaves) instead of ``_accumulate_leaf``:
-    ``autograd.grad`` and ``backward(inputs=...)`` use it.
+    ``autograd.grad`` and ``backward(inputs=...)`` use it. Leaf hooks
+    (``register_post_accumulate_grad_hook``) fire once a leaf has received its
+    last gradient of the pass; functions queued with ``queue_callback`` run
+    after the whole pass.
     """
+    outer = _backward_state.callbacks
+    _backward_state.callbacks = callbacks = []
+    try:
+        if _hooked_leaves:
+            _run_backward_hooked(roots, grads, retain_graph, sink)
+        else:
+            _backward(roots, grads, retain_graph, sink, set())
+    finally:
+        _backward_state.callbacks = outer
+    for fn in callbacks:
+        fn()
+
+
+def _run_backward_hooked(roots, grads, retain_graph: bool, sink) -> None:
+    """A pass in which some leaf has hooks: each hooked leaf's gradients are summed over the pass; once the last
+    one has come, its ``register_hook`` hooks see the sum, it is stored, and its post-accumulate hooks run (as in
+    PyTorch, while the rest of the pass goes on)."""
+    store = _accumulate_leaf if sink is None else sink
+    accumulates = store is _accumulate_leaf or getattr(store, "receive", None) is _accumulate_leaf
+    counts = _hooked_leaf_counts(roots)  # id(leaf) -> gradients still to come
+    held: dict = {}  # id(leaf) -> [leaf, gradient summed so far]
+    handed: set = set()
+
+    def finish(key) -> None:
+        t, g = held.pop(key)
+        if t._hooks.pre:
+            g = _run_hooks(t._hooks.pre, g, "a leaf tensor")
+            handed.add(id(g))  # the hook's array may be the user's: copy it before it becomes .grad
+        store(t, g, handed)
+        if accumulates:
+            for hook in list(t._hooks.post.values()):
+                hook(t)
+
+    def hooked(t, g, _handed) -> None:  # _handed is ``handed``: _backward passes the set it was given
+        key = id(t)
+        if key not in counts:
+            store(t, g, handed)
+            return
+        if key in held:
+            held[key][1] = held[key][1] + g
+        else:
+            held[key] = [t, g]
+        counts[key] -= 1
+        if counts[key] == 0:
+            finish(key)
+
+    _backward(roots, grads, retain_graph, hooked, handed)
+    for key in list(held):  # some consumer sent no gradient: the leaf is complete now that the pass is over
+        finish(key)
+
+
+def _backward(roots, grads, retain_graph: bool, sink, handed: set) -> None:
     store = _accumulate_leaf if sink is None else sink
     if len(roots) == 1:  # loss.backward(): the common case, kept short
-        handed = {id(grads[0])}  # arrays already stored somewhere: copy before making them a .grad
+        handed.add(id(grads[0]))  # arrays already stored somewhere: copy before making them a .grad
         fn = roots[0]._ctx
         if fn is None:
             store(roots[0], grads[0], handed)
@@ -1045,7 +1320,7 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
         pending = {fn: grads[0]}
         heap = []
     else:
-        handed = {id(g) for g in grads}
+        handed.update(id(g) for g in grads)
         pending = {}
         for root, g in zip(roots, grads):
             ctx = root._ctx
@@ -1066,6 +1341,9 @@ def run_backward(roots, grads, retain_graph: bool = False, sink=None) -> None:
         if fn.gen > recent:
             gxs = fn.backward(gy)
         else:
+            if fn.hooks:
+                gy = _run_hooks(fn.hooks, gy, "a non-leaf tensor")
+                handed.add(id(gy))
             if fn.retained is not None:
                 t = fn.retained()
                 if t is not None:
@@ -1137,3 +1415,7 @@ from .functional import layout as _lay  # noqa: E402
 from .functional import linalg as _l  # noqa: E402
 from .functional import pointwise as _p  # noqa: E402
 from .functional import random as _rand  # noqa: E402
+from .functional import blend as _bl  # noqa: E402
+from .functional import scan as _scan  # noqa: E402
+from .functional import put as _put  # noqa: E402
+from .functional import solve as _solve  # noqa: E402

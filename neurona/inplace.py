@@ -678,3 +678,40 @@ def _m():
 def _s():
     from .functional import shape
     return shape
+
+
+def view_(t: Tensor, op: str, method) -> Tensor:
+    """An in-place view op (``t_``, ``transpose_``, ``squeeze_``, ``unsqueeze_``): ``t`` becomes ``method(t)``,
+    the same memory seen with another shape. As in PyTorch, a leaf that requires grad refuses with grad mode on;
+    on other tensors the view is recorded like its out-of-place form."""
+    if _recording(t, ()):
+        _check_recordable(t, op)
+    new = method(t)
+    t.array = new.array
+    if new._ctx is not None:
+        t._ctx = new._ctx
+    al = _alias(new)
+    if al is not None:
+        t._alias = al
+    return t
+
+
+def resize_(t: Tensor, shape: tuple, op: str = "resize_") -> Tensor:
+    """``t`` gets ``shape``: its elements in order, cut or extended (new elements are zeros; PyTorch leaves them
+    uninitialised). Refused for a tensor that requires grad, as in PyTorch."""
+    if t.requires_grad:
+        raise RuntimeError(f"{op}: cannot resize a tensor that requires grad")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{op}: sizes must be non-negative, got {shape}")
+    a = t.array
+    xp = backend.get_array_module(a)
+    n = math.prod(shape)
+    flat = a.reshape(-1)  # a view when a is contiguous
+    if n <= flat.size:
+        t.array = flat[:n].reshape(shape)
+    else:
+        grown = xp.zeros(n, a.dtype)
+        grown[:flat.size] = flat
+        t.array = grown.reshape(shape)
+    record_change(t, _stamp())
+    return t

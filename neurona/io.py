@@ -22,10 +22,19 @@ model is built only through a builder registered in
 header, a truncated or corrupted archive, or weights of the wrong shape
 raises :class:`ModelFileError` naming the file and the problem.
 
+**Bounded reading.** Before any array is allocated or decompressed, the
+archive's declared sizes, each entry's ``.npy`` header and the JSON header
+must agree, the arrays may hold at most ``max_bytes`` together (4 GiB by
+default, ``NEURONA_MAX_FILE_BYTES`` to change it), and a large entry that
+would decompress to more than 200 times its stored size is refused as a
+decompression bomb. A path naming a FIFO or a device is refused without
+opening it for long. Anything wrong is a :class:`ModelFileError`.
+
 **Atomic writes.** A file is written to a temporary file in the same
 folder, flushed and fsync'ed, then renamed over the target
 (``os.replace``), so a crash or a kill during a save leaves the previous
-file intact.
+file intact. A process killed mid-save leaves its temporary file
+(``.<name>.tmp-*``) behind; :func:`stale_temporaries` finds them.
 """
 from __future__ import annotations
 
@@ -34,6 +43,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -45,7 +55,8 @@ import numpy as np
 from . import backend
 
 __all__ = ["save", "load", "read_model_file", "ModelFile", "save_checkpoint", "load_checkpoint", "Checkpoint",
-           "ModelFileError", "atomic_write", "capture_rng_state", "restore_rng_state", "FORMAT", "VERSION"]
+           "ModelFileError", "atomic_write", "stale_temporaries", "capture_rng_state", "restore_rng_state", "FORMAT",
+           "VERSION"]
 
 FORMAT = "neurona"
 VERSION = 1
@@ -94,11 +105,29 @@ def atomic_write(path, mode: str = "wb", **kwargs):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a failed write names the file, not the descriptor
+            e.filename = os.fspath(path)
         raise
     _fsync_dir(folder)
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp-[a-z0-9_]{8}$")  # the names atomic_write's mkstemp gives
+
+
+def stale_temporaries(folder) -> list[Path]:
+    """The temporary files :func:`atomic_write` left in ``folder`` when its process died mid-write.
+
+    Call it where no other process is writing into ``folder`` (a run folder
+    being resumed): a write still in progress has a file of the same kind.
+    """
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if _TEMPORARY.match(p.name) and p.is_file() and not p.is_symlink())
 
 
 def _file_mode(path: Path) -> int:
@@ -257,7 +286,7 @@ def _model_entries(model, enc: _Encoder) -> tuple[dict | None, list[str], dict[s
     weights = {}
     names = []
     for k, v in model.state_dict().items():
-        a = np.asarray(getattr(v, "data", v))
+        a = np.asarray(v.array)
         if a.dtype.name not in _DTYPES:
             raise TypeError(f"save: weight {k!r} has dtype {a.dtype}, which cannot be stored")
         weights["weights/" + k] = _contiguous(a)
@@ -276,8 +305,12 @@ def _preprocessing_entry(pre, enc: _Encoder):
                     f"(e.g. neurona.data.Standardizer), got {type(pre).__name__}")
 
 
-def save(model, path, *, preprocessing=None, **metadata) -> Path:
+def save(model, path, *, preprocessing=None, format: str = "npz", **metadata) -> Path:
     """Write ``model`` to ``path`` as a safe model file; return the path.
+
+    ``format="safetensors"`` writes the ``state_dict`` as a ``.safetensors``
+    file instead, with the model's name and config (and ``metadata``, JSON
+    values only) in its header: see :mod:`neurona.safetensors`.
 
     ``preprocessing``: the fitted input scaling (e.g. a
     ``neurona.data.Standardizer``) the model expects, stored with it.
@@ -287,6 +320,14 @@ def save(model, path, *, preprocessing=None, **metadata) -> Path:
     is rebuilt by ``load(path)``; any other Module stores its weights only and
     is loaded with ``load(path, model=an_instance)``.
     """
+    if format == "safetensors":
+        if preprocessing is not None:
+            raise TypeError("save(format='safetensors'): preprocessing statistics are stored in the npz format only")
+        from .safetensors import save_model
+
+        return save_model(model, path, **metadata)
+    if format != "npz":
+        raise ValueError(f"save: format must be 'npz' or 'safetensors', got {format!r}")
     enc = _Encoder()
     spec, names, weights = _model_entries(model, enc)
     header = _base_header("model")
@@ -305,42 +346,33 @@ def _fail(path, problem: str):
     raise ModelFileError(path, problem)
 
 
-def _open(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read and validate a file: (header, arrays). Nothing is built; pickled data is refused."""
+def _open(path, max_bytes: int | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read and validate a file: (header, arrays). Nothing is built; pickled data is refused.
+
+    Sizes come first (see ``neurona._bounded``): the archive's entries and
+    each array's declared shape and dtype are checked against the header
+    before the array is allocated or decompressed.
+    """
+    from ._bounded import BoundedNpz
+
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise FileNotFoundError(f"{p}: no such model file")
     if p.is_dir():
         _fail(p, "is a folder, not a model file (for a run folder pass runs/<name>/model.npz)")
-    with open(p, "rb") as fh:
-        magic = fh.read(6)
-    if not magic.startswith(b"PK") and not magic.startswith(b"\x93NUMPY"):
-        if magic[:1] == b"\x80":  # the opcode that starts a pickle stream (protocol 2 and later)
-            _fail(p, "holds pickled Python objects; neurona never loads pickle (it can run arbitrary code). "
-                     "Only files written by neurona.io.save / save_checkpoint can be loaded")
-        _fail(p, "not a neurona model file (not an .npz archive)" + (" — the file is empty" if not magic else ""))
-    try:
-        z = np.load(p, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e) or "Object arrays" in str(e):
-            _fail(p, "holds pickled Python objects; neurona never loads pickle (it can run arbitrary code). "
-                     "Only files written by neurona.io.save / save_checkpoint can be loaded")
-        _fail(p, f"not a neurona model file ({e})")
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
-        _fail(p, f"truncated or corrupted file ({type(e).__name__}: {e})")
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        _fail(p, "is a single .npy array, not a neurona model file (an .npz archive with a header)")
-    with z:
-        files = list(z.files)
+    with BoundedNpz(p, ModelFileError, max_bytes, what="a neurona model file") as z:
+        files = z.names
         if HEADER not in files:
             _fail(p, f"not a neurona model file: no {HEADER!r} entry (entries: {', '.join(files[:8]) or 'none'})")
-        raw = _read_array(z, HEADER, p)
-        if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > _MAX_HEADER:
-            _fail(p, f"malformed header: expected a 1-D uint8 array, got {raw.dtype} of shape {raw.shape}")
+        head = z.member(HEADER)
+        if head.dtype != np.uint8 or len(head.shape) != 1 or head.nbytes > _MAX_HEADER:
+            _fail(p, f"malformed header: expected a 1-D uint8 array of at most {_MAX_HEADER} bytes, got "
+                     f"{head.dtype} of shape {head.shape}")
+        raw = z.read(HEADER)
         try:
             header = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            _fail(p, f"malformed header: not valid JSON ({e})")
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            _fail(p, f"malformed header: not valid JSON ({type(e).__name__}: {e})")
         _check_header(header, p)
         declared = header["arrays"]
         extra = sorted(set(files) - set(declared) - {HEADER})
@@ -349,17 +381,17 @@ def _open(path) -> tuple[dict, dict[str, np.ndarray]]:
             _fail(p, f"entries not declared in the header: {', '.join(extra[:5])}")
         if missing:
             _fail(p, f"truncated or incomplete: arrays declared in the header are missing: {', '.join(missing[:5])}")
-        arrays = {}
-        for key, spec in declared.items():
-            a = _read_array(z, key, p)
-            if a.dtype.name != spec["dtype"] or list(a.shape) != spec["shape"]:
-                _fail(p, f"array {key!r} has dtype {a.dtype.name} and shape {tuple(a.shape)}, the header says "
+        for key, spec in declared.items():  # every array as the header says, before any is read
+            m = z.member(key)
+            if m.dtype.name != spec["dtype"] or list(m.shape) != spec["shape"]:
+                _fail(p, f"array {key!r} has dtype {m.dtype.name} and shape {tuple(m.shape)}, the header says "
                          f"{spec['dtype']} {tuple(spec['shape'])}")
-            arrays[key] = a
+        arrays = {key: z.read(key) for key in declared}
     return header, arrays
 
 
-def _read_array(z, key: str, p: Path) -> np.ndarray:
+def _read_array(z, key: str, p) -> np.ndarray:
+    """One array of an open ``np.load`` archive, as a ModelFileError naming ``p`` when it cannot be read."""
     try:
         return z[key]
     except ValueError as e:
@@ -457,13 +489,16 @@ class ModelFile:
                 _fail(self.path, f"{e}")
             except (TypeError, ValueError) as e:
                 _fail(self.path, f"cannot build model {self.model_name!r} from its config {self.config}: {e}")
+            except MemoryError:
+                _fail(self.path, f"its config describes a model {self.model_name!r} too large to build in memory "
+                                 f"({self.config})")
         check_architecture(model, self.weights, self.path)
         return model
 
 
 def check_architecture(model, weights: dict, path) -> None:
     """Raise ModelFileError unless ``weights`` has exactly the model's names and shapes."""
-    expected = {k: tuple(np.shape(getattr(v, "data", v))) for k, v in model.state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in weights.items()}
     problems = []
     missing = [k for k in expected if k not in got]
@@ -500,9 +535,13 @@ def _rebuild_preprocessing(entry, arrays, path):
     return {"type": kind, "state": state}  # unknown kind: handed back as data, never instantiated
 
 
-def read_model_file(path) -> ModelFile:
-    """Open and validate a model or checkpoint file without building the model."""
-    header, arrays = _open(path)
+def read_model_file(path, *, max_bytes: int | None = None) -> ModelFile:
+    """Open and validate a model or checkpoint file without building the model.
+
+    ``max_bytes``: the most array content read (default 4 GiB, or
+    ``NEURONA_MAX_FILE_BYTES``); a larger file is refused before it is read.
+    """
+    header, arrays = _open(path, max_bytes)
     p = Path(path)
     weights = {n: arrays["weights/" + n] for n in header["weights"]}
     model = header.get("model")
@@ -521,8 +560,13 @@ def load(path, model=None):
     Without ``model``, the architecture is rebuilt from the stored name and
     config; with it, the weights are loaded into that instance after checking
     that names and shapes match. ``read_model_file(path)`` gives the
-    metadata and preprocessing too.
+    metadata and preprocessing too. A ``.safetensors`` file is read by
+    :func:`neurona.safetensors.load_model`, with the same checks.
     """
+    if Path(path).suffix == ".safetensors":
+        from .safetensors import load_model
+
+        return load_model(path, model)
     return read_model_file(path).build(model)
 
 

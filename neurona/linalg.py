@@ -1,4 +1,4 @@
-"""``neurona.linalg``: norms and products under PyTorch's ``torch.linalg`` names.
+"""``neurona.linalg``: norms, products, inverses, determinants and solves under PyTorch's ``torch.linalg`` names.
 
 >>> import neurona
 >>> neurona.linalg.norm(neurona.tensor([[1.0, 2.0], [2.0, 4.0]]))
@@ -9,7 +9,11 @@ from .functional.linalg import matrix_norm, vector_norm
 from .functional.linalg import diagonal as _diagonal
 from .functional.math import matmul
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "diagonal", "vecdot"]
+from .functional.blend import linalg_cross as cross
+from .functional.solve import det, inv, slogdet, solve
+
+__all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "diagonal", "vecdot", "inv", "det", "slogdet", "solve",
+           "cross"]
 
 
 def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1):

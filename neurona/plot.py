@@ -19,7 +19,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["available", "PlotUnavailable", "learning_curves", "compare_curves", "confusion_matrix", "lr_find_curve",
-           "decision_boundary", "save_figure"]
+           "decision_boundary", "save_figure", "attention_heatmap",
+           "attention_heatmaps"]
 
 
 class PlotUnavailable(ImportError):
@@ -76,8 +77,15 @@ def _metric_names(series: Mapping, metrics) -> list[str]:
     return names
 
 
-def learning_curves(history, path=None, metrics: Sequence[str] | str | None = None, title: str | None = None):
-    """Training and validation curves per epoch: one panel per quantity (loss, then accuracy by default)."""
+def learning_curves(history, path=None, metrics: Sequence[str] | str | None = None, title: str | None = None,
+                    best_epoch: int | None = None, best_label: str | None = None):
+    """Training and validation curves per epoch: one panel per quantity (loss, then accuracy by default).
+
+    ``best_epoch`` (counted from 1), e.g. the epoch whose weights early
+    stopping kept, is marked on every panel and named in the legend
+    (``best_label``, default "best epoch"); without it each panel marks the
+    best epoch of its own validation curve.
+    """
     s = _series(history)
     names = _metric_names(s, metrics)
     fig = _figure(figsize=(5.2 * len(names), 3.8))
@@ -90,9 +98,13 @@ def learning_curves(history, path=None, metrics: Sequence[str] | str | None = No
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        ax.legend()
         _integer_epochs(ax, _longest(s, (name, "val_" + name)))
-        _best_marker(ax, s, name)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", alpha=0.6, linestyle=":",
+                       label=f"{best_label or 'best epoch'} (epoch {best_epoch})")
+        else:
+            _best_marker(ax, s, name)
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     if path is not None:
@@ -122,7 +134,7 @@ def _best_marker(ax, s: Mapping, name: str) -> None:
     if not np.isfinite(y).any():
         return
     i = int(np.nanargmax(y) if greater_is_better(name) else np.nanargmin(y))
-    ax.axvline(i + 1, color="grey", alpha=0.4, linestyle=":")
+    ax.axvline(i + 1, color="grey", alpha=0.4, linestyle=":", label=f"best {key} (epoch {i + 1})")
 
 
 def compare_curves(histories: Mapping[str, object], path=None, metrics: Sequence[str] = ("loss", "val_loss",
@@ -179,7 +191,8 @@ def confusion_matrix(cm, class_names: Sequence[str] | None = None, path=None, no
     fig = _figure(figsize=(size + 1, size))
     ax = fig.subplots()
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("fraction of the true class" if normalize else "samples")
     ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)
     ax.set_xlabel("predicted")
@@ -223,8 +236,10 @@ def lr_find_curve(lrs, losses, suggestion: float | None = None, path=None, ax=No
 
 
 def decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, path=None, resolution: int = 200,
-                      title: str | None = None, margin: float = 0.5):
+                      title: str | None = None, margin: float = 0.5, class_names: Sequence[str] | None = None):
     """Decision regions of a 2-D classifier, with the data points on top (the notes' playground view).
+
+    The legend names each class's colour (``class_names``, default "class 0", "class 1", ...).
 
     ``predict`` maps an (M, 2) array of points to (M, C) scores or (M,)
     classes, e.g. ``lambda P: neurona.train.predict(model, P)``.
@@ -249,14 +264,60 @@ def decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, path=No
     cmap = "tab10" if n_classes <= 10 else "tab20"
     ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, alpha=0.3,
                 vmin=-0.5, vmax=(10 if n_classes <= 10 else 20) - 0.5)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=(10 if n_classes <= 10 else 20) - 0.5, s=12,
-               edgecolors="k", linewidths=0.3)
+    points = ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=(10 if n_classes <= 10 else 20) - 0.5,
+                        s=12, edgecolors="k", linewidths=0.3)
+    names = list(class_names) if class_names is not None else [f"class {k}" for k in range(n_classes)]
+    handles, _ = points.legend_elements(num=list(range(n_classes)))
+    ax.legend(handles, names[:len(handles)], title="points and regions", fontsize=8, loc="best")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     if title:
         ax.set_title(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def attention_heatmap(weights, source: Sequence[str], target: Sequence[str], path=None, title: str | None = None,
+                      ax=None):
+    """Attention weights (target steps × source tokens) as a heat map: row t shows where output token t looked.
+
+    ``weights`` (T, S); ``source`` the S source tokens (columns), ``target`` the T output tokens (rows).
+    Several alignments side by side: pass ``ax`` (a matplotlib Axes) for each.
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape != (len(target), len(source)):
+        raise ValueError(f"attention_heatmap: weights of shape {w.shape} do not match {len(target)} target and "
+                         f"{len(source)} source tokens")
+    fig = None
+    if ax is None:
+        fig = _figure(figsize=(0.55 * len(source) + 2.5, 0.45 * len(target) + 1.8))
+        ax = fig.subplots()
+    ax.imshow(w, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(source)), list(source), rotation=50, ha="right", fontsize=8)
+    ax.set_yticks(range(len(target)), list(target), fontsize=8)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if fig is not None and path is not None:
+        save_figure(fig, path)
+    return fig if fig is not None else ax.figure
+
+
+def attention_heatmaps(panels: Sequence[tuple], path=None):
+    """Several :func:`attention_heatmap` side by side: ``panels`` holds (weights, source, target, title) tuples."""
+    if not panels:
+        raise ValueError("attention_heatmaps: no panels to draw")
+    width = sum(0.5 * len(p[1]) + 2.5 for p in panels)
+    height = max(0.42 * len(p[2]) + 1.9 for p in panels)
+    fig = _figure(figsize=(width, height))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (w, source, target, title) in zip(axes, panels):
+        attention_heatmap(w, source, target, title=title, ax=ax)
+    fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-__all__ = ["max", "min", "sort", "topk", "kthvalue", "median"]
+__all__ = ["max", "min", "sort", "topk", "kthvalue", "median", "cummax", "cummin", "slogdet"]
 
 
 def _values_indices(name: str):
@@ -27,3 +27,7 @@ sort = _values_indices("sort")
 topk = _values_indices("topk")
 kthvalue = _values_indices("kthvalue")
 median = _values_indices("median")
+cummax = _values_indices("cummax")
+cummin = _values_indices("cummin")
+slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+slogdet.__module__ = __name__

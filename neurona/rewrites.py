@@ -46,13 +46,13 @@ def _plain(*modules) -> bool:
 class _Fused:
     """A run of layers executed as one op; falls back to calling them in turn."""
 
-    __slots__ = ("modules",)
+    __slots__ = ("layers",)
 
-    def __init__(self, *modules):
-        self.modules = modules
+    def __init__(self, *layers):
+        self.layers = layers
 
     def unfused(self, x):
-        for m in self.modules:
+        for m in self.layers:
             x = m(x)
         return x
 
@@ -65,7 +65,7 @@ class _LinearActivation(_Fused):
         self.act = act
 
     def __call__(self, x):
-        lin, a = self.modules
+        lin, a = self.layers
         w, b = lin.weight, lin.bias
         xa = getattr(x, "array", None)
         if xa is None or b is None or xa.ndim == 0 or xa.shape[-1] != w.array.shape[1] or xa.dtype != w.array.dtype \
@@ -102,7 +102,7 @@ def _linear_activation(mods, i):
 
 class _ReLUMaxPool(_Fused):
     def __call__(self, x):
-        pool = self.modules[1]
+        pool = self.layers[1]
         xa = getattr(x, "array", None)
         if xa is None or xa.ndim != 4 or pool.return_indices:
             return self.unfused(x)
@@ -124,7 +124,7 @@ def _relu_max_pool(mods, i):
 
 class _BatchNormReLU(_Fused):
     def __call__(self, x):
-        bn = self.modules[0]
+        bn = self.layers[0]
         xa = getattr(x, "array", None)
         if xa is None or not (bn.training or bn.running_mean is None):  # evaluation: the running statistics
             return self.unfused(x)
@@ -154,12 +154,11 @@ REWRITES = {
 
 def plan(seq) -> list:
     """The steps ``seq`` (an ``nn.Sequential``) runs: its modules, with fusable runs replaced by fused steps."""
-    mods = list(seq._modules.values())
+    mods = tuple(seq._modules.values())
     if not runtime.rewrites_enabled():
         return mods
-    key = tuple(map(id, mods))
     cached = seq.__dict__.get("_plan")
-    if cached is not None and cached[0] == key:
+    if cached is not None and cached[0] == mods:
         steps = cached[1]
     else:
         steps = []
@@ -169,16 +168,18 @@ def plan(seq) -> list:
                 fused = match(mods, i)
                 if fused is not None:
                     steps.append(fused)
-                    i += len(fused.modules)
+                    i += len(fused.layers)
                     break
             else:
                 steps.append(mods[i])
                 i += 1
-        seq.__dict__["_plan"] = (key, steps)  # rebuilt when the layers change
-    out = []
+        seq.__dict__["_plan"] = (mods, steps)  # rebuilt when the layers change
+    if _plain(*mods):
+        return steps
+    out = []  # a hooked layer runs alone, so that its hook sees what it computes
     for s in steps:
-        if isinstance(s, _Fused) and not _plain(*s.modules):
-            out.extend(s.modules)
+        if isinstance(s, _Fused) and not _plain(*s.layers):
+            out.extend(s.layers)
         else:
             out.append(s)
     return out

@@ -4,22 +4,24 @@ Importing neurona changes nothing in the process: no allocator setting, no
 BLAS thread count, no thread started, and Numba is not imported until the
 first op with a fast kernel runs. The settings, with their defaults:
 
-====================  ===========  ================================================================
-variable              default      meaning
-====================  ===========  ================================================================
-NEURONA_KERNELS       numba        ``numba``: ops run their named fast kernels (``neurona.kernels``),
-                                   compiled on first use and cached on disk; ``reference``: every op
-                                   runs its plain NumPy implementation. Without an importable Numba
-                                   neurona runs the reference ops and says so once.
-NEURONA_REWRITES      on           ``on``: ``nn.Sequential`` applies the named rewrites of
-                                   ``neurona.rewrites`` (fused layer pairs, same function and
-                                   gradients) while the Numba kernels are in use; ``off``: never.
-NEURONA_BLAS_THREADS  (BLAS's)     threads that :func:`tune` gives NumPy's BLAS; empty: unchanged.
-NEURONA_MALLOC        tune         ``tune``: :func:`tune` raises glibc's mmap and trim thresholds;
-                                   ``keep``: it leaves the allocator alone.
-NEURONA_DATA          (unset)      first folder the data readers search (``neurona.data``).
-NEURONA_DEBUG         (unset)      set: the ``neurona`` command shows full tracebacks.
-====================  ===========  ================================================================
+======================  ===========  ==================================================================
+variable                default      meaning
+======================  ===========  ==================================================================
+NEURONA_KERNELS         numba        ``numba``: ops run their named fast kernels (``neurona.kernels``),
+                                     compiled on first use and cached on disk; ``reference``: every op
+                                     runs its plain NumPy implementation. Without an importable Numba
+                                     neurona runs the reference ops and says so once.
+NEURONA_REWRITES        on           ``on``: ``nn.Sequential`` applies the named rewrites of
+                                     ``neurona.rewrites`` (fused layer pairs, same function and
+                                     gradients) while the Numba kernels are in use; ``off``: never.
+NEURONA_BLAS_THREADS    (BLAS's)     threads that :func:`tune` gives NumPy's BLAS; empty: unchanged.
+NEURONA_MALLOC          tune         ``tune``: :func:`tune` raises glibc's mmap and trim thresholds;
+                                     ``keep``: it leaves the allocator alone.
+NEURONA_DATA            (unset)      first folder the data readers search (``neurona.data``).
+NEURONA_DEBUG           (unset)      set: the ``neurona`` command shows full tracebacks.
+NEURONA_MAX_FILE_BYTES  4 GiB        the largest array content of a model or data file that is read;
+                                     a larger file is refused unread (``neurona.io``).
+======================  ===========  ==================================================================
 
 Numba's own ``NUMBA_CACHE_DIR`` says where compiled kernels are kept; by
 default they go to ``__pycache__`` beside the kernel files, or to the user's
@@ -36,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = ["SETTINGS", "settings", "kernels", "set_kernels", "use_kernels", "rewrites_enabled", "set_rewrites",
-           "tune", "tuning"]
+           "tune", "tuning", "blas_hints"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ SETTINGS = (
     Setting("NEURONA_MALLOC", "tune", ("tune", "keep"), "whether tune() raises glibc's malloc thresholds"),
     Setting("NEURONA_DATA", "", (), "first folder searched for data sets"),
     Setting("NEURONA_DEBUG", "", (), "the CLI shows full tracebacks"),
+    Setting("NEURONA_MAX_FILE_BYTES", str(4 * 1024 ** 3), (), "largest array content of a file that is read"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -114,9 +117,9 @@ def use_kernels(name: str):
 
     >>> import neurona
     >>> with use_kernels("reference"):
-    ...     y = neurona.relu(neurona.tensor([-1.0, 2.0]))
-    >>> y
-    tensor([0., 2.])
+    ...     y = neurona.relu(neurona.tensor([-1.0, 2.0], requires_grad=True))
+    >>> type(y.grad_fn).__module__  # the reference op, not neurona.kernels.activation
+    'neurona.functional.activation'
     """
     before = kernels()
     set_kernels(name)
@@ -182,8 +185,43 @@ def _blas_threads(threads) -> int | None:
     return threads
 
 
+def _cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def blas_hints() -> list[str]:
+    """What could make NumPy's matrix products faster here, that only the environment can change.
+
+    OpenBLAS picks its kernels for the CPU when it loads; one that does not
+    know a recent CPU falls back to older kernels (AMD Zen 5 gets the AVX2
+    "Haswell" ones, at about half the speed of its AVX-512 ones). The core type
+    can only be set before NumPy loads, with ``OPENBLAS_CORETYPE``.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - a core dependency
+        return []
+    hints = []
+    flags = _cpu_flags()
+    for info in threadpool_info():
+        arch = info.get("architecture") or ""
+        if info.get("internal_api") == "openblas" and "avx512f" in flags and arch in (
+                "Haswell", "Zen", "Sandybridge", "Nehalem", "Prescott", "Core2"):
+            hints.append(f"NumPy's OpenBLAS ({info.get('version')}) runs its {arch} kernels on a CPU with "
+                         f"AVX-512; set OPENBLAS_CORETYPE=SkylakeX in the environment before starting Python "
+                         f"for faster matrix products")
+    return hints
+
+
 def tune(blas_threads: int | None = None, allocator: bool | None = None) -> dict:
-    """Tune the process for training; returns what was changed.
+    """Tune the process for training; returns what was changed, and hints (``blas_hints``).
 
     - the allocator (``allocator=True``, or by default unless ``NEURONA_MALLOC=keep``):
       glibc keeps freed multi-megabyte blocks for reuse instead of unmapping them;
@@ -195,12 +233,12 @@ def tune(blas_threads: int | None = None, allocator: bool | None = None) -> dict
 
     >>> changed = tune(allocator=False)
     >>> sorted(changed)
-    ['allocator', 'blas_threads']
+    ['allocator', 'blas_threads', 'hints']
     """
     if allocator is None:
         allocator = setting("NEURONA_MALLOC") == "tune"
     threads = _blas_threads(blas_threads)
-    done = {"allocator": _tune_allocator() if allocator else False, "blas_threads": None}
+    done = {"allocator": _tune_allocator() if allocator else False, "blas_threads": None, "hints": blas_hints()}
     if threads is not None:
         from threadpoolctl import threadpool_limits
 

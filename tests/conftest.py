@@ -43,3 +43,12 @@ def pytest_collection_modifyitems(config, items):
         if m is not None:
             reason = m.kwargs.get("reason") or (m.args[0] if m.args else "host-only behaviour")
             item.add_marker(pytest.mark.skip(reason=f"host only on the strict device: {reason}"))
+
+
+@pytest.fixture
+def fast_kernels(monkeypatch):
+    """The fast kernels in force, even in a run with NEURONA_KERNELS=reference: for the tests of the kernels."""
+    from neurona import runtime
+
+    monkeypatch.delenv("NEURONA_KERNELS", raising=False)  # subprocesses of the test read the default too
+    monkeypatch.setattr(runtime._state, "kernels", "numba")

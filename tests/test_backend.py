@@ -170,37 +170,3 @@ def test_ops_ask_the_backend_for_the_array_module(name, call, expected, monkeypa
     monkeypatch.setattr(backend, "_cupy", fake)
     call()
     assert expected <= set(fake.calls), f"{name}: asked the backend's module for {fake.calls}, expected {expected}"
-
-
-# --- the allocator setting -----------------------------------------------------------------
-
-_MMAPPED = """
-import ctypes, ctypes.util, numpy as np
-import neurona
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                 "fsmblks", "uordblks", "fordblks", "keepcost")]
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
-libc.mallinfo2.restype = Info
-before = libc.mallinfo2().hblks
-a = np.ones(6 << 20, np.float32)  # 24 MiB: glibc serves it with mmap by default
-print(neurona.backend.allocator_tuned, libc.mallinfo2().hblks - before)
-"""
-
-
-@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
-@pytest.mark.parametrize("env, tuned", [("1", True), ("0", False)])
-def test_the_allocator_setting_keeps_large_arrays_on_the_reusable_heap(env, tuned):
-    """With the setting a 24 MiB array comes from the heap (reused after free, no page faults each step),
-    not from a fresh mmap; NEURONA_TUNE_MALLOC=0 leaves glibc's default."""
-    import os
-    import subprocess
-    import sys
-
-    root = Path(nr.__file__).resolve().parent.parent
-    res = subprocess.run([sys.executable, "-c", _MMAPPED], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(root), "NEURONA_TUNE_MALLOC": env})
-    assert res.returncode == 0, res.stderr
-    flag, mmapped = res.stdout.split()
-    assert flag == str(tuned)
-    assert int(mmapped) == (0 if tuned else 1)

@@ -93,7 +93,7 @@ def test_models_from_the_registry_and_weights_only_models(tmp_path):
 def test_wrong_architecture_names_the_file_and_the_shapes(tmp_path):
     io.save(_mlp(hidden=[8, 6]), tmp_path / "m.npz")
     target = _mlp(hidden=[8, 7])
-    before = {k: v.copy() for k, v in target.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in target.state_dict().items()}
     with pytest.raises(io.ModelFileError) as e:
         io.load(tmp_path / "m.npz", model=target)
     msg = str(e.value)
@@ -293,7 +293,7 @@ def test_checkpoint_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
     neurona.manual_seed(3)
     t, loader, val = _train_setup()
     t.fit(loader, val, epochs=4)
-    full = {k: v.copy() for k, v in t.model.state_dict().items()}
+    full = {k: v.numpy().copy() for k, v in t.model.state_dict().items()}
 
     neurona.manual_seed(3)
     t1, loader1, val1 = _train_setup()
@@ -349,7 +349,7 @@ def test_a_refused_checkpoint_changes_nothing(tmp_path):
     model = build_model("mlp", in_features=2, hidden=[16], out_features=2, dropout=0.3)
     opt = optim.Adam(model.parameters(), lr=0.01)
     other = Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0)
-    weights = {k: v.copy() for k, v in model.state_dict().items()}
+    weights = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="callback EarlyStopping:0"):
         io.load_checkpoint(tmp_path / "ck.npz", model=model, optimizer=opt, trainer=other)
     for k, v in weights.items():

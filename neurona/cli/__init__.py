@@ -14,11 +14,12 @@
 
 The package sits on top of the library and nothing in the library imports
 it. ``main.py`` builds the parser from one module per command (``train.py``,
-``evaluate.py``, ...) and holds the one error path; the commands share
-``options.py`` (flags and defaults), ``build.py`` (data, model, optimizer,
-loaders for the commands that train), ``trained.py`` (a model file and its
-data), ``runs.py`` (run folders and JSON) and ``output.py`` (messages, exit
-statuses).
+``evaluate.py``, ...) and holds the one error path (``errors.py`` says which
+exceptions are the user's); the commands share ``options.py`` (flags, their
+checks and defaults), ``build.py`` (data, model, optimizer, loaders for the
+commands that train), ``trained.py`` (a model file, its data, the scale of
+its inputs), ``runs.py`` (run folders and JSON) and ``output.py`` (messages,
+exit statuses).
 """
 from .main import COMMANDS, build_parser, main
 from .output import CLIError

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import io
+from ..optim import OPTIMIZERS
 from . import build
+from .options import at_least_one, count, positive
 from .output import CLIError
-from .runs import new_run_dir, timestamp, write_json
+from .runs import RunFolder, new_run_dir, timestamp, write_json
 from .trained import ModelData, model_data, source_name
 
 KEEP_META = ("dataset", "task", "class_names", "feature_names", "input_shape", "is_image", "seed", "samples",
@@ -21,13 +23,18 @@ def output_flags(p) -> None:
     g.add_argument("--quiet", action="store_true", help="print only the results")
 
 
+def data_flag(p) -> None:
+    p.add_argument("--data", help="data set (default: the one the model was trained on, with the same splits)")
+
+
 def training_flags(p) -> None:
-    g = p.add_argument_group("data and training")
-    g.add_argument("--data", help="data set (default: the one the model was trained on, with the same splits)")
-    g.add_argument("--optimizer", help="optimizer for (fine-)training (default: the model's, else adam)")
-    g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's usual one)")
-    g.add_argument("--batch-size", dest="batch_size", type=int, help="mini-batch size (default: the model's, else 128)")
-    g.add_argument("--seed", type=int, help="seed of shuffling and new weights (default: the model's)")
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", choices=tuple(OPTIMIZERS), metavar="OPTIMIZER",
+                   help=f"{', '.join(OPTIMIZERS)} (default: the model's, else adam)")
+    g.add_argument("--lr", type=positive, help="learning rate (default: the optimizer's usual one)")
+    g.add_argument("--batch-size", dest="batch_size", type=at_least_one,
+                   help="mini-batch size (default: the model's, else 128)")
+    g.add_argument("--seed", type=count, help="seed of shuffling and new weights (default: the model's)")
 
 
 def classification_data(f: io.ModelFile, spec: str | None) -> ModelData:
@@ -48,10 +55,9 @@ def meta(f: io.ModelFile, command: str, extra: dict) -> dict:
     return out
 
 
-def run_dir(args, command: str, source: Path) -> Path:
-    run = new_run_dir(args.out, args.name, f"{command}-{source_name(source)}")
-    run.mkdir(parents=True, exist_ok=True)
-    return run
+def run_folder(args, command: str, source: Path) -> RunFolder:
+    """The new run's folder (``<command>-<source run>-<date>``), to enter while writing it."""
+    return RunFolder(new_run_dir(args.out, args.name, f"{command}-{source_name(source)}"))
 
 
 def train_parts(args, model, md: ModelData, opts: dict):

@@ -25,6 +25,19 @@ def _short(v) -> str:
     return str(v)
 
 
+def _option(opts: dict, key: str) -> str:
+    """An option as the run used it: the learning rate left to the optimizer's default is that default."""
+    value = opts[key]
+    if key == "lr" and value is None:
+        from ..optim.factory import OPTIMIZERS, default_lr
+
+        name = str(opts.get("optimizer", "adam"))
+        return f"{default_lr(name):g} ({name}'s default)" if name.lower() in OPTIMIZERS else "the optimizer's default"
+    if key == "batch_size" and value is None:
+        return "full"
+    return str(value)
+
+
 def run(args) -> int:
     path = model_path(args.model)
     f = io.read_model_file(path)
@@ -65,6 +78,9 @@ def run(args) -> int:
         except (ValueError, TypeError, IndexError) as e:
             print(f"\nper-layer output shapes: not available ({e})")
         else:
+            # containers (a Sequential holding the layers) own no parameters: their rows would read "0"
+            names = [r.name for r in rows]
+            rows = [r for r in rows if r.name == "(output)" or not any(n.startswith(r.name + ".") for n in names)]
             print(f"\nper-layer output shapes, for one input of shape {shape}:\n{format_summary(rows)}")
     meta = f.metadata
     if meta:
@@ -76,7 +92,7 @@ def run(args) -> int:
         opts = meta.get("options")
         if isinstance(opts, dict):
             keys = ("optimizer", "lr", "batch_size", "epochs", "patience", "dropout", "l1", "l2", "augment")
-            print("  options: " + ", ".join(f"{k}={opts[k]}" for k in keys if k in opts))
+            print("  options: " + ", ".join(f"{k}={_option(opts, k)}" for k in keys if k in opts))
     if f.preprocessing is not None:
         print(f"preprocessing: {type(f.preprocessing).__name__}")
     if f.kind == "checkpoint":

@@ -1,17 +1,22 @@
-"""The flags several commands share, their defaults, and how given flags combine with a command's defaults.
+"""The flags several commands share, their defaults, their checks, and how given flags meet a command's defaults.
 
-A command that trains takes the three groups of :func:`flag_groups` as
-argparse parents (``data``, ``model``, ``train``); its options are then
-``merge(args, ITS_DEFAULTS)``: every flag left out takes the command's default.
+A command that trains takes the groups of :func:`flag_groups` as argparse
+parents (``data``, ``model``, ``train``), built with its own defaults (the
+help shows them) and without the flags it has no use for; its options are
+then ``merge(args, ITS_DEFAULTS)``: every flag left out takes the command's
+default. A value out of range is refused by argparse, in one line, before
+anything runs.
 """
 from __future__ import annotations
 
 import argparse
+import math
 
 from ..optim import OPTIMIZERS
 from .output import CLIError
 
-__all__ = ["TRAIN_DEFAULTS", "FULL_BATCH", "flag_groups", "merge", "parse_ints", "batch_size"]
+__all__ = ["TRAIN_DEFAULTS", "FULL_BATCH", "flag_groups", "merge", "parse_ints", "batch_size", "positive",
+           "nonnegative", "fraction", "count", "at_least_one", "model_names"]
 
 TRAIN_DEFAULTS = {
     "model": "mlp", "hidden": "300,100", "activation": "relu", "dropout": 0.0, "batch_norm": False,
@@ -25,32 +30,102 @@ TRAIN_DEFAULTS = {
 FULL_BATCH = "full"  # not None: None means "flag not given" to merge()
 
 
-def parse_ints(text: str, what: str) -> list[int]:
-    """Comma-separated layer sizes, e.g. ``300,100``; ``none``, ``0`` or nothing is an empty list."""
-    text = str(text).strip()
-    if text in ("", "none", "0"):
-        return []
+# --- checked values --------------------------------------------------------------------------------
+
+
+def _float(text: str) -> float:
     try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+        v = float(text)
     except ValueError:
-        raise CLIError(f"{what}: expected comma-separated integers like 300,100, got {text!r}") from None
-    if any(v < 1 for v in values):
-        raise CLIError(f"{what}: layer sizes must be positive, got {text!r}")
-    return values
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def _int(text: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0 (a learning rate, a clipping norm, a temperature)."""
+    v = _float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return v
+
+
+def nonnegative(text: str) -> float:
+    """argparse type: a finite number >= 0 (a penalty, a weight decay, a noise level)."""
+    v = _float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return v
+
+
+def fraction(text: str) -> float:
+    """argparse type: a fraction in [0, 1) (a split, a dropout rate, a sparsity, a momentum)."""
+    v = _float(text)
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return v
+
+
+def weight(text: str) -> float:
+    """argparse type: a weight in [0, 1]."""
+    v = _float(text)
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return v
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number >= 0 (epochs, patience, a seed)."""
+    v = _int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return v
+
+
+def at_least_one(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    v = _int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return v
 
 
 def batch_size(text: str):
     """argparse type of ``--batch-size``: a positive integer, or ``full`` for the whole set in one batch."""
     t = str(text).strip().lower()
-    if t in ("full", "all", "0"):
+    if t in ("full", "all"):
         return FULL_BATCH
     try:
         b = int(t)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}") from None
     if b < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full' (the whole set in one batch), "
+                                         f"got {text!r}")
     return b
+
+
+def parse_ints(text: str, what: str) -> list[int]:
+    """Comma-separated layer sizes, e.g. ``300,100``; ``none`` for no hidden layer at all."""
+    t = str(text).strip()
+    if t.lower() == "none":
+        return []
+    try:
+        values = [int(v) for v in t.replace(" ", "").split(",")]
+    except ValueError:
+        raise CLIError(f"{what}: expected comma-separated sizes like 300,100 (or 'none' for no hidden layer), "
+                       f"got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise CLIError(f"{what}: layer sizes must be >= 1, got {text!r} (write 'none' for no hidden layer)")
+    return values
 
 
 def merge(args, defaults: dict) -> dict:
@@ -66,53 +141,93 @@ def merge(args, defaults: dict) -> dict:
     return out
 
 
-def flag_groups() -> dict[str, argparse.ArgumentParser]:
-    """The shared flags as argparse parents: ``data``, ``model`` and ``train`` (training and output)."""
-    d = argparse.ArgumentParser(add_help=False)
-    g = d.add_argument_group("data")
-    g.add_argument("--data", help="fashion-mnist (default), fashion-mnist-small, circle, xor, gaussians, spiral, "
-                                  "digits, iris, wine, breast_cancer, diabetes, or a .csv/.npz file")
-    g.add_argument("--target", help="the column to predict, for --data FILE.csv")
-    g.add_argument("--task", choices=("auto", "classification", "regression"), help="for files: what the target is")
-    g.add_argument("--val-split", dest="val_split", type=float, help="fraction of the training data held out for "
-                                                                      "validation (default 0.1)")
-    g.add_argument("--samples", type=int, help="points generated for the 2-D toy sets (default 1000)")
-    g.add_argument("--noise", type=float, help="noise of the 2-D toy sets (default 0.1; boundary: 0.05)")
-    g.add_argument("--no-standardize", dest="no_standardize", action="store_true",
-                   help="feed raw inputs instead of standardized ones")
-    g.add_argument("--seed", type=int, help="seed of the initial weights, shuffling, splits and dropout (default 0)")
+def model_names() -> list[str]:
+    """The names ``--model`` accepts: registered models the command can shape for a data set, and the text and
+    vision tasks."""
+    from ..models.registry import get_model_spec, list_models
+    from ..text.tasks import TASKS
+    from ..vision.tasks import TASKS as VISION_TASKS
 
-    m = argparse.ArgumentParser(add_help=False)
-    g = m.add_argument_group("model")
-    g.add_argument("--model", help="registered model name (default mlp); sequence tasks: language-id, char-lm, "
-                                   "word2vec, word2vec-cbow, text-classifier")
-    g.add_argument("--hidden", help="hidden layer sizes, e.g. 300,100 (default)")
-    g.add_argument("--activation", help="relu (default), tanh, sigmoid, leaky_relu, elu, gelu, ...")
-    g.add_argument("--dropout", type=float, help="dropout probability after each hidden layer (default 0)")
-    g.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=None,
-                   help="batch normalization in the hidden layers")
+    return [n for n in list_models() if get_model_spec(n).from_cli is not None] + list(TASKS) + list(VISION_TASKS)
 
-    t = argparse.ArgumentParser(add_help=False)
-    g = t.add_argument_group("training")
-    g.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default adam)")
-    g.add_argument("--lr", type=float, help="learning rate (default: 1e-3 for adam and rmsprop, 0.01 for sgd)")
-    g.add_argument("--momentum", type=float, help="momentum for sgd/momentum/nesterov/rmsprop")
-    g.add_argument("--weight-decay", dest="weight_decay", type=float, help="the optimizer's weight decay")
-    g.add_argument("--l1", type=float, help="L1 penalty λ Σ|w| added to the loss")
-    g.add_argument("--l2", type=float, help="L2 penalty λ/2 Σw² added to the loss")
-    g.add_argument("--lr-schedule", dest="lr_schedule", choices=("none", "plateau", "step", "cosine"),
-                   help="plateau (train's default): halve the rate when the validation loss stalls for an "
-                        "epoch; step: ÷10 every third of the epochs; cosine: cosine annealing to 0")
-    g.add_argument("--clip-grad", dest="clip_grad", type=float, help="clip the gradient norm to this value")
-    g.add_argument("--batch-size", dest="batch_size", type=batch_size,
-                   help="mini-batch size (default 128); 1 = online, 'full' = the whole set")
-    g.add_argument("--epochs", type=int, help="maximum number of epochs (default 20)")
-    g.add_argument("--patience", type=int, help="early stopping patience in epochs, 0 = off (default 5)")
-    g.add_argument("--monitor", choices=("auto", "val_loss", "val_accuracy"),
-                   help="what early stopping watches (auto: val_accuracy for classes, val_loss for regression)")
-    g.add_argument("--augment", action="store_true", default=None,
-                   help="random flips, shifts and rotations of training images")
-    g.add_argument("--out", default="runs", help="folder for runs (default runs/)")
-    g.add_argument("--name", help="run name (default: model-data-date)")
-    g.add_argument("--quiet", action="store_true", help="no progress display")
-    return {"data": d, "model": m, "train": t}
+
+# --- the shared flag groups ----------------------------------------------------------------------------
+
+
+def _default(d: dict, key: str, shown=None) -> str:
+    v = d.get(key) if shown is None else shown
+    return f" (default {v})"
+
+
+def flag_groups(defaults: dict | None = None, leave_out=(), data_help: str | None = None
+                ) -> dict[str, argparse.ArgumentParser]:
+    """The shared flags as argparse parents, ``data``, ``model`` and ``train``, with ``defaults`` in their help.
+
+    ``leave_out``: flag names (``"augment"``, ``"patience"``...) the command
+    has no use for; ``data_help`` replaces the help of ``--data``.
+    """
+    d = TRAIN_DEFAULTS if defaults is None else defaults
+    skip = set(leave_out)
+
+    def add(group, dest, *flags, **kwargs):
+        if dest not in skip:
+            group.add_argument(*flags, dest=dest, **kwargs)
+
+    data = argparse.ArgumentParser(add_help=False)
+    g = data.add_argument_group("data")
+    add(g, "data", "--data", help=data_help or (
+        f"fashion-mnist, fashion-mnist-small, circle, xor, gaussians, spiral, digits, iris, wine, breast_cancer, "
+        f"diabetes, or a .csv/.npz file{_default(d, 'data')}"))
+    add(g, "target", "--target", help="the column to predict, for --data FILE.csv")
+    add(g, "task", "--task", choices=("auto", "classification", "regression"), help="for files: what the target is")
+    add(g, "val_split", "--val-split", type=fraction,
+        help=f"fraction of the training data held out for validation{_default(d, 'val_split')}; by default at "
+             f"least 30 samples, or none with a notice when the data are too few")
+    add(g, "samples", "--samples", type=at_least_one, help=f"points of the 2-D toy sets{_default(d, 'samples')}")
+    add(g, "noise", "--noise", type=nonnegative, help=f"noise of the 2-D toy sets{_default(d, 'noise')}")
+    add(g, "no_standardize", "--no-standardize", action="store_true",
+        help="feed raw inputs instead of standardized ones")
+    add(g, "seed", "--seed", type=count,
+        help=f"seed of the initial weights, shuffling, splits and dropout{_default(d, 'seed')}")
+
+    model = argparse.ArgumentParser(add_help=False)
+    g = model.add_argument_group("model")
+    add(g, "model", "--model", help=f"{', '.join(model_names())}{_default(d, 'model')}")
+    add(g, "hidden", "--hidden", help=f"hidden layer sizes, e.g. 300,100, or 'none'{_default(d, 'hidden')}")
+    add(g, "activation", "--activation",
+        help=f"relu, tanh, sigmoid, leaky_relu, elu, gelu, ...{_default(d, 'activation')}")
+    add(g, "dropout", "--dropout", type=fraction,
+        help=f"dropout probability after each hidden layer{_default(d, 'dropout')}")
+    add(g, "batch_norm", "--batch-norm", action="store_true", default=None,
+        help="batch normalization in the hidden layers")
+
+    train = argparse.ArgumentParser(add_help=False)
+    g = train.add_argument_group("training")
+    add(g, "optimizer", "--optimizer", choices=tuple(OPTIMIZERS), metavar="OPTIMIZER",
+        help=f"{', '.join(OPTIMIZERS)}{_default(d, 'optimizer')}")
+    add(g, "lr", "--lr", type=positive,
+        help="learning rate" + (_default(d, "lr") if d.get("lr") is not None else
+                                " (default: the optimizer's usual one, 1e-3 for adam and rmsprop, 0.01 for sgd)"))
+    add(g, "momentum", "--momentum", type=fraction, help="momentum for sgd/momentum/nesterov/rmsprop, in [0, 1)")
+    add(g, "weight_decay", "--weight-decay", type=nonnegative, help="the optimizer's weight decay")
+    add(g, "l1", "--l1", type=nonnegative, help="L1 penalty λ Σ|w| added to the loss")
+    add(g, "l2", "--l2", type=nonnegative, help="L2 penalty λ/2 Σw² added to the loss")
+    add(g, "lr_schedule", "--lr-schedule", choices=("none", "plateau", "step", "cosine"),
+        help=f"plateau: halve the rate when the validation loss stalls for an epoch; step: ÷10 every third of the "
+             f"epochs; cosine: cosine annealing to 0{_default(d, 'lr_schedule')}")
+    add(g, "clip_grad", "--clip-grad", type=positive, help="clip the gradient norm to this value (> 0)")
+    add(g, "batch_size", "--batch-size", type=batch_size,
+        help=f"mini-batch size; 1 = online, 'full' = the whole set{_default(d, 'batch_size')}")
+    add(g, "epochs", "--epochs", type=count, help=f"maximum number of epochs{_default(d, 'epochs')}")
+    add(g, "patience", "--patience", type=count,
+        help=f"early stopping patience in epochs, 0 = off{_default(d, 'patience')}")
+    add(g, "monitor", "--monitor", choices=("auto", "val_loss", "val_accuracy"),
+        help="what early stopping watches (auto: val_accuracy for classes with 1,000 validation samples or more, "
+             "else val_loss)")
+    add(g, "augment", "--augment", action="store_true", default=None,
+        help="random flips, shifts and rotations of training images")
+    g = train.add_argument_group("output")
+    add(g, "out", "--out", default="runs", help="folder for runs (default runs/)")
+    add(g, "name", "--name", help="run name (default: <model>-<data>-<date>-<time>)")
+    add(g, "quiet", "--quiet", action="store_true", help="no progress display")
+    return {"data": data, "model": model, "train": train}

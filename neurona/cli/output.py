@@ -3,16 +3,30 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["CLIError", "say", "loud", "plots_skipped", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = ["CLIError", "Interrupted", "say", "loud", "plots_skipped", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE",
+           "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
 
-EXIT_OK = 0            # done
-EXIT_ERROR = 1         # something the user can fix: a file, a flag, the data, the disk
-EXIT_USAGE = 2         # the command line itself could not be parsed
-EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_OK = 0             # done
+EXIT_ERROR = 1          # something the user can fix: a file, a flag, the data, the disk
+EXIT_USAGE = 2          # the command line itself could not be parsed
+EXIT_DIVERGED = 3       # training diverged (NaN, or a loss 1000x its start); metrics.json says "diverged": true
+EXIT_INTERRUPTED = 130  # Ctrl-C; another signal N gives 128 + N
 
 
 class CLIError(Exception):
     """A problem the user can fix, printed as ``neurona <command>: error: <message>`` with exit status 1."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is so that it stops as cleanly as after Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + int(self.signum)
 
 
 def say(message: str, quiet: bool = False, err: bool = False) -> None:

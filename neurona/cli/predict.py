@@ -10,10 +10,11 @@ import numpy as np
 from .. import io
 from ..data import load_npz_array, npz_names, read_feature_rows
 from ..data.bundle import as_images
-from ..data.images import IMAGE_SUFFIXES, border_brightness, read_image
+from ..data.images import IMAGE_SUFFIXES, border_brightness, image_size, read_image
 from . import build
+from .options import at_least_one
 from .output import CLIError
-from .trained import input_scaler, open_model
+from .trained import input_scaler, on_training_scale, open_model
 
 NAME = "predict"
 
@@ -23,9 +24,13 @@ def add_parser(sub):
     r.add_argument("model", help="model file or run folder")
     r.add_argument("--input", required=True, help="file.csv, file.npz or image.png")
     r.add_argument("--output", help="write the predictions to this CSV file")
-    r.add_argument("--top", type=int, default=3, help="classes shown per sample (default 3)")
+    r.add_argument("--top", type=at_least_one, default=3, help="classes shown per sample (default 3)")
     r.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="invert image brightness (auto: when the background is light)")
+    r.add_argument("--rescale", choices=("auto", "no"), default="auto",
+                   help="auto: inputs clearly on another scale than the training data (pixel values 0-255 for a "
+                        "model trained on 0-1) are converted when that is unambiguous, else refused; no: use them "
+                        "as they are")
     return r
 
 
@@ -50,6 +55,8 @@ def _read_inputs(path: Path, meta: dict, invert: str) -> tuple[np.ndarray, bool]
     expected = meta.get("input_shape")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
+        w, h = image_size(path)  # the header alone: a wrong size is refused before any pixel is decoded
+        _image_sample(path, np.zeros((h, w), np.float32), expected)
         img = read_image(path)
         X = _image_sample(path, img, expected)
         if invert == "auto":
@@ -101,6 +108,7 @@ def run(args) -> int:
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise CLIError(f"--input {path}: NaN or infinite value in sample {bad[0]}")
+    X = on_training_scale(f, X, str(path), args.rescale)
     X = build.scale(input_scaler(f), X)
     out = predict(model, X, batch_size=512)
     task = meta.get("task", "classification")

@@ -1,5 +1,6 @@
-"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier``: the sequence
-tasks of :mod:`neurona.text.tasks`, run from the command's flags and written to a run folder."""
+"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier | seq2seq-rnn |
+seq2seq-transformer | transformer-lm``: the sequence tasks of :mod:`neurona.text.tasks`, run from the command's
+flags and written to a run folder."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,7 @@ from .. import io
 from ..text.tasks import TASKS, run_task, task_options
 from .options import parse_ints
 from .output import CLIError, say
-from .runs import new_run_dir, timestamp, write_json
+from .runs import RunFolder, new_run_dir, timestamp
 
 __all__ = ["is_task", "train"]
 
@@ -42,18 +43,19 @@ def train(args) -> int:
         raise CLIError(f"--{str(e).replace('_', '-')}") from None
     quiet = bool(args.quiet)
     run = new_run_dir(args.out, args.name, f"{o['model']}-{o['data']}")
-    result = run_task(args.model, o, verbose=0 if quiet else 2, log=print)
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", {"command": "train", "options": o, "created": timestamp()})
-    test = {k: v for k, v in result.metrics.items() if k.startswith(("test_", "val_"))}
-    io.save(result.model, run / "model.npz", **result.meta, options=o, test=test)
-    write_json(run / "metrics.json", result.metrics)
-    if isinstance(result.history, list):
-        _write_rows(run / "history.csv", result.history)
-    else:
-        result.history.to_csv(run / "history.csv")
-    with io.atomic_write(run / result.report_name, "w", encoding="utf-8") as f:
-        f.write(result.report)
+    result = run_task(args.model, o, verbose=0 if quiet else 2, log=print)  # the folder is made once it is done
+    with RunFolder(run) as folder:
+        folder.write_json("config.json", {"command": "train", "options": o, "created": timestamp()})
+        test = {k: v for k, v in result.metrics.items() if k.startswith(("test_", "val_"))}
+        io.save(result.model, folder.file("model.npz"), **result.meta, options=o, test=test)
+        folder.write_json("metrics.json", result.metrics)
+        if isinstance(result.history, list):
+            _write_rows(folder.file("history.csv"), result.history)
+        else:
+            result.history.to_csv(folder.file("history.csv"))
+        with io.atomic_write(folder.file(result.report_name), "w", encoding="utf-8") as f:
+            f.write(result.report)
+        folder.keep()
     print(result.summary)
     say(result.report.rstrip("\n"), quiet)
     print(f"run files in {run}/: model.npz, config.json, metrics.json, history.csv, {result.report_name}")

@@ -15,11 +15,12 @@ from .fashion import (CLASSES, DatasetNotFoundError, EmbeddedSubsetWarning, Fash
                             fashion_mnist_small)
 from .files import DataError, MissingArrayError, load_csv, load_npz, load_npz_array, npz_names, read_feature_rows
 from .idx import IDXError, read_idx
-from .images import read_image
+from .images import image_size, read_image
 from .loader import DataLoader, get_worker_info
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                       WeightedRandomSampler)
 from .preprocessing import MinMaxScaler, Standardizer, one_hot, train_val_split
+from .scale import match_training_range, range_from_scaler
 from .sklearn_sets import load_sklearn
 from .toy import make_circle, make_gaussians, make_spiral, make_xor
 from .transforms import (Compose, GaussianNoise, RandomCrop, RandomHorizontalFlip, RandomRotation, RandomTranslate,
@@ -32,8 +33,8 @@ __all__ = [
     "fashion_mnist", "fashion_mnist_small", "FashionMNIST", "CLASSES", "DatasetNotFoundError",
     "EmbeddedSubsetWarning", "read_idx", "IDXError",
     "make_circle", "make_xor", "make_gaussians", "make_spiral", "load_sklearn", "load_csv", "load_npz",
-    "load_npz_array", "npz_names", "read_feature_rows", "read_image", "DataError", "MissingArrayError",
-    "load_dataset", "DataBundle",
+    "load_npz_array", "npz_names", "read_feature_rows", "read_image", "image_size", "DataError", "MissingArrayError",
+    "load_dataset", "DataBundle", "match_training_range", "range_from_scaler",
     "Standardizer", "MinMaxScaler", "one_hot", "train_val_split",
     "transforms", "Compose", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "RandomCrop",
     "RandomTranslate", "GaussianNoise",

@@ -13,7 +13,6 @@ when it cannot be found), ``fashion-mnist-small``, the toy sets ``circle``,
 """
 from __future__ import annotations
 
-import csv
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +45,10 @@ class DataBundle:
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
     is_image: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings nobody should miss (a substitute data set)
     embedded_subset: bool = False
+    adjustments: list[str] = field(default_factory=list)  # what load_dataset changed, e.g. the validation size
+    input_range: tuple[float, float] | None = None  # min and max of the raw training inputs
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -102,15 +103,13 @@ def _decide_task(y: np.ndarray, task: str, classes) -> str:
 
 
 def _read_csv(path: Path, target, task: str) -> tuple:
-    from .files import load_csv
+    from .files import csv_columns, load_csv
 
     if target is None:
         raise DataError(f"{path}: a CSV file needs a target, the name (or index) of the column to predict")
     tgt = int(target) if isinstance(target, str) and target.lstrip("-").isdigit() else target
     X, y, classes = load_csv(path, target=tgt, return_classes=True)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
-    names = [h.strip() for h in header]
+    names = csv_columns(path)
     t_index = names.index(tgt) if isinstance(tgt, str) else int(tgt) % len(names)
     feature_names = [n for i, n in enumerate(names) if i != t_index]
     kind = _decide_task(y, task, classes)
@@ -179,7 +178,7 @@ def _split(X, y, fraction: float, seed: int, stratify: bool):
 
 def load_dataset(spec: str, *, target=None, task: str = "auto", seed: int = 0, val_split: float = 0.1,
                  samples: int = 1000, noise: float = 0.1, test_split: float = 0.2,
-                 whole_file: bool = False) -> DataBundle:
+                 whole_file: bool = False, min_val_samples: int = 0) -> DataBundle:
     """Load the data set ``spec`` (a name or a file, see the module docstring), split into train/validation/test.
 
     Labels become 0..K-1 (``class_names`` keeps the originals). A file with
@@ -188,6 +187,11 @@ def load_dataset(spec: str, *, target=None, task: str = "auto", seed: int = 0, v
     classes), then ``val_split`` of the rest for validation. ``samples`` and
     ``noise`` shape the toy sets. With ``whole_file`` a file is used entirely
     as the test set.
+
+    ``min_val_samples``: a validation split smaller than this grows to it
+    while at least twice as many samples are left to train on; with fewer,
+    there is no validation split. Either change is said in ``adjustments``
+    (a split that would round to no sample at all is dropped the same way).
     """
     if not 0.0 <= val_split < 1.0:
         raise ValueError(f"load_dataset: val_split must be in [0, 1), got {val_split}")
@@ -247,6 +251,9 @@ def load_dataset(spec: str, *, target=None, task: str = "auto", seed: int = 0, v
             raise DataError(f"{spec}: only {len(X)} samples; need at least 10 to split off a test set")
         X_tr, X_te, y_tr, y_te = _split(X, y, test_split, seed, stratify)
     X_val = y_val = None
+    adjustments: list[str] = []
+    if X_tr is not None and val_split > 0:
+        val_split = _validation_fraction(len(X_tr), val_split, int(min_val_samples), adjustments)
     if X_tr is not None and val_split > 0:
         X_tr, X_val, y_tr, y_val = _split(X_tr, y_tr, val_split, seed + 1, stratify)
     if X_tr is None:
@@ -258,8 +265,27 @@ def load_dataset(spec: str, *, target=None, task: str = "auto", seed: int = 0, v
             class_names = [str(i) for i in range(n_out)]
     else:
         n_out = int(y.shape[1])
+    input_range = (float(X_tr.min()), float(X_tr.max())) if X_tr.size else None
     return DataBundle(spec, X_tr, y_tr, X_val, y_val, X_te, y_te, task, n_out, class_names, feature_names,
-                      is_image, notes, embedded)
+                      is_image, notes, embedded, adjustments, input_range)
+
+
+def _validation_fraction(n: int, fraction: float, minimum: int, adjustments: list[str]) -> float:
+    """The validation fraction to use on ``n`` training samples (0: none), the reason added to ``adjustments``."""
+    n_val = int(round(fraction * n))
+    if minimum and n_val < minimum:
+        if n - minimum >= 2 * minimum:
+            adjustments.append(f"validation split: {minimum} of the {n:,} training samples (not {n_val}), so that "
+                               f"early stopping has enough to judge by")
+            return minimum / n
+        adjustments.append(f"only {n} training samples: no validation split, so no early stopping (every epoch "
+                           f"runs); at least {3 * minimum} are needed for a validation split of {minimum}")
+        return 0.0
+    if n_val == 0 or n_val == n:
+        adjustments.append(f"a validation fraction of {fraction:g} of {n} training samples leaves an empty part: "
+                           f"no validation split")
+        return 0.0
+    return fraction
 
 
 def data_slug(spec: str) -> str:

@@ -119,7 +119,11 @@ ArrayDataset = TensorDataset
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order (``indices`` is kept as an int64 array)."""
+    """The samples of ``dataset`` at ``indices``, in that order.
+
+    ``indices`` is kept as given (``random_split`` gives lists, as PyTorch's
+    does); an int64 copy serves the lookups.
+    """
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]):
         self.dataset = dataset
@@ -128,18 +132,19 @@ class Subset(Dataset):
         if idx.size and (idx.min() < -n or idx.max() >= n):
             bad = idx[(idx < -n) | (idx >= n)][:5].tolist()
             raise IndexError(f"Subset: indices {bad} are out of range for a dataset of length {n}")
-        self.indices = idx
+        self.indices = indices
+        self._idx = idx
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._idx)
 
     def __getitem__(self, index):
         if isinstance(index, (list, np.ndarray)):
-            return [self.dataset[int(i)] for i in self.indices[np.asarray(index)]]
-        return self.dataset[int(self.indices[index])]
+            return [self.dataset[int(i)] for i in self._idx[np.asarray(index)]]
+        return self.dataset[int(self._idx[index])]
 
     def get_batch(self, indices: np.ndarray) -> tuple:
-        inner = self.indices[np.asarray(indices)]
+        inner = self._idx[np.asarray(indices)]
         if hasattr(self.dataset, "get_batch"):
             return self.dataset.get_batch(inner)
         return collate([self.dataset[int(i)] for i in inner])
@@ -247,7 +252,7 @@ def random_split(dataset: Dataset, lengths: Sequence[float], generator=None, *,
     rng = _generator(seed, generator)
     perm = rng.permutation(n)
     bounds = np.cumsum([0] + counts)
-    return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [Subset(dataset, perm[a:b].tolist()) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _generator(seed=None, generator=None) -> np.random.Generator:

@@ -2,15 +2,22 @@
 
 Errors are :class:`DataError` (a ``ValueError``) and point at the spot to
 fix: the file, the row (the line of the file, the header being row 1) and
-the column.
+the column. Files are read within limits (``neurona._bounded``): a CSV file
+of at most 512 MiB, an NPZ file whose arrays' declared sizes are checked
+before anything is allocated or decompressed (4 GiB at most; a large entry
+that would decompress to more than 200 times its size is refused), and
+never a FIFO or a device.
 """
 from __future__ import annotations
 
 import csv
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from .._bounded import BoundedNpz, open_text
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 _MAX_LISTED = 10
@@ -25,6 +32,24 @@ class MissingArrayError(DataError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
+
+
+def _error(path, problem: str) -> DataError:
+    return DataError(f"{path}: {problem}")
+
+
+@contextmanager
+def _csv_rows(path: Path, delimiter: str = ","):
+    """csv.reader over a bounded, regular, UTF-8 file; the csv module's complaints become DataErrors."""
+    with open_text(path, _error) as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            yield reader
+        except csv.Error as e:
+            raise DataError(f"{path}, row {reader.line_num}: not a well-formed CSV file ({e})") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}, row {reader.line_num + 1}: not UTF-8 text ({e.reason} at byte "
+                            f"{e.start}); is it a CSV file?") from None
 
 
 def _cell_problems(cells: list[list[str]], rows: list[int], names: list[str], cols: list[int]):
@@ -79,10 +104,9 @@ def load_csv(path: str | os.PathLike, target: str | int, delimiter: str = ",", h
     Every other column must be numeric with no missing values.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_csv: {path} does not exist or is not a file")
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: drop the BOM spreadsheets write
-        reader = csv.reader(f, delimiter=delimiter)
+    if not path.exists():
+        raise FileNotFoundError(f"load_csv: {path} does not exist")
+    with _csv_rows(path, delimiter) as reader:
         table = [(reader.line_num, row) for row in reader if row and any(c.strip() for c in row)]
     if not table or (header and len(table) == 1):
         raise DataError(f"load_csv: {path} has no data rows")
@@ -113,8 +137,29 @@ def load_csv(path: str | os.PathLike, target: str | int, delimiter: str = ",", h
         raise DataError(f"load_csv: {path} has only the target column {names[t]!r}, no feature columns")
     X = _to_float(path, [[row[c] for c in feature_cols] for _, row in table], lines, names, feature_cols, "feature")
     y, classes = _target(path, [row[t] for _, row in table], lines, names[t])
-    X = X.astype(np.float32)
+    X = _as_float32(path, X, lines, [names[c] for c in feature_cols])
     return (X, y, classes) if return_classes else (X, y)
+
+
+def _as_float32(path, values: np.ndarray, lines: list[int], names: list[str]) -> np.ndarray:
+    """float32 values; one that float32 cannot hold (beyond ±3.4e38) is an error naming its cell."""
+    with np.errstate(over="ignore"):
+        out = values.astype(np.float32)
+    bad = np.argwhere(~np.isfinite(out) & np.isfinite(values))
+    if len(bad):
+        r, c = bad[0]
+        raise DataError(f"{path}, row {lines[r]}, column {names[c]!r}: {values[r, c]:g} is too large for float32 "
+                        f"(at most ±3.4e38)")
+    return out
+
+
+def csv_columns(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
+    """The column names of a CSV file: its first non-empty row, stripped."""
+    with _csv_rows(Path(path), delimiter) as reader:
+        for row in reader:
+            if row and any(c.strip() for c in row):
+                return [c.strip() for c in row]
+    return []
 
 
 def _target(path, texts: list[str], lines: list[int], name: str):
@@ -144,46 +189,39 @@ def _target(path, texts: list[str], lines: list[int], name: str):
     return y.astype(np.float32), None
 
 
-def load_npz(path: str | os.PathLike, x: str = "x", y: str | None = "y") -> tuple[np.ndarray, np.ndarray | None]:
+def load_npz(path: str | os.PathLike, x: str = "x", y: str | None = "y", *,
+             max_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Load arrays ``x`` and ``y`` from an ``.npz`` file (never unpickling anything).
 
     >>> X, y = load_npz("data.npz", x="images", y="labels")
 
     Float inputs become float32, integer labels int64; ``y=None`` loads
-    inputs only and returns (X, None). NaNs in X are reported with their position.
+    inputs only and returns (X, None). NaNs in X are reported with their
+    position. ``max_bytes`` bounds the arrays' content (default 4 GiB).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_npz: {path} does not exist or is not a file")
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise DataError(f"load_npz: cannot read {path} as an .npz file ({e})") from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise DataError(f"load_npz: {path} is a single .npy array, not an .npz archive of named arrays")
-    with z:
+    if not path.exists():
+        raise FileNotFoundError(f"load_npz: {path} does not exist")
+    with BoundedNpz(path, _error, max_bytes) as z:
         for key in (x, y):
-            if key is not None and key not in z.files:
-                available = ", ".join(z.files) or "none"
+            if key is not None and key not in z.names:
+                available = ", ".join(z.names) or "none"
                 raise MissingArrayError(f"load_npz: {path} has no array {key!r}; available arrays: {available}")
-        try:
-            X = z[x]
-            Y = z[y] if y is not None else None
-        except ValueError as e:  # object arrays need pickle, which is refused
-            raise DataError(f"load_npz: {path}: {e}; store numeric arrays only") from e
+        X = z.read(x)
+        Y = z.read(y) if y is not None else None
     X = _numeric(path, x, X)
     if X.dtype.kind == "f":
         nan = np.argwhere(np.isnan(X))
         if len(nan):
             spots = ", ".join(str(tuple(int(i) for i in p)) for p in nan[:_MAX_LISTED])
             raise DataError(f"load_npz: {path}: array {x!r} has {len(nan)} NaN values, at index {spots}"
-                             f"{' ...' if len(nan) > _MAX_LISTED else ''}")
+                            f"{' ...' if len(nan) > _MAX_LISTED else ''}")
         X = X.astype(np.float32, copy=False)
     if Y is not None:
         Y = _numeric(path, y, Y)
         if len(Y) != len(X):
             raise DataError(f"load_npz: {path}: {x!r} has {len(X)} samples (shape {X.shape}) but {y!r} has "
-                             f"{len(Y)} (shape {Y.shape})")
+                            f"{len(Y)} (shape {Y.shape})")
         Y = Y.astype(np.int64, copy=False) if Y.dtype.kind in "iub" else Y.astype(np.float32, copy=False)
     return X, Y
 
@@ -198,28 +236,17 @@ def _numeric(path, key: str, a: np.ndarray) -> np.ndarray:
 
 def npz_names(path: str | os.PathLike) -> list[str]:
     """The names of the arrays in an ``.npz`` file; a damaged, pickled or single-array file is a DataError."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise DataError(f"{path}: a single .npy array, not an .npz archive of named arrays")
-            return list(z.files)
-    except DataError:
-        raise
-    except Exception as e:  # truncated zip, pickled data, not an archive at all
-        raise DataError(f"{path}: cannot read it as an .npz archive ({type(e).__name__}: {e})") from None
+    with BoundedNpz(path, _error) as z:
+        return z.names
 
 
-def load_npz_array(path: str | os.PathLike, key: str) -> np.ndarray:
-    """One numeric array of an ``.npz`` file, read without pickle."""
+def load_npz_array(path: str | os.PathLike, key: str, *, max_bytes: int | None = None) -> np.ndarray:
+    """One numeric array of an ``.npz`` file, read within limits and without pickle."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            a = z[key]
-    except ValueError as e:
-        raise DataError(f"{path}: array {key!r} cannot be read without pickle ({e})") from None
-    except Exception as e:  # a damaged entry
-        raise DataError(f"{path}: cannot read array {key!r} ({type(e).__name__}: {e})") from None
+    with BoundedNpz(path, _error, max_bytes) as z:
+        if key not in z.names:
+            raise MissingArrayError(f"{path} has no array {key!r}; available arrays: {', '.join(z.names) or 'none'}")
+        a = z.read(key)
     if a.dtype.kind not in "fiub":
         raise DataError(f"{path}: array {key!r} has dtype {a.dtype}, expected numbers")
     return a
@@ -235,8 +262,8 @@ def read_feature_rows(path: str | os.PathLike, feature_names: list[str] | None =
     order (others are ignored); else every column but ``target`` is.
     """
     path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [(i + 1, r) for i, r in enumerate(csv.reader(fh)) if r and any(c.strip() for c in r)]
+    with _csv_rows(path) as reader:
+        rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"{path}: no rows")
 
@@ -251,6 +278,9 @@ def read_feature_rows(path: str | os.PathLike, feature_names: list[str] | None =
     if not all(numeric(c) for c in rows[0][1]):
         header = [c.strip() for c in rows[0][1]]
         rows = rows[1:]
+        if not rows:
+            raise DataError(f"{path}: a header ({', '.join(header[:8])}{', ...' if len(header) > 8 else ''}) "
+                            f"but no data rows")
     cols = None
     if header is not None and feature_names:
         missing = [n for n in feature_names if n not in header]
@@ -282,4 +312,7 @@ def read_feature_rows(path: str | os.PathLike, feature_names: list[str] | None =
     widths = {len(v) for v in out}
     if len(widths) != 1:
         raise DataError(f"{path}: rows have different numbers of values ({sorted(widths)})")
-    return np.asarray(out, dtype=np.float32)
+    width = widths.pop()
+    names = ([header[c] for c in cols] if cols is not None else header) if header else None
+    return _as_float32(path, np.asarray(out, dtype=np.float64), [line for line, _ in rows],
+                       names or [f"#{k}" for k in range(width)])

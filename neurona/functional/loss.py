@@ -386,7 +386,7 @@ def _class_input(x: Tensor, op: str) -> int:
     return c
 
 
-def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str) -> np.ndarray:
+def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str, check_range: bool = True) -> np.ndarray:
     t = target.array if isinstance(target, Tensor) else get_array_module(target).asarray(target)
     expected = _sample_shape(x.shape)
     if t.dtype.kind not in "iu":
@@ -400,6 +400,8 @@ def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str) -> np.n
             f"{op}: for input of shape {x.shape} (classes on {where}), the target of class indices must have "
             f"shape {expected}, got shape {t.shape}"
         )
+    if not check_range:
+        return t
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         v = int(t[bad].reshape(-1)[0])
@@ -452,11 +454,13 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
             )
         t = _float_target(target, x, op)
         return CrossEntropyProbs(w, reduction, float(label_smoothing))(x, t)
-    t = _index_target(x, target, c, ignore_index, op)
-    fn = CrossEntropy
-    if w is None and not label_smoothing and x.ndim == 2:
-        fn = kernels.lookup("cross_entropy", x.array) or CrossEntropy
-    return fn(t, w, ignore_index, reduction, float(label_smoothing))(x)
+    fast = kernels.lookup("cross_entropy", x.array) if w is None and not label_smoothing and x.ndim == 2 else None
+    t = _index_target(x, target, c, ignore_index, op, check_range=fast is None)  # the kernel checks the range
+    fn = fast or CrossEntropy
+    try:
+        return fn(t, w, ignore_index, reduction, float(label_smoothing))(x)
+    except IndexError as e:
+        raise ValueError(str(e)) from None
 
 
 def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:

@@ -19,8 +19,10 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     if like is not None and like.array.dtype.kind == "f":
         a = get_array_module(x).asarray(x)
         if a.dtype.kind in "fiub":
-            return Tensor(a.astype(like.array.dtype, copy=False))
-    return Tensor(x)
+            return _wrap(a.astype(like.array.dtype, copy=False))
+    from ..creation import _as_array
+
+    return _wrap(_as_array(x))  # not Tensor(x): Tensor(3) is PyTorch's sized constructor
 
 
 def _const(c, like: Tensor):

@@ -46,7 +46,7 @@ they agree in values and gradients:
   whose rows live in one buffer into which each step writes its new h: no
   projection to add, and after the loop one product gives ∂L/∂W_hh, ∂L/∂W_ih
   and ∂L/∂b together. Every buffer is allocated before the loop (and reused
-  across calls, see ``_BufferPool``). The gates are kept gate-major,
+  across calls, see ``neurona.workspace``). The gates are kept gate-major,
   (G, T, B, H), so that each gate of a step is one contiguous block for the
   elementwise work. Backward is the BPTT loop written by hand: per step one
   product for the recurrent gradient ∂L/∂h_{t-1} = ∂L/∂a_t · W_hh over all
@@ -71,12 +71,11 @@ valid step backwards (what PyTorch's packed sequences do).
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
+from .. import kernels, workspace
 from ..backend import get_array_module
-from ..engine import Function, Tensor
+from ..engine import Function, Tensor, is_grad_enabled
 from .activation import relu, sigmoid, tanh
 from .linear import linear
 from .math import as_tensor, where
@@ -184,52 +183,6 @@ class _Mask:
 # --- fused whole-sequence ops ---------------------------------------------------------------
 
 
-class _BufferPool:
-    """Large work arrays kept between calls, by (shape, dtype).
-
-    A training step of a recurrent layer needs tens of megabytes of buffers (gate activations,
-    states, their gradients). Fresh arrays of that size come from the system as untouched pages,
-    and the first write to each page costs a page fault: about 4,000 faults per step of the
-    Fashion-MNIST LSTM, 15% of its time (measured). The fused ops take their buffers from this pool
-    and give them back when the graph releases them (after backward), or when the op is dropped
-    without one (inference), so the next step writes into memory that is already mapped. Buffers
-    handed to the caller (outputs, gradients) never come from the pool.
-    """
-
-    def __init__(self, max_bytes: int = 512 << 20):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.free: dict = {}
-        self.lock = threading.Lock()
-
-    def take(self, shape: tuple, dtype, xp=np) -> np.ndarray:
-        if xp is not np:  # device arrays: the device's own memory pool (CuPy's) reuses them
-            return xp.empty(shape, dtype)
-        key = (tuple(shape), np.dtype(dtype).str)
-        with self.lock:
-            stack = self.free.get(key)
-            if stack:
-                a = stack.pop()
-                self.bytes -= a.nbytes
-                return a
-        return np.empty(shape, dtype)
-
-    def give(self, *arrays) -> None:
-        with self.lock:
-            for a in arrays:
-                if a is None or type(a) is not np.ndarray or self.bytes + a.nbytes > self.max_bytes:
-                    continue
-                self.free.setdefault((a.shape, a.dtype.str), []).append(a)
-                self.bytes += a.nbytes
-
-    def clear(self) -> None:
-        """Drop every kept buffer (their memory goes back to the system)."""
-        with self.lock:
-            self.free.clear()
-            self.bytes = 0
-
-
-_pool = _BufferPool()
 
 
 def _slots(T: int, reverse: bool):
@@ -280,23 +233,20 @@ class _SequenceOp(Function):
         return out
 
     def _keep(self, *arrays):
-        """Remember pooled arrays that backward reads; they return to the pool on release."""
+        """Remember workspace arrays that backward reads; they go back to the workspace on release."""
         self._pooled = arrays
+
+    def _finish(self, out):
+        """Forward's last step: with no graph recorded, nothing will run backward, so release now."""
+        if not is_grad_enabled():
+            self.release()
+        return out
 
     def release(self) -> None:
         pooled = self.__dict__.get("_pooled")
-        if pooled:
-            _pool.give(*pooled)
         super().release()
-
-    def __del__(self):
-        # dropped without a backward (inference, or a graph that was never differentiated)
-        try:
-            pooled = self.__dict__.get("_pooled")
-            if pooled:
-                _pool.give(*pooled)
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
+        if pooled:
+            workspace.give(*pooled)
 
     def _bptt_steps(self, T):
         # backward visits the steps in the opposite order of forward
@@ -311,7 +261,7 @@ def _with_ones(x) -> np.ndarray:
     no separate pass over the (T·B, G·H) arrays for either.
     """
     T, B, I = x.shape
-    xa = _pool.take((T * B, I + 1), x.dtype, get_array_module(x))
+    xa = workspace.take((T * B, I + 1), x.dtype, get_array_module(x))
     xa.reshape(T, B, I + 1)[:, :, :I] = x
     xa[:, I] = 1
     return xa
@@ -324,7 +274,7 @@ def _project(xa, w, b, T: int, B: int):
     wa = xp.empty((I + 1, w.shape[0]), w.dtype)
     wa[:I] = w.T
     wa[I] = 0 if b is None else b
-    a = _pool.take((T * B, w.shape[0]), xa.dtype, xp)
+    a = workspace.take((T * B, w.shape[0]), xa.dtype, xp)
     np.matmul(xa, wa, out=a)
     return a.reshape(T, B, w.shape[0])
 
@@ -372,19 +322,19 @@ class LSTMSequence(_SequenceOp):
         else:
             np.multiply(b_ih + b_hh, s, out=wz[H + I])
         steps, po, no, first, _ = _slots(T, self.reverse)
-        Z = _pool.take((T + 1, B, K), dt, xp)
+        Z = workspace.take((T + 1, B, K), dt, xp)
         Z[po:po + T, :, H:H + I] = x                   # step t reads slot t + po
         Z[:, :, H + I] = 1
         Z[first, :, :H] = h0
         S = Z[:, :, :H]                                # the states h, (T + 1, B, H) view
-        G = _pool.take((4, T, B, H), dt, xp)              # gate-major: becomes i, f, ĉ, o
-        C = _pool.take((T + 1, B, H), dt, xp)
-        TC = _pool.take((T, B, H), dt, xp)                 # tanh(c_t)
+        G = workspace.take((4, T, B, H), dt, xp)              # gate-major: becomes i, f, ĉ, o
+        C = workspace.take((T + 1, B, H), dt, xp)
+        TC = workspace.take((T, B, H), dt, xp)                 # tanh(c_t)
         C[first] = c0
         rec = xp.empty((B, 4 * H), dt)
         rec4 = rec.reshape(B, 4, H).transpose(1, 0, 2)  # its gate-major view (4, B, H)
-        IG = _pool.take((T, B, H), dt, xp)                 # i_t ĉ_t and f_t c_{t-1}, the two terms of c_t (backward
-        FC = _pool.take((T, B, H), dt, xp)                 # derives its gate factors from them)
+        IG = workspace.take((T, B, H), dt, xp)                 # i_t ĉ_t and f_t c_{t-1}, the two terms of c_t (backward
+        FC = workspace.take((T, B, H), dt, xp)                 # derives its gate factors from them)
         num = xp.array([1, 1, 2, 1], dt).reshape(4, 1, 1)
         mask = self.mask
         with np.errstate(over="ignore"):  # e^{large} = inf gives σ = 0 exactly
@@ -416,7 +366,7 @@ class LSTMSequence(_SequenceOp):
         self.G, self.Z, self.TC, self.IG, self.FC = G, Z, TC, IG, FC
         self.has_bias = b_ih is not None
         self._keep(G, Z, C, TC, IG, FC)  # C only goes back to the pool: backward does not read it
-        return self._pack(S, (C,), T, B, H, dt)
+        return self._finish(self._pack(S, (C,), T, B, H, dt))
 
     def backward(self, gy):
         xp = get_array_module(gy)
@@ -433,7 +383,7 @@ class LSTMSequence(_SequenceOp):
         # the local derivatives of every step at once (they do not depend on the recurrence):
         # ∂a_i = ∂c ĉ σ'(a_i), ∂a_f = ∂c c_{t-1} σ'(a_f), ∂a_g = ∂c i (1 − ĉ²), ∂a_o = ∂h tanh(c) σ'(a_o),
         # with σ' = σ(1 − σ) and each factor written from the products forward kept, two passes each
-        Q = _pool.take(G.shape, dt, xp)
+        Q = workspace.take(G.shape, dt, xp)
         np.subtract(1, i, out=Q[0])
         Q[0] *= IG                                     # ĉ σ'(a_i) = (1 − i) · iĉ
         np.subtract(1, f, out=Q[1])
@@ -442,14 +392,14 @@ class LSTMSequence(_SequenceOp):
         np.subtract(i, Q[2], out=Q[2])                 # i (1 − ĉ²) = i − iĉ · ĉ
         np.subtract(1, o, out=Q[3])
         Q[3] *= h                                      # tanh(c) σ'(a_o) = (1 − o) · h
-        K = np.multiply(h, TC, out=_pool.take(TC.shape, dt, xp))  # ∂c_t += ∂h_t o_t (1 − tanh²(c_t))
+        K = np.multiply(h, TC, out=workspace.take(TC.shape, dt, xp))  # ∂c_t += ∂h_t o_t (1 − tanh²(c_t))
         np.subtract(o, K, out=K)                       # o (1 − tanh²(c)) = o − h tanh(c)
         F = f
         if mask is not None:
             Q *= mask.valid3
             K *= mask.valid3
             F = xp.where(mask.valid[:, :, None], f, dt.type(1))  # padded steps pass ∂c through
-        dG = _pool.take((T, B, H4), dt, xp)
+        dG = workspace.take((T, B, H4), dt, xp)
         dh = xp.array(gy[T], dtype=dt)
         dc = xp.array(gy[T + 1], dtype=dt)
         tmp = xp.empty((B, H), dt)
@@ -467,7 +417,7 @@ class LSTMSequence(_SequenceOp):
                 np.copyto(dh_next, dh, where=mask.invalid_col[t])
             dh, dh_next = dh_next, dh
         grads = self._weight_grads(dG, dh, dc)
-        _pool.give(Q, K, dG)
+        workspace.give(Q, K, dG)
         return grads
 
     def _weight_grads(self, dG, dh0, dc0):
@@ -522,10 +472,10 @@ class GRUSequence(_SequenceOp):
         else:
             bhn = None
         xa = _with_ones(x)
-        A = np.matmul(xa, wa, out=_pool.take((3, T * B, H), dt, xp)).reshape(3, T, B, H)  # becomes r, z, n
+        A = np.matmul(xa, wa, out=workspace.take((3, T * B, H), dt, xp)).reshape(3, T, B, H)  # becomes r, z, n
         whs = xp.ascontiguousarray(_scaled(w_hh, s).T)  # (H, 3H): one product for the three gates
-        HN = _pool.take((T, B, H), dt, xp)                 # −2 (W_hn h_{t-1} + b_hn)
-        S = _pool.take((T + 1, B, H), dt, xp)
+        HN = workspace.take((T, B, H), dt, xp)                 # −2 (W_hn h_{t-1} + b_hn)
+        S = workspace.take((T + 1, B, H), dt, xp)
         steps, po, no, first, _ = _slots(T, self.reverse)
         S[first] = h0
         rec = xp.empty((B, 3 * H), dt)
@@ -563,7 +513,7 @@ class GRUSequence(_SequenceOp):
         self.A, self.HN, self.S = A, HN, S
         self._keep(A.base if A.base is not None else A, HN, S, xa)
         self.has_bias = b_ih is not None
-        return self._pack(S, (), T, B, H, dt)
+        return self._finish(self._pack(S, (), T, B, H, dt))
 
     def backward(self, gy):
         xp = get_array_module(gy)
@@ -581,15 +531,15 @@ class GRUSequence(_SequenceOp):
         # per-step local derivatives, all steps at once:
         # ∂a_z = ∂h (h_{t-1} − n) σ'(a_z),  ∂a_n = ∂h (1 − z)(1 − n²),  ∂a_r = ∂a_n (W_hn h + b_hn) σ'(a_r)
         shape = (T, B, H)
-        Pr = np.subtract(1, r, out=_pool.take(shape, dt, xp))
+        Pr = np.subtract(1, r, out=workspace.take(shape, dt, xp))
         Pr *= r
         Pr *= HN
         Pr *= dt.type(-0.5)                            # HN holds −2 (W_hn h + b_hn)
-        one_z = np.subtract(1, z, out=_pool.take(shape, dt, xp))
-        Pz = np.subtract(Sprev, n, out=_pool.take(shape, dt, xp))
+        one_z = np.subtract(1, z, out=workspace.take(shape, dt, xp))
+        Pz = np.subtract(Sprev, n, out=workspace.take(shape, dt, xp))
         Pz *= z
         Pz *= one_z
-        Pn = np.multiply(n, n, out=_pool.take(shape, dt, xp))
+        Pn = np.multiply(n, n, out=workspace.take(shape, dt, xp))
         np.subtract(1, Pn, out=Pn)
         Pn *= one_z
         Z = z
@@ -597,8 +547,8 @@ class GRUSequence(_SequenceOp):
             Pz *= mask.valid3
             Pn *= mask.valid3
             Z = xp.where(mask.valid[:, :, None], z, dt.type(1))
-        dHg = _pool.take((T, B, H3), dt, xp)                # ∂L/∂(W_h h + b_h): [∂a_r, ∂a_z, r ∂a_n]
-        dAn = _pool.take(shape, dt, xp)                     # ∂L/∂a_n (the input side of n)
+        dHg = workspace.take((T, B, H3), dt, xp)                # ∂L/∂(W_h h + b_h): [∂a_r, ∂a_z, r ∂a_n]
+        dAn = workspace.take(shape, dt, xp)                     # ∂L/∂a_n (the input side of n)
         dh = xp.array(gy[T], dtype=dt)
         dh_next = xp.empty((B, H), dt)
         tmp = xp.empty((B, H), dt)
@@ -616,6 +566,18 @@ class GRUSequence(_SequenceOp):
             if mask is not None and mask.partial[t]:
                 np.copyto(dh_next, dh, where=mask.invalid_col[t])
             dh, dh_next = dh_next, dh
+        grads = self._weight_grads(dHg, dAn, dh)
+        workspace.give(Pr, one_z, Pz, Pn, dHg, dAn)
+        return grads
+
+    def _weight_grads(self, dHg, dAn, dh0):
+        """The input, weight and bias gradients from the stacked step gradients (after the BPTT loop):
+        dHg (T, B, 3H) = ∂L/∂(W_h h + b_h) per gate, dAn (T, B, H) = ∂L/∂a_n, and ∂L/∂h_0."""
+        T, B, H3 = dHg.shape
+        H = H3 // 3
+        H2 = 2 * H
+        xp = get_array_module(dHg)
+        Sprev, _ = self._prev_and_outputs(self.S, T)
         x = self.x
         needs = self.needs
         I = x.shape[2]
@@ -631,13 +593,12 @@ class GRUSequence(_SequenceOp):
         g_n = dN2.T @ xa
         gw_ih = xp.concatenate([g_rz[:, :I], g_n[:, :I]]) if needs[2] else None
         gw_hh = dH2.T @ Sprev.reshape(T * B, H) if needs[3] else None
-        grads = [gx, dh if needs[1] else None, gw_ih, gw_hh]
+        grads = [gx, dh0 if needs[1] else None, gw_ih, gw_hh]
         if self.has_bias:
             gb_ih = xp.concatenate([g_rz[:, I], g_n[:, I]])
             gb_hh = gb_ih.copy()                       # r and z: the same sums; n: Σ r ∂a_n
             gb_hh[H2:] = dH2[:, H2:].sum(axis=0)
             grads += [gb_ih if needs[4] else None, gb_hh if needs[5] else None]
-        _pool.give(Pr, one_z, Pz, Pn, dHg, dAn)
         return tuple(grads)
 
 
@@ -663,7 +624,7 @@ class RNNSequence(_SequenceOp):
         xa = _with_ones(x)
         A = _project(xa, w_ih * k, b, T, B)
         whs = xp.ascontiguousarray((w_hh * k).T)
-        S = _pool.take((T + 1, B, H), dt, xp)
+        S = workspace.take((T + 1, B, H), dt, xp)
         steps, po, no, first, _ = _slots(T, self.reverse)
         S[first] = h0
         rec = xp.empty((B, H), dt)
@@ -685,9 +646,9 @@ class RNNSequence(_SequenceOp):
                     np.copyto(S[n], S[p], where=mask.invalid_col[t])
         self.x, self.xa, self.w_ih, self.w_hh, self.S = x, xa, w_ih, w_hh, S
         self._keep(S, xa)
-        _pool.give(A.base if A.base is not None else A)   # the pre-activations are not needed by backward
+        workspace.give(A.base if A.base is not None else A)   # the pre-activations are not needed by backward
         self.has_bias = b_ih is not None
-        return self._pack(S, (), T, B, H, dt)
+        return self._finish(self._pack(S, (), T, B, H, dt))
 
     def backward(self, gy):
         xp = get_array_module(gy)
@@ -699,7 +660,7 @@ class RNNSequence(_SequenceOp):
         if mask is not None:
             dout = dout * mask.valid3
         Sprev, Sout = self._prev_and_outputs(S, T)
-        D = _pool.take(Sout.shape, dt, xp)
+        D = workspace.take(Sout.shape, dt, xp)
         if self.nonlinearity == "tanh":
             np.multiply(Sout, Sout, out=D)
             np.subtract(1, D, out=D)                    # tanh' = 1 − h²
@@ -707,7 +668,7 @@ class RNNSequence(_SequenceOp):
             np.greater(Sout, 0, out=D)                  # relu' = 1 where h > 0
         if mask is not None:
             D *= mask.valid3                           # padded steps: output 0, no gradient into a
-        dA = _pool.take((T, B, H), dt, xp)
+        dA = workspace.take((T, B, H), dt, xp)
         dh = xp.array(gy[T], dtype=dt)
         dh_next = xp.empty((B, H), dt)
         for t in self._bptt_steps(T):
@@ -725,7 +686,7 @@ class RNNSequence(_SequenceOp):
         grads = [gx, dh if needs[1] else None, gw_ih if needs[2] else None, gw_hh]
         if self.has_bias:
             grads += [gb if needs[4] else None, gb.copy() if needs[5] else None]
-        _pool.give(D, dA)
+        workspace.give(D, dA)
         return tuple(grads)
 
 
@@ -793,7 +754,8 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, 
         out, (h, c) = _composed(lambda xt, s: lstm_cell(xt, s, w_ih, w_hh, b_ih, b_hh), x, (h0, c0), lengths, reverse)
         return out, h, c
     ins = (x, h0, c0, w_ih, w_hh) + (() if b_ih is None else (b_ih, b_hh))
-    packed = LSTMSequence(lengths, reverse)(*ins)
+    op = (kernels.lookup("lstm", x.array) if lengths is None else None) or LSTMSequence
+    packed = op(lengths, reverse)(*ins)
     return packed[:T], packed[T], packed[T + 1]
 
 
@@ -812,7 +774,8 @@ def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, rever
                               reverse)
         return out, h
     ins = (x, h0, w_ih, w_hh) + (() if b_ih is None else (b_ih, b_hh))
-    packed = GRUSequence(lengths, reverse)(*ins)
+    op = (kernels.lookup("gru", x.array) if lengths is None else None) or GRUSequence
+    packed = op(lengths, reverse)(*ins)
     return packed[:T], packed[T]
 
 

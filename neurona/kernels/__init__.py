@@ -15,7 +15,8 @@ None, and the op then runs its reference code. None comes back when
 
 A kernel is either a ``Function`` subclass of the reference op (same
 constructor, same ``needs``; forward and backward replaced), or, for the
-optimizers, a function with the signature of ``Optimizer.update_one``.
+optimizers, a function that does ``update_one``'s work for all the parameters
+of a group at once.
 Kernel files are imported on first lookup, so ``import neurona`` never
 imports Numba.
 """
@@ -28,7 +29,7 @@ import numpy as np
 
 from .. import runtime
 
-__all__ = ["lookup", "KERNELS", "available"]
+__all__ = ["lookup", "KERNELS", "available", "conv2d_strategy"]
 
 # name -> "module:attribute" of this package
 KERNELS = {
@@ -46,6 +47,12 @@ KERNELS = {
     "sigmoid": "activation:Sigmoid",
     "tanh": "activation:Tanh",
     "linear_activation": "activation:LinearActivation",
+    # convolution
+    "conv2d_channels_last": "conv_channels_last:Conv2d",
+    "conv2d_batch_last": "conv_batch_last:Conv2d",
+    # recurrent layers: the elementwise work of each time step
+    "lstm": "recurrent:LSTMSequence",
+    "gru": "recurrent:GRUSequence",
     # pooling
     "max_pool2d": "pool:MaxPool2d",
     "avg_pool2d": "pool:AvgPool2d",
@@ -60,7 +67,6 @@ KERNELS = {
     "cross_entropy": "loss:CrossEntropy",
 }
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _loaded: dict = {}
 
 
@@ -95,12 +101,34 @@ def lookup(name: str, *arrays):
     if runtime._state.kernels != "numba" and runtime.kernels() != "numba":
         return None
     for a in arrays:
-        if type(a) is not np.ndarray or a.dtype not in _FLOATS:
+        if type(a) is not np.ndarray or a.dtype.char not in "fd":  # float32, float64
             return None
     k = _loaded.get(name)
     if k is None:
         k = _load(name)
     return k
+
+
+def conv2d_strategy(x, weight, groups: int) -> str:
+    """The fast convolution for an input and weight: 'conv2d_channels_last' or 'conv2d_batch_last'.
+
+    Measured on LeNet-5, small CNNs and ResNet-style shapes: channels-last
+    patches win from 16 input channels on; with fewer, their rows are too
+    short, and batch-last ones (runs of OW·N values) win. Between those, the
+    memory order the previous layer produced decides, so that no transposing
+    copy is made; a layer whose output has 16 channels or more hands the next
+    one channels-last memory. Grouped convolutions run batch-last.
+    """
+    c, o = x.shape[1], weight.shape[0]
+    if groups > 1:
+        return "conv2d_batch_last"
+    if c >= 16:
+        return "conv2d_channels_last"
+    if x.shape[0] > 1 and x.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return "conv2d_batch_last"
+    if o >= 16 or (c > 1 and x.transpose(0, 2, 3, 1).flags.c_contiguous):
+        return "conv2d_channels_last"
+    return "conv2d_batch_last"
 
 
 def available() -> bool:

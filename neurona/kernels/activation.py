@@ -20,7 +20,7 @@ import numpy as np
 from ..functional import activation as ref
 from ..functional.linear import Linear as _Linear
 from ._jit import kernel, sigmoid
-from ._layout import dense, flat_as
+from ._layout import dense, empty_in_order, flat, in_order
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "LinearActivation"]
 
@@ -67,16 +67,26 @@ class _Elementwise:
         return 0.0
 
     def forward(self, x):
-        x, xf = dense(x)
-        y = np.empty_like(x)
-        _forward(xf, flat_as(y, x), self.act, self._slope())
-        self.y = y
+        if x.flags.c_contiguous:  # the common case, kept short: small arrays pay for every call
+            y = np.empty(x.shape, x.dtype)
+            _forward(x.reshape(-1), y.reshape(-1), self.act, self._slope())
+            self.y, self.perm = y, None
+            return y
+        x, perm = dense(x)
+        y = empty_in_order(x.shape, x.dtype, perm)
+        _forward(flat(x, perm), flat(y, perm), self.act, self._slope())
+        self.y, self.perm = y, perm
         return y
 
     def backward(self, gy):
-        y = self.y
-        gx = np.empty_like(y)
-        _backward(flat_as(gy, y), flat_as(y, y), flat_as(gx, y), self.act, self._slope())
+        y, perm = self.y, self.perm
+        if perm is None and gy.flags.c_contiguous:
+            gx = np.empty(y.shape, y.dtype)
+            _backward(gy.reshape(-1), y.reshape(-1), gx.reshape(-1), self.act, self._slope())
+            return gx
+        perm = perm or tuple(range(y.ndim))
+        gx = empty_in_order(y.shape, y.dtype, perm)
+        _backward(flat(in_order(gy, perm), perm), flat(y, perm), flat(gx, perm), self.act, self._slope())
         return gx
 
 
@@ -101,7 +111,13 @@ class Tanh(_Elementwise, ref.Tanh):
     act = TANH
 
     def forward(self, x):
-        self.y = y = np.tanh(x)
+        if x.flags.c_contiguous:
+            self.y, self.perm = np.tanh(x), None
+            return self.y
+        x, perm = dense(x)
+        y = empty_in_order(x.shape, x.dtype, perm)
+        np.tanh(x, out=y)
+        self.y, self.perm = y, perm
         return y
 
 
@@ -160,21 +176,20 @@ class LinearActivation(_Linear):
         self.act, self.slope = self.CODES[act], float(slope)
 
     def forward(self, x, w, b):
-        k = x.shape[-1]
-        x2 = x.reshape(-1, k)
-        z = x2 @ w.T
-        if not z.flags.c_contiguous:
-            z = np.ascontiguousarray(z)
+        x2 = x.reshape(-1, x.shape[-1])
+        z = np.matmul(x2, w.T)  # a fresh C-contiguous array, written over in place
         _bias_act(z, b, self.act, self.slope)
         if self.act == TANH:
             np.tanh(z, out=z)
         self.x2, self.w, self.xshape, self.y = x2, w, x.shape, z
-        return z.reshape(x.shape[:-1] + (w.shape[0],))
+        return z.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else z
 
     def backward(self, gy):
         y = self.y
-        g2 = np.ascontiguousarray(gy.reshape(y.shape))
-        gz = np.empty_like(y)
+        g2 = gy.reshape(y.shape)
+        if not g2.flags.c_contiguous:
+            g2 = np.ascontiguousarray(g2)
+        gz = np.empty(y.shape, y.dtype)
         gb = np.empty(y.shape[1], y.dtype)
         _act_grad(g2, y, gz, gb, self.act, self.slope)
         gx = (gz @ self.w).reshape(self.xshape) if self.needs[0] else None

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..functional.dropout import DropoutMask
 from ._jit import kernel
-from ._layout import dense, flat_as
+from ._layout import dense, empty_in_order, flat, in_order
 
 __all__ = ["Dropout"]
 
@@ -42,16 +42,18 @@ class Dropout(DropoutMask):
         self.u, self.p = u, p
 
     def forward(self, x):
-        x, xf = dense(x)
-        y = np.empty_like(x)
-        keep = np.empty_like(x, dtype=np.bool_)
-        _forward(xf, flat_as(self.u, x), self.p, 1.0 / (1.0 - self.p), flat_as(y, x), flat_as(keep, x))
-        self.keep, self.scale = keep, 1.0 / (1.0 - self.p)
+        x, perm = dense(x)
+        y = empty_in_order(x.shape, x.dtype, perm)
+        keep = empty_in_order(x.shape, np.bool_, perm)
+        self.scale = 1.0 / (1.0 - self.p)
+        _forward(flat(x, perm), flat(in_order(self.u, perm), perm), self.p, self.scale, flat(y, perm),
+                 flat(keep, perm))
+        self.keep, self.perm = keep, perm
         del self.u
         return y
 
     def backward(self, gy):
-        keep = self.keep
-        gx = np.empty_like(keep, dtype=gy.dtype)
-        _backward(flat_as(gy, keep), flat_as(keep, keep), self.scale, flat_as(gx, keep))
+        keep, perm = self.keep, self.perm
+        gx = empty_in_order(keep.shape, gy.dtype, perm)
+        _backward(flat(in_order(gy, perm), perm), flat(keep, perm), self.scale, flat(gx, perm))
         return gx

@@ -21,8 +21,15 @@ __all__ = ["CrossEntropy"]
 
 @kernel
 def _forward(x, y, ignore, lse, loss):
+    """Per row: lse = log Σ e^x, loss = lse − x[target] (0 for ignored rows). Returns (Σ loss in float64, the
+    number of counted rows, the first target out of [0, C) or −1 if none)."""
     n, c = x.shape
+    total = 0.0
+    counted = 0
     for r in range(n):
+        t = y[r]
+        if t != ignore and (t < 0 or t >= c):
+            return total, counted, r
         m = x[r, 0]
         for j in range(1, c):
             m = max(m, x[r, j])
@@ -30,8 +37,13 @@ def _forward(x, y, ignore, lse, loss):
         for j in range(c):
             s += expf(x[r, j] - m)
         lse[r] = m + np.log(s)
-        t = y[r]
-        loss[r] = 0 if t == ignore else lse[r] - x[r, t]
+        if t == ignore:
+            loss[r] = 0
+        else:
+            loss[r] = lse[r] - x[r, t]
+            total += loss[r]
+            counted += 1
+    return total, counted, -1
 
 
 @kernel
@@ -50,20 +62,23 @@ class CrossEntropy(ref.CrossEntropy):
     """For (N, C) logits without class weights or label smoothing (the dispatch in ``cross_entropy`` checks)."""
 
     def forward(self, x):
-        x = np.ascontiguousarray(x)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
         y = self.target.reshape(-1)
-        n = x.shape[0]
+        n, c = x.shape
         lse = np.empty(n, x.dtype)
         loss = np.empty(n, x.dtype)
-        _forward(x, y, self.ignore_index, lse, loss)
+        total, counted, bad = _forward(x, y, self.ignore_index, lse, loss)
+        if bad >= 0:  # the reference checks before it computes; the kernel checks as it goes
+            raise IndexError(f"cross_entropy: target class index {int(y[bad])} is out of range for {c} classes "
+                             f"(valid: 0 to {c - 1}, or ignore_index={self.ignore_index})")
         self.x, self.lse, self.y = x, lse, y
         if self.reduction == "none":
             return loss.reshape(self.target.shape)
-        total = loss.sum(dtype=np.float64)
         if self.reduction == "sum":
             return np.asarray(total, x.dtype)
-        self.denom = x.dtype.type(np.count_nonzero(y != self.ignore_index))
-        return ref._mean_by(x.dtype.type(total), self.denom)
+        self.denom = x.dtype.type(counted)
+        return np.asarray(total / counted if counted else np.nan, x.dtype)  # 0/0 = nan, as PyTorch
 
     def backward(self, gy):
         x, y = self.x, self.y
@@ -71,8 +86,9 @@ class CrossEntropy(ref.CrossEntropy):
         if self.reduction == "none":
             g_row = np.ascontiguousarray(gy.reshape(n), dtype=x.dtype)
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                g = gy / self.denom if self.reduction == "mean" else gy
+            g = float(gy)
+            if self.reduction == "mean":
+                g = g / float(self.denom) if self.denom else np.nan
             g_row = np.full(n, g, x.dtype)
         gx = np.empty_like(x)
         _backward(x, y, self.ignore_index, self.lse, g_row, gx)

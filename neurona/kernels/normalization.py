@@ -1,7 +1,10 @@
 """Batch normalization in training and evaluation, forward and backward, optionally followed by ReLU.
 
-For an (N, C, *) input seen as (N, C, L), contiguous, each kernel walks the
-memory once per pass with the channel's statistics at hand:
+The input is read in its own memory order (see "Memory layout" in
+CONTRIBUTING.md), as one of two contiguous views around the channel axis:
+(A, C, L) when each channel's values come in runs (NCHW, batch-last), or
+(M, C) when the channels are innermost (channels-last, (N, C) rows). Each
+kernel walks the memory once per pass, with the channels' statistics at hand:
 
 - training forward: the mean of each channel, then its variance from
   x − μ (two passes, as the reference: no cancellation in float32), then
@@ -12,8 +15,8 @@ memory once per pass with the channel's statistics at hand:
   ∂L/∂x = s (G − mean(G) − x̂ mean(G x̂)) in one more.
 - evaluation: y = (x − μ)·s + β with the running statistics, one pass.
 
-Channel sums are accumulated over each (n, c) row in the array's dtype
-(vector lanes, then the row's total) and over the rows in float64.
+Sums run in the array's dtype over a run (or a chunk of rows) and in float64
+across them. Outputs and gradients keep the input's memory order.
 """
 from __future__ import annotations
 
@@ -22,39 +25,44 @@ import numpy as np
 from ..functional.normalization import BatchNormEval as _Eval
 from ..functional.normalization import BatchNormTrain as _Train
 from ._jit import kernel
+from ._layout import channel_kind, channel_view, dense, empty_in_order, in_order
 
 __all__ = ["BatchNormTrain", "BatchNormEval", "BatchNormReLU"]
 
+_CHUNK = 256  # rows of an (M, C) view summed in the array's dtype before going into the float64 total
+
+
+# --- (A, C, L): runs of each channel -------------------------------------------------------------------
+
 
 @kernel(reduce=True)
-def _moments(x, eps, mean, var, inv):
-    n, c, l = x.shape
+def _moments_mid(x, eps, mean, var, inv):
+    a, c, l = x.shape
     for j in range(c):
         s = 0.0
-        for i in range(n):
+        for i in range(a):
             r = x.dtype.type(0)
             for k in range(l):
                 r += x[i, j, k]
             s += r
-        m = x.dtype.type(s / (n * l))
+        m = x.dtype.type(s / (a * l))
         q = 0.0
-        for i in range(n):
+        for i in range(a):
             r = x.dtype.type(0)
             for k in range(l):
                 d = x[i, j, k] - m
                 r += d * d
             q += r
         mean[j] = m
-        var[j] = q / (n * l)
-        inv[j] = 1.0 / np.sqrt(q / (n * l) + eps)
+        var[j] = q / (a * l)
+        inv[j] = 1.0 / np.sqrt(q / (a * l) + eps)
 
 
 @kernel
-def _affine(x, mean, scale, shift, relu, y):
-    """y = (x − μ)·scale + shift per channel (and max(y, 0) if ``relu``)."""
-    n, c, l = x.shape
+def _affine_mid(x, mean, scale, shift, relu, y):
+    a, c, l = x.shape
     zero = x.dtype.type(0)
-    for i in range(n):
+    for i in range(a):
         for j in range(c):
             m, s, b = mean[j], scale[j], shift[j]
             for k in range(l):
@@ -65,15 +73,14 @@ def _affine(x, mean, scale, shift, relu, y):
 
 
 @kernel(reduce=True)
-def _grad_sums(gy, x, y, relu, mean, sum_g, sum_gx):
-    """Σ G and Σ G (x − μ) per channel; G = ∂L/∂y, 0 where the fused ReLU gave 0."""
-    n, c, l = x.shape
+def _grad_sums_mid(gy, x, y, relu, mean, sum_g, sum_gx):
+    a, c, l = x.shape
     zero = x.dtype.type(0)
     for j in range(c):
         m = mean[j]
-        a = 0.0
-        b = 0.0
-        for i in range(n):
+        sa = 0.0
+        sb = 0.0
+        for i in range(a):
             ra = zero
             rb = zero
             for k in range(l):
@@ -82,20 +89,19 @@ def _grad_sums(gy, x, y, relu, mean, sum_g, sum_gx):
                     g = zero
                 ra += g
                 rb += g * (x[i, j, k] - m)
-            a += ra
-            b += rb
-        sum_g[j] = a
-        sum_gx[j] = b
+            sa += ra
+            sb += rb
+        sum_g[j] = sa
+        sum_gx[j] = sb
 
 
 @kernel
-def _grad_input(gy, x, y, relu, mean, a, b, c0, gx):
-    """∂L/∂x = a·G − b·(x − μ) − c0 per channel (G as in ``_grad_sums``)."""
-    n, c, l = x.shape
+def _grad_input_mid(gy, x, y, relu, mean, ca, cb, cc, gx):
+    a, c, l = x.shape
     zero = x.dtype.type(0)
-    for i in range(n):
+    for i in range(a):
         for j in range(c):
-            m, aj, bj, cj = mean[j], a[j], b[j], c0[j]
+            m, aj, bj, cj = mean[j], ca[j], cb[j], cc[j]
             for k in range(l):
                 g = gy[i, j, k]
                 if relu and not y[i, j, k] > zero:
@@ -103,14 +109,105 @@ def _grad_input(gy, x, y, relu, mean, a, b, c0, gx):
                 gx[i, j, k] = aj * g - bj * (x[i, j, k] - m) - cj
 
 
-def _as3(a):
-    """(N, C, *) → (N, C, L), C-contiguous (a copy if ``a`` is laid out otherwise)."""
-    a = np.ascontiguousarray(a)
-    return a.reshape(a.shape[0], a.shape[1], -1)
+# --- (M, C): channels innermost --------------------------------------------------------------------------
+
+
+@kernel(reduce=True)
+def _moments_last(x, eps, mean, var, inv, acc, tot):
+    rows, c = x.shape
+    for j in range(c):
+        tot[j] = 0.0
+    for r0 in range(0, rows, _CHUNK):
+        for j in range(c):
+            acc[j] = 0
+        for r in range(r0, min(rows, r0 + _CHUNK)):
+            for j in range(c):
+                acc[j] += x[r, j]
+        for j in range(c):
+            tot[j] += acc[j]
+    for j in range(c):
+        mean[j] = tot[j] / rows
+        tot[j] = 0.0
+    for r0 in range(0, rows, _CHUNK):
+        for j in range(c):
+            acc[j] = 0
+        for r in range(r0, min(rows, r0 + _CHUNK)):
+            for j in range(c):
+                d = x[r, j] - mean[j]
+                acc[j] += d * d
+        for j in range(c):
+            tot[j] += acc[j]
+    for j in range(c):
+        var[j] = tot[j] / rows
+        inv[j] = 1.0 / np.sqrt(tot[j] / rows + eps)
+
+
+@kernel
+def _affine_last(x, mean, scale, shift, relu, y):
+    rows, c = x.shape
+    zero = x.dtype.type(0)
+    for r in range(rows):
+        for j in range(c):
+            v = (x[r, j] - mean[j]) * scale[j] + shift[j]
+            if relu:
+                v = zero if v <= zero else v
+            y[r, j] = v
+
+
+@kernel(reduce=True)
+def _grad_sums_last(gy, x, y, relu, mean, sum_g, sum_gx, acc_a, acc_b, tot_a, tot_b):
+    rows, c = x.shape
+    zero = x.dtype.type(0)
+    for j in range(c):
+        tot_a[j] = 0.0
+        tot_b[j] = 0.0
+    for r0 in range(0, rows, _CHUNK):
+        for j in range(c):
+            acc_a[j] = 0
+            acc_b[j] = 0
+        for r in range(r0, min(rows, r0 + _CHUNK)):
+            for j in range(c):
+                g = gy[r, j]
+                if relu and not y[r, j] > zero:
+                    g = zero
+                acc_a[j] += g
+                acc_b[j] += g * (x[r, j] - mean[j])
+        for j in range(c):
+            tot_a[j] += acc_a[j]
+            tot_b[j] += acc_b[j]
+    for j in range(c):
+        sum_g[j] = tot_a[j]
+        sum_gx[j] = tot_b[j]
+
+
+@kernel
+def _grad_input_last(gy, x, y, relu, mean, ca, cb, cc, gx):
+    rows, c = x.shape
+    zero = x.dtype.type(0)
+    for r in range(rows):
+        for j in range(c):
+            g = gy[r, j]
+            if relu and not y[r, j] > zero:
+                g = zero
+            gx[r, j] = ca[j] * g - cb[j] * (x[r, j] - mean[j]) - cc[j]
+
+
+# --- the ops ----------------------------------------------------------------------------------------------
+
+
+def _dense(a):
+    """(``a`` or a C-contiguous copy, its axis order, its kind): read in place when a channel kind fits."""
+    a, perm = dense(a)
+    kind = channel_kind(a, perm)
+    if kind is None:
+        a = np.ascontiguousarray(a)
+        perm = tuple(range(a.ndim))
+        kind = channel_kind(a, perm)
+    return a, perm, kind
 
 
 class BatchNormTrain(_Train):
-    """Training-mode batch norm (same inputs as the reference: x, then γ and β if present)."""
+    """Training-mode batch norm (the reference's inputs: x, then γ and β if present)."""
 
     relu = False
 
@@ -118,38 +215,48 @@ class BatchNormTrain(_Train):
         w = affine[0] if self.has_weight else None
         b = affine[-1] if self.has_bias else None
         dt = x.dtype
-        x3 = _as3(x)
-        c = x3.shape[1]
+        x, perm, kind = _dense(x)
+        xv = channel_view(x, perm)
+        c = x.shape[1]
         mean, var, inv = np.empty(c, dt), np.empty(c, dt), np.empty(c, dt)
-        _moments(x3, float(self.eps), mean, var, inv)
+        if kind == "last":
+            _moments_last(xv, float(self.eps), mean, var, inv, np.empty(c, dt), np.empty(c))
+        else:
+            _moments_mid(xv, float(self.eps), mean, var, inv)
         scale = inv if w is None else inv * w
         shift = np.zeros(c, dt) if b is None else b
-        y = np.empty(x.shape, dt)
-        _affine(x3, mean, scale, shift, self.relu, y.reshape(x3.shape))
-        n = x3.shape[0] * x3.shape[2]
+        y = empty_in_order(x.shape, dt, perm)
+        yv = channel_view(y, perm)
+        (_affine_last if kind == "last" else _affine_mid)(xv, mean, scale, shift, self.relu, yv)
         self.batch_mean, self.batch_var = mean, var          # read (then dropped) by batch_norm
-        self.x3, self.mean, self.inv, self.w, self.n = x3, mean, inv, w, n
-        self.y3 = y.reshape(x3.shape) if self.relu else None
+        self.x, self.perm, self.kind, self.mean, self.inv, self.w = x, perm, kind, mean, inv, w
+        self.n = x.size // c
+        self.y = y if self.relu else None
         return y
 
     def backward(self, gy):
-        x3, mean, inv, w, n = self.x3, self.mean, self.inv, self.w, self.n
-        g3 = _as3(gy)
-        y3 = self.y3 if self.relu else x3
-        dt = x3.dtype
-        c = x3.shape[1]
+        x, perm, kind, mean, inv, w, n = self.x, self.perm, self.kind, self.mean, self.inv, self.w, self.n
+        dt = x.dtype
+        gv, xv = channel_view(in_order(gy, perm), perm), channel_view(x, perm)
+        yv = channel_view(self.y, perm) if self.relu else xv
+        c = x.shape[1]
         sum_g, sum_gx = np.empty(c, dt), np.empty(c, dt)
-        _grad_sums(g3, x3, y3, self.relu, mean, sum_g, sum_gx)
+        if kind == "last":
+            _grad_sums_last(gv, xv, yv, self.relu, mean, sum_g, sum_gx, np.empty(c, dt), np.empty(c, dt),
+                            np.empty(c), np.empty(c))
+        else:
+            _grad_sums_mid(gv, xv, yv, self.relu, mean, sum_g, sum_gx)
         gb = sum_g                                   # ∂L/∂β = Σ G
         gw = sum_gx * inv                            # ∂L/∂γ = Σ G x̂
         gx = None
         if self.needs[0]:
             # ∂L/∂x = s (G − mean(G) − x̂ mean(G x̂)), s = γ/sqrt(σ² + ε)
             s = inv if w is None else inv * w
-            gx = np.empty(gy.shape, dt)
-            _grad_input(g3, x3, y3, self.relu, mean, s, s * inv * inv * (sum_gx / dt.type(n)),
-                        s * (sum_g / dt.type(n)), gx.reshape(x3.shape))
-        return self._grads(gx, gw.astype(dt, copy=False), gb)
+            gx = empty_in_order(x.shape, dt, perm)
+            (_grad_input_last if kind == "last" else _grad_input_mid)(
+                gv, xv, yv, self.relu, mean, s, s * inv * inv * (sum_gx / dt.type(n)), s * (sum_g / dt.type(n)),
+                channel_view(gx, perm))
+        return self._grads(gx, gw, gb)
 
 
 class BatchNormReLU(BatchNormTrain):
@@ -159,7 +266,7 @@ class BatchNormReLU(BatchNormTrain):
 
 
 class BatchNormEval(_Eval):
-    """Evaluation-mode batch norm: y = (x − μ)·s + β with the running statistics."""
+    """Evaluation-mode batch norm: y = (x − μ)·s + β with the running statistics; backward is the reference's."""
 
     def forward(self, x, *affine):
         dt = x.dtype
@@ -169,9 +276,10 @@ class BatchNormEval(_Eval):
         b = affine[-1] if self.has_bias else None
         scale = inv if w is None else inv * w
         shift = np.zeros(len(mean), dt) if b is None else b
-        x3 = _as3(x)
-        y = np.empty(x.shape, dt)
-        _affine(x3, mean, scale, shift, False, y.reshape(x3.shape))
+        x, perm, kind = _dense(x)
+        y = empty_in_order(x.shape, dt, perm)
+        (_affine_last if kind == "last" else _affine_mid)(channel_view(x, perm), mean, scale, shift, False,
+                                                          channel_view(y, perm))
         cshape = (1, len(mean)) + (1,) * (x.ndim - 2)
         self.x, self.inv, self.mu, self.scale = x, inv.reshape(cshape), mean.reshape(cshape), scale.reshape(cshape)
         return y

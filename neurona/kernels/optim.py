@@ -3,11 +3,13 @@
 The reference ``update_one`` of each optimizer (``neurona.optim``) makes ten
 or more NumPy passes over the parameter and its state (Adam: twelve), each
 limited by memory bandwidth; here one loop reads every array once and writes
-the parameter and its state once. Same signature as ``update_one`` minus the
-optimizer: ``fn(theta, grad, state, group)``, with ``theta`` and ``grad``
-C-contiguous arrays of one float dtype (``Optimizer.step`` checks), the state
-arrays created like ``theta``. The arithmetic runs in the parameter's dtype,
-as the reference's does.
+the parameter and its state once. Each function updates the parameters of one
+group, ``fn(thetas, grads, states, group)`` (lists of a group's parameter
+arrays, their gradients and their state dicts, and the group), reading the
+hyperparameters once: ``update_one`` for many parameters at once, with
+``theta`` and ``grad`` C-contiguous arrays of one float dtype
+(``Optimizer.step`` checks) and the state arrays created like ``theta``. The
+arithmetic runs in the parameter's dtype, as the reference's does.
 """
 from __future__ import annotations
 
@@ -51,20 +53,21 @@ def _sgd_momentum(theta, grad, buf, lr, wd, sign, momentum, damp, nesterov, firs
         theta[i] -= lr * (step_g * g + mu_n * b + step_b * b)
 
 
-def sgd(theta, grad, state, group) -> None:
+def sgd(thetas, grads, states, group) -> None:
     """SGD with (Nesterov) momentum, dampening, weight decay and maximize, in one pass (see ``optim.SGD``)."""
     lr, wd = float(group["lr"]), float(group["weight_decay"])
     sign = -1.0 if group["maximize"] else 1.0
     momentum = float(group["momentum"])
-    if momentum == 0:
-        _sgd_plain(_flat(theta), _flat(grad), lr, wd, sign)
-        return
-    buf = state.get("momentum_buffer")
-    first = buf is None
-    if first:
-        buf = state["momentum_buffer"] = np.zeros_like(theta)  # read as 0·b, so no garbage (NaN) in it
-    _sgd_momentum(_flat(theta), _flat(grad), _flat(buf), lr, wd, sign, momentum, float(group["dampening"]),
-                  bool(group["nesterov"]), first)
+    damp, nesterov = float(group["dampening"]), bool(group["nesterov"])
+    for theta, grad, state in zip(thetas, grads, states):
+        if momentum == 0:
+            _sgd_plain(_flat(theta), _flat(grad), lr, wd, sign)
+            continue
+        buf = state.get("momentum_buffer")
+        first = buf is None
+        if first:
+            buf = state["momentum_buffer"] = np.zeros_like(theta)  # read as 0·b, so no garbage (NaN) in it
+        _sgd_momentum(_flat(theta), _flat(grad), _flat(buf), lr, wd, sign, momentum, damp, nesterov, first)
 
 
 # --- the Adam family ---------------------------------------------------------------------------------------
@@ -90,23 +93,23 @@ def _adam(theta, grad, m, v, vmax, lr, wd, decay, sign, beta1, beta2, eps, step,
         theta[i] = th - scale * mi / (np.sqrt(vi) + eps_)
 
 
-def adam(theta, grad, state, group) -> None:
+def adam(thetas, grads, states, group) -> None:
     """Adam / AdamW / AMSGrad in one pass (see ``optim.Adam``)."""
     lr, wd = float(group["lr"]), float(group["weight_decay"])
     beta1, beta2 = (float(b) for b in group["betas"])
-    state["step"] = t = state["step"] + 1
     decoupled = wd != 0 and bool(group["decoupled_weight_decay"])
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    amsgrad = bool(group["amsgrad"])
-    if amsgrad:
-        if "max_exp_avg_sq" not in state:  # amsgrad switched on after the state was created
-            state["max_exp_avg_sq"] = v.copy()
-        vmax = state["max_exp_avg_sq"]
-    else:
-        vmax = v
-    _adam(_flat(theta), _flat(grad), _flat(m), _flat(v), _flat(vmax), lr, 0.0 if decoupled else wd,
-          lr * wd if decoupled else 0.0, -1.0 if group["maximize"] else 1.0, beta1, beta2, float(group["eps"]),
-          float(t), amsgrad)
+    amsgrad, eps, sign = bool(group["amsgrad"]), float(group["eps"]), -1.0 if group["maximize"] else 1.0
+    for theta, grad, state in zip(thetas, grads, states):
+        state["step"] = t = state["step"] + 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if amsgrad:
+            if "max_exp_avg_sq" not in state:  # amsgrad switched on after the state was created
+                state["max_exp_avg_sq"] = v.copy()
+            vmax = state["max_exp_avg_sq"]
+        else:
+            vmax = v
+        _adam(_flat(theta), _flat(grad), _flat(m), _flat(v), _flat(vmax), lr, 0.0 if decoupled else wd,
+              lr * wd if decoupled else 0.0, sign, beta1, beta2, eps, float(t), amsgrad)
 
 
 @kernel
@@ -123,13 +126,15 @@ def _adamax(theta, grad, m, u, lr, wd, sign, beta1, beta2, eps, step):
         theta[i] -= scale * mi / ui
 
 
-def adamax(theta, grad, state, group) -> None:
+def adamax(thetas, grads, states, group) -> None:
     """Adamax in one pass (see ``optim.Adamax``)."""
     beta1, beta2 = (float(b) for b in group["betas"])
-    state["step"] = t = state["step"] + 1
-    _adamax(_flat(theta), _flat(grad), _flat(state["exp_avg"]), _flat(state["exp_inf"]), float(group["lr"]),
-            float(group["weight_decay"]), -1.0 if group["maximize"] else 1.0, beta1, beta2, float(group["eps"]),
-            float(t))
+    lr, wd, eps, sign = float(group["lr"]), float(group["weight_decay"]), float(group["eps"]), \
+        -1.0 if group["maximize"] else 1.0
+    for theta, grad, state in zip(thetas, grads, states):
+        state["step"] = t = state["step"] + 1
+        _adamax(_flat(theta), _flat(grad), _flat(state["exp_avg"]), _flat(state["exp_inf"]), lr, wd, sign, beta1,
+                beta2, eps, float(t))
 
 
 @kernel
@@ -148,20 +153,20 @@ def _nadam(theta, grad, m, v, wd, decay, sign, beta1, beta2, eps, bias2, coef_g,
         theta[i] = th - cg * g / d - cm * mi / d
 
 
-def nadam(theta, grad, state, group) -> None:
+def nadam(thetas, grads, states, group) -> None:
     """NAdam in one pass (see ``optim.NAdam``)."""
     lr, wd = float(group["lr"]), float(group["weight_decay"])
     beta1, beta2 = (float(b) for b in group["betas"])
-    psi = float(group["momentum_decay"])
-    state["step"] = t = state["step"] + 1
+    psi, eps, sign = float(group["momentum_decay"]), float(group["eps"]), -1.0 if group["maximize"] else 1.0
     decoupled = wd != 0 and bool(group["decoupled_weight_decay"])
-    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-    state["mu_product"] = mu_product = state["mu_product"] * mu
-    _nadam(_flat(theta), _flat(grad), _flat(state["exp_avg"]), _flat(state["exp_avg_sq"]),
-           0.0 if decoupled else wd, lr * wd if decoupled else 0.0, -1.0 if group["maximize"] else 1.0, beta1, beta2,
-           float(group["eps"]), 1.0 - beta2 ** t, lr * (1.0 - mu) / (1.0 - mu_product),
-           lr * mu_next / (1.0 - mu_product * mu_next))
+    for theta, grad, state in zip(thetas, grads, states):
+        state["step"] = t = state["step"] + 1
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state["mu_product"] = mu_product = state["mu_product"] * mu
+        _nadam(_flat(theta), _flat(grad), _flat(state["exp_avg"]), _flat(state["exp_avg_sq"]),
+               0.0 if decoupled else wd, lr * wd if decoupled else 0.0, sign, beta1, beta2, eps, 1.0 - beta2 ** t,
+               lr * (1.0 - mu) / (1.0 - mu_product), lr * mu_next / (1.0 - mu_product * mu_next))
 
 
 # --- adaptive learning rates ----------------------------------------------------------------------------
@@ -178,12 +183,14 @@ def _adagrad(theta, grad, s, clr, wd, sign, eps):
         theta[i] -= clr * g / (np.sqrt(si) + eps_)
 
 
-def adagrad(theta, grad, state, group) -> None:
+def adagrad(thetas, grads, states, group) -> None:
     """Adagrad in one pass (see ``optim.Adagrad``)."""
-    state["step"] = t = state["step"] + 1
-    clr = float(group["lr"]) / (1.0 + (t - 1) * float(group["lr_decay"]))
-    _adagrad(_flat(theta), _flat(grad), _flat(state["sum"]), clr, float(group["weight_decay"]),
-             -1.0 if group["maximize"] else 1.0, float(group["eps"]))
+    lr, decay, wd, eps = float(group["lr"]), float(group["lr_decay"]), float(group["weight_decay"]), \
+        float(group["eps"])
+    sign = -1.0 if group["maximize"] else 1.0
+    for theta, grad, state in zip(thetas, grads, states):
+        state["step"] = t = state["step"] + 1
+        _adagrad(_flat(theta), _flat(grad), _flat(state["sum"]), lr / (1.0 + (t - 1) * decay), wd, sign, eps)
 
 
 @kernel
@@ -205,23 +212,25 @@ def _rmsprop(theta, grad, v, gavg, buf, lr, wd, sign, alpha, eps, momentum, cent
         theta[i] -= lr * d
 
 
-def rmsprop(theta, grad, state, group) -> None:
+def rmsprop(thetas, grads, states, group) -> None:
     """RMSprop (centered, with momentum) in one pass (see ``optim.RMSprop``)."""
-    state["step"] += 1
-    v = state["square_avg"]
     centered, momentum = bool(group["centered"]), float(group["momentum"])
-    gavg = buf = v
-    if centered:
-        if state.get("grad_avg") is None:  # centered switched on after the state was created
-            state["grad_avg"] = np.zeros_like(theta)
-        gavg = state["grad_avg"]
-    if momentum > 0:
-        if state.get("momentum_buffer") is None:
-            state["momentum_buffer"] = np.zeros_like(theta)
-        buf = state["momentum_buffer"]
-    _rmsprop(_flat(theta), _flat(grad), _flat(v), _flat(gavg), _flat(buf), float(group["lr"]),
-             float(group["weight_decay"]), -1.0 if group["maximize"] else 1.0, float(group["alpha"]),
-             float(group["eps"]), momentum, centered)
+    lr, wd, alpha, eps = float(group["lr"]), float(group["weight_decay"]), float(group["alpha"]), float(group["eps"])
+    sign = -1.0 if group["maximize"] else 1.0
+    for theta, grad, state in zip(thetas, grads, states):
+        state["step"] += 1
+        v = state["square_avg"]
+        gavg = buf = v
+        if centered:
+            if state.get("grad_avg") is None:  # centered switched on after the state was created
+                state["grad_avg"] = np.zeros_like(theta)
+            gavg = state["grad_avg"]
+        if momentum > 0:
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = np.zeros_like(theta)
+            buf = state["momentum_buffer"]
+        _rmsprop(_flat(theta), _flat(grad), _flat(v), _flat(gavg), _flat(buf), lr, wd, sign, alpha, eps, momentum,
+                 centered)
 
 
 @kernel
@@ -237,9 +246,11 @@ def _adadelta(theta, grad, v, u, lr, wd, sign, rho, eps):
         theta[i] -= lr * d
 
 
-def adadelta(theta, grad, state, group) -> None:
+def adadelta(thetas, grads, states, group) -> None:
     """Adadelta in one pass (see ``optim.Adadelta``)."""
-    state["step"] += 1
-    _adadelta(_flat(theta), _flat(grad), _flat(state["square_avg"]), _flat(state["acc_delta"]), float(group["lr"]),
-              float(group["weight_decay"]), -1.0 if group["maximize"] else 1.0, float(group["rho"]),
-              float(group["eps"]))
+    lr, wd, rho, eps = float(group["lr"]), float(group["weight_decay"]), float(group["rho"]), float(group["eps"])
+    sign = -1.0 if group["maximize"] else 1.0
+    for theta, grad, state in zip(thetas, grads, states):
+        state["step"] += 1
+        _adadelta(_flat(theta), _flat(grad), _flat(state["square_avg"]), _flat(state["acc_delta"]), lr, wd, sign,
+                  rho, eps)

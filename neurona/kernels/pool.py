@@ -1,11 +1,17 @@
-"""Max and average pooling over (N, C, H, W) arrays, and max pooling fused with ReLU.
+"""Max and average pooling, and max pooling fused with ReLU, in the input's own memory order.
 
 The reference (``neurona.functional.pool``) reduces kh·kw strided slices of
 the input with NumPy, a few passes per kernel offset. Here one loop visits
-each window once: forward writes the output and, for max pooling, the offset
-of the window's maximum (the first one on ties, as PyTorch and the reference);
-backward writes every input pixel once, from the outputs of the windows that
-contain it, so no zero-filled gradient is added into afterwards.
+each window once. The input is read as the (A, H, W, B) array of its memory
+(see "Memory layout" in CONTRIBUTING.md): batch-last memory is (C, H, W, N),
+channels-last (N, H, W, C), NCHW (N·C, H, W, 1); the window slides over H and
+W and the innermost loop runs over B, contiguous values that LLVM vectorizes.
+Outputs and the winners' offsets keep that order.
+
+Forward writes the output and, for max pooling, the offset in the window of
+its maximum (the first one on ties, as PyTorch and the reference). Backward
+writes every input pixel once when the windows tile the input, and otherwise
+adds each output's gradient into its window.
 
 ``MaxPoolReLU`` is relu(max_pool(x)), the ``relu+max_pool`` rewrite of
 ``neurona.rewrites``: max pooling commutes with ReLU, so it takes the maximum
@@ -19,22 +25,20 @@ import numpy as np
 from ..functional.pool import AvgPool2d as _Avg
 from ..functional.pool import MaxPool2d as _Max
 from ._jit import kernel
+from ._layout import empty_in_order, in_order, spatial_view
 
 __all__ = ["MaxPool2d", "AvgPool2d", "MaxPoolReLU"]
 
 
 @kernel
 def _max_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, y, idx):
-    n, h, w = x.shape
+    na, h, w, nb = x.shape
     oh, ow = y.shape[1], y.shape[2]
-    ninf = x.dtype.type(-np.inf)
     zero = x.dtype.type(0)
-    for b in range(n):
+    for a in range(na):
         for p in range(oh):
             for q in range(ow):
-                m = ninf
-                best = 0
-                found = False
+                first = True
                 for i in range(kh):
                     r = p * sh - ph + i * dh
                     if r < 0 or r >= h:
@@ -43,86 +47,107 @@ def _max_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, y, idx):
                         c = q * sw - pw + j * dw
                         if c < 0 or c >= w:
                             continue
-                        v = x[b, r, c]
-                        if not found or v > m or (v != v and m == m):  # the first maximum; NaN wins
-                            m = v
-                            best = i * kw + j
-                            found = True
-                if relu and not m > zero:
-                    m = zero if m == m else m
-                y[b, p, q] = m
-                idx[b, p, q] = best
+                        k = i * kw + j
+                        if first:
+                            for b in range(nb):
+                                y[a, p, q, b] = x[a, r, c, b]
+                                idx[a, p, q, b] = k
+                            first = False
+                        else:
+                            for b in range(nb):
+                                v = x[a, r, c, b]
+                                m = y[a, p, q, b]
+                                if v > m or (v != v and m == m):  # the first maximum wins; NaN wins
+                                    y[a, p, q, b] = v
+                                    idx[a, p, q, b] = k
+                if relu:
+                    for b in range(nb):
+                        m = y[a, p, q, b]
+                        y[a, p, q, b] = zero if m <= zero else m
 
 
 @kernel
 def _max_backward(gy, idx, y, kh, kw, sh, sw, ph, pw, dh, dw, relu, gx):
-    n, h, w = gx.shape
+    """∂L/∂x: each output's gradient to its window's maximum (added: windows may overlap)."""
+    na, h, w, nb = gx.shape
     oh, ow = gy.shape[1], gy.shape[2]
     zero = gy.dtype.type(0)
-    for b in range(n):
+    for a in range(na):
         for r in range(h):
             for c in range(w):
-                gx[b, r, c] = zero
+                for b in range(nb):
+                    gx[a, r, c, b] = zero
         for p in range(oh):
             for q in range(ow):
-                if relu and not y[b, p, q] > zero:
-                    continue
-                k = idx[b, p, q]
-                i = k // kw
-                j = k - i * kw
-                gx[b, p * sh - ph + i * dh, q * sw - pw + j * dw] += gy[b, p, q]
+                for i in range(kh):
+                    r = p * sh - ph + i * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        c = q * sw - pw + j * dw
+                        if c < 0 or c >= w:
+                            continue
+                        k = i * kw + j
+                        for b in range(nb):
+                            if idx[a, p, q, b] == k and (not relu or y[a, p, q, b] > zero):
+                                gx[a, r, c, b] += gy[a, p, q, b]
 
 
 @kernel
 def _max_backward_tiled(gy, idx, y, k, relu, gx):
-    """Windows that tile the input exactly (k x k, stride k, no padding): each pixel written once."""
-    n, oh, ow = gy.shape
+    """Windows that tile the input (k x k, stride k, no padding): each input pixel written once."""
+    na, oh, ow, nb = gy.shape
     zero = gy.dtype.type(0)
-    for b in range(n):
+    for a in range(na):
         for p in range(oh):
             for i in range(k):
                 for q in range(ow):
-                    g = gy[b, p, q]
-                    if relu and not y[b, p, q] > zero:
-                        g = zero
-                    t = idx[b, p, q] - i * k
                     for j in range(k):
-                        gx[b, p * k + i, q * k + j] = g if t == j else zero
+                        t = i * k + j
+                        for b in range(nb):
+                            hit = idx[a, p, q, b] == t and (not relu or y[a, p, q, b] > zero)
+                            gx[a, p * k + i, q * k + j, b] = gy[a, p, q, b] if hit else zero
 
 
-def _planes(a):
-    """(N, C, H, W) → (N·C, H, W), C-contiguous."""
-    a = np.ascontiguousarray(a)
-    return a.reshape(-1, a.shape[-2], a.shape[-1])
+def _input_view(x):
+    v, order = spatial_view(x)
+    if v is None:
+        x = np.ascontiguousarray(x)
+        v, order = spatial_view(x)
+    return v, order
 
 
 class MaxPool2d(_Max):
-    """Max pooling (same constructor and ``flat_indices`` as the reference)."""
+    """Max pooling (the reference's constructor and ``flat_indices``)."""
 
     relu = False
 
     def forward(self, x):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.k, self.s, self.p, self.d, self.out_hw
         n, c, h, w = x.shape
-        x3 = _planes(x)
-        y = np.empty((n, c, oh, ow), x.dtype)
-        idx = np.empty((n, c, oh, ow), np.uint8 if kh * kw <= 255 else np.int32)
-        _max_forward(x3, kh, kw, sh, sw, ph, pw, dh, dw, self.relu, y.reshape(-1, oh, ow), idx.reshape(-1, oh, ow))
-        self.in_shape, self.idx = x.shape, idx
+        xv, order = _input_view(x)
+        y = empty_in_order((n, c, oh, ow), x.dtype, order)
+        idx = empty_in_order((n, c, oh, ow), np.uint8 if kh * kw <= 255 else np.int32, order)
+        _max_forward(xv, kh, kw, sh, sw, ph, pw, dh, dw, self.relu, spatial_view(y, order)[0],
+                     spatial_view(idx, order)[0])
+        self.in_shape, self.order, self.idx = x.shape, order, idx
         self.y = y if self.relu else None
         return y
 
     def backward(self, gy):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.k, self.s, self.p, self.d, self.out_hw
         n, c, h, w = self.in_shape
-        g3 = _planes(gy)
-        y3 = (self.y if self.relu else gy).reshape(-1, oh, ow)
-        gx = np.empty(self.in_shape, gy.dtype)
-        idx3 = self.idx.reshape(-1, oh, ow)
+        idx = self.idx
+        order = self.order
+        g = in_order(gy, order)
+        gv, iv = spatial_view(g, order)[0], spatial_view(idx, order)[0]
+        yv = spatial_view(self.y, order)[0] if self.relu else gv
+        gx = empty_in_order(self.in_shape, gy.dtype, order)
+        xv = spatial_view(gx, order)[0]
         if kh == kw == sh == sw and ph == pw == 0 and dh == dw == 1 and (oh * kh, ow * kw) == (h, w):
-            _max_backward_tiled(g3, idx3, y3, kh, self.relu, gx.reshape(-1, h, w))
+            _max_backward_tiled(gv, iv, yv, kh, self.relu, xv)
         else:
-            _max_backward(g3, idx3, y3, kh, kw, sh, sw, ph, pw, dh, dw, self.relu, gx.reshape(-1, h, w))
+            _max_backward(gv, iv, yv, kh, kw, sh, sw, ph, pw, dh, dw, self.relu, xv)
         return gx
 
 
@@ -133,13 +158,15 @@ class MaxPoolReLU(MaxPool2d):
 
 
 @kernel
-def _avg_forward(x, kh, kw, sh, sw, ph, pw, div, y):
-    n, h, w = x.shape
+def _avg_forward(x, kh, kw, sh, sw, ph, pw, inv, y):
+    na, h, w, nb = x.shape
     oh, ow = y.shape[1], y.shape[2]
-    for b in range(n):
+    zero = x.dtype.type(0)
+    for a in range(na):
         for p in range(oh):
             for q in range(ow):
-                s = x.dtype.type(0)
+                for b in range(nb):
+                    y[a, p, q, b] = zero
                 for i in range(kh):
                     r = p * sh - ph + i
                     if r < 0 or r >= h:
@@ -147,22 +174,26 @@ def _avg_forward(x, kh, kw, sh, sw, ph, pw, div, y):
                     for j in range(kw):
                         c = q * sw - pw + j
                         if 0 <= c < w:
-                            s += x[b, r, c]
-                y[b, p, q] = s / div[p, q]
+                            for b in range(nb):
+                                y[a, p, q, b] += x[a, r, c, b]
+                f = inv[p, q]
+                for b in range(nb):
+                    y[a, p, q, b] *= f
 
 
 @kernel
-def _avg_backward(gy, kh, kw, sh, sw, ph, pw, div, gx):
-    n, h, w = gx.shape
+def _avg_backward(gy, kh, kw, sh, sw, ph, pw, inv, gx):
+    na, h, w, nb = gx.shape
     oh, ow = gy.shape[1], gy.shape[2]
     zero = gy.dtype.type(0)
-    for b in range(n):
+    for a in range(na):
         for r in range(h):
             for c in range(w):
-                gx[b, r, c] = zero
+                for b in range(nb):
+                    gx[a, r, c, b] = zero
         for p in range(oh):
             for q in range(ow):
-                g = gy[b, p, q] / div[p, q]
+                f = inv[p, q]
                 for i in range(kh):
                     r = p * sh - ph + i
                     if r < 0 or r >= h:
@@ -170,24 +201,31 @@ def _avg_backward(gy, kh, kw, sh, sw, ph, pw, div, gx):
                     for j in range(kw):
                         c = q * sw - pw + j
                         if 0 <= c < w:
-                            gx[b, r, c] += g
+                            for b in range(nb):
+                                gx[a, r, c, b] += gy[a, p, q, b] * f
 
 
 class AvgPool2d(_Avg):
-    """Average pooling (same constructor as the reference)."""
+    """Average pooling (the reference's constructor)."""
 
     def forward(self, x):
         (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.k, self.s, self.p, self.out_hw
         n, c, h, w = x.shape
         self.in_shape = x.shape
-        self.div = np.broadcast_to(np.asarray(self._divisor(np, h, w, x.dtype), x.dtype), (oh, ow))
-        y = np.empty((n, c, oh, ow), x.dtype)
-        _avg_forward(_planes(x), kh, kw, sh, sw, ph, pw, np.ascontiguousarray(self.div), y.reshape(-1, oh, ow))
+        div = np.broadcast_to(np.asarray(self._divisor(np, h, w, x.dtype), x.dtype), (oh, ow))
+        self.inv = np.ascontiguousarray(x.dtype.type(1) / div)
+        self.div = div
+        xv, order = _input_view(x)
+        y = empty_in_order((n, c, oh, ow), x.dtype, order)
+        _avg_forward(xv, kh, kw, sh, sw, ph, pw, self.inv, spatial_view(y, order)[0])
+        self.order = order
         return y
 
     def backward(self, gy):
         (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.k, self.s, self.p, self.out_hw
-        n, c, h, w = self.in_shape
-        gx = np.empty(self.in_shape, gy.dtype)
-        _avg_backward(_planes(gy), kh, kw, sh, sw, ph, pw, np.ascontiguousarray(self.div), gx.reshape(-1, h, w))
+        order = self.order
+        g = in_order(gy, order)
+        gx = empty_in_order(self.in_shape, gy.dtype, order)
+        _avg_backward(spatial_view(g, order)[0], kh, kw, sh, sw, ph, pw, self.inv.astype(gy.dtype, copy=False),
+                      spatial_view(gx, order)[0])
         return gx

@@ -23,3 +23,11 @@ from .transfer import (LoadReport, find_head, freeze, load_weights, param_groups
                        unfreeze)
 from .summary import LayerInfo, format_summary, summary
 from .recurrent import CharLM, EmbeddingBagClassifier, SequenceClassifier, gru_classifier, lstm_classifier, rnn_classifier
+from .elman import ElmanNetwork, SecondOrderNetwork
+from .seq2seq import RecurrentSeq2Seq, TransformerSeq2Seq
+from .transformer_lm import TransformerLM
+from .vit import VisionTransformer
+from .unet import DoubleConv, UNet, UpBlock
+from .detector import GridDetector
+from .autoencoder import VAE, ConvAutoencoder, vae_loss
+from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, gan_step

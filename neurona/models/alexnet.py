@@ -40,19 +40,18 @@ class AlexNet(nn.Module):
         small = is_small(self.input_size)
         self.hidden = int(hidden) if hidden is not None else (1024 if small else 4096)
         if small:
-            # each max pooling comes before its ReLU: the same function, on a quarter of the values (see LeNet5)
-            stem = [nn.Conv2d(self.in_channels, 64, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
-                    nn.Conv2d(64, 192, 3, padding=1), nn.MaxPool2d(2), nn.ReLU()]
+            stem = [nn.Conv2d(self.in_channels, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             last_pool, pooled = nn.MaxPool2d(2), 2
         else:
-            stem = [nn.Conv2d(self.in_channels, 64, 11, stride=4, padding=2), nn.MaxPool2d(3, 2), nn.ReLU(),
-                    nn.Conv2d(64, 192, 5, padding=2), nn.MaxPool2d(3, 2), nn.ReLU()]
+            stem = [nn.Conv2d(self.in_channels, 64, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+                    nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2)]
             last_pool, pooled = nn.MaxPool2d(3, 2), 6
         self.features = nn.Sequential(
             *stem,
             nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
             nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(256, 256, 3, padding=1), last_pool, nn.ReLU(),
+            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), last_pool,
         )
         self.avgpool = nn.AdaptiveAvgPool2d(pooled)
         self.classifier = nn.Sequential(

@@ -17,7 +17,7 @@ __all__ = ["LeNet5"]
 
 
 class LeNet5(nn.Module):
-    """LeNet-5: conv(6, 5x5) → pool → conv(16, 5x5) → pool → 120 → 84 → classes.
+    """LeNet-5: conv(6, 5x5) → act → pool → conv(16, 5x5) → act → pool → 120 → 84 → classes.
 
     ``input_size`` 32 is the original; for 28x28 images (MNIST, Fashion-MNIST)
     the first convolution pads by 2 so the network and its parameter count
@@ -25,14 +25,9 @@ class LeNet5(nn.Module):
     original); ``pooling`` 'max' (default) or 'avg' (the original's
     subsampling). The body is ``features``, the head ``classifier``.
 
-    With max pooling, each block pools before its activation: conv → pool →
-    act. Max pooling commutes with a non-decreasing activation (ReLU, tanh,
-    σ): max f(x) = f(max x), and the gradient reaches the same input, so the
-    network computes the same function and the same gradients as conv → act
-    → pool, with the activation applied to a quarter of the values (a LeNet-5
-    training step about 6 % faster). Average pooling does not commute with
-    them and keeps the original order. Neither holds parameters, so the
-    parameter names are those of either order.
+    Each block reads as in the notes: convolution → activation → pooling.
+    (With ReLU and max pooling, ``nn.Sequential`` runs the last two as one
+    fused op, see ``neurona.rewrites``; the layers stay as written.)
 
     >>> import neurona
     >>> model = LeNet5()
@@ -53,8 +48,8 @@ class LeNet5(nn.Module):
         pad = max(0, (32 - self.input_size + 1) // 2)  # 28x28 → padding 2, as if the image were 32x32
         pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
         self.features = nn.Sequential(
-            nn.Conv2d(self.in_channels, 6, 5, padding=pad), *_pool_act(pool(2), _act(activation)),
-            nn.Conv2d(6, 16, 5), *_pool_act(pool(2), _act(activation)),
+            nn.Conv2d(self.in_channels, 6, 5, padding=pad), _act(activation), pool(2),
+            nn.Conv2d(6, 16, 5), _act(activation), pool(2),
         )
         side = ((self.input_size + 2 * pad - 4) // 2 - 4) // 2
         self.classifier = nn.Sequential(
@@ -75,10 +70,6 @@ class LeNet5(nn.Module):
 def _act(name: str) -> nn.Module:
     return activation(name)
 
-
-def _pool_act(pool: nn.Module, act: nn.Module) -> list:
-    """The pooling and the activation of a block in the order that costs less (see ``LeNet5``)."""
-    return [pool, act] if isinstance(pool, nn.MaxPool2d) else [act, pool]
 
 
 register_model("lenet5", LeNet5, from_cli=from_cli,

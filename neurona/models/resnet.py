@@ -101,7 +101,7 @@ class ResNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = as_images(x, self.in_channels, self.input_size, "ResNet")
-        x = self.relu(self.maxpool(self.bn1(self.conv1(x))))  # = maxpool(relu(.)), on a quarter of the values
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for i in range(len(self.layers)):
             x = getattr(self, f"layer{i + 1}")(x)
         return self.fc(self.avgpool(x).flatten(1))

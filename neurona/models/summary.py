@@ -37,6 +37,8 @@ def _shapes(out):
         return tuple(int(s) for s in out.shape)
     if isinstance(out, (tuple, list)):
         return tuple(_shapes(o) for o in out)
+    if isinstance(out, dict):  # e.g. a detector's named heads: their shapes, in order
+        return tuple(_shapes(o) for o in out.values())
     return None
 
 
@@ -53,11 +55,13 @@ def summary(model: Module, input_shape=None, batch_size: int = 1, dtype=None, ex
     """Run ``model`` once (eval mode, no graph) on zeros of shape (batch_size, *input_shape) and record, for
     every sub-module that ran, the shape of its output and the number of parameters it holds itself.
 
-    ``example_input`` replaces the zeros (e.g. token ids for a text model); ``dtype`` is that of the
-    zeros (default: the dtype of the model's first parameter, int64 if it has none). Modules called
-    twice are listed once, with their first output. ``max_depth`` keeps only names with at most that
-    many dots + 1 (1: the top-level children); the parameters of the dropped deeper modules are
-    counted in their listed ancestor.
+    ``example_input`` replaces the zeros (e.g. token ids for a text model; a tuple is several
+    arguments); ``dtype`` is that of the zeros (default: the dtype of the model's first parameter,
+    int64 if it has none). A model with several inputs (an encoder–decoder reads a source and a
+    target) takes a list of shapes, ``input_shape=[(12,), (8,)]``, and a dtype or a list of dtypes.
+    Modules called twice are listed once, with their first output. ``max_depth`` keeps only names with
+    at most that many dots + 1 (1: the top-level children); the parameters of the dropped deeper
+    modules are counted in their listed ancestor.
     """
     if example_input is None:
         if input_shape is None:
@@ -65,7 +69,13 @@ def summary(model: Module, input_shape=None, batch_size: int = 1, dtype=None, ex
         if dtype is None:
             first = next(iter(model.parameters()), None)
             dtype = first.dtype if first is not None else np.float32
-        example_input = from_numpy(np.zeros((int(batch_size),) + tuple(int(s) for s in input_shape), dtype))
+        shapes = list(input_shape)
+        if shapes and all(isinstance(s, (tuple, list)) for s in shapes):      # several inputs
+            dtypes = list(dtype) if isinstance(dtype, (tuple, list)) else [dtype] * len(shapes)
+            example_input = tuple(from_numpy(np.zeros((int(batch_size),) + tuple(int(n) for n in s), d))
+                                  for s, d in zip(shapes, dtypes))
+        else:
+            example_input = from_numpy(np.zeros((int(batch_size),) + tuple(int(s) for s in input_shape), dtype))
     rows: dict[str, LayerInfo] = {}
     names = {id(m): n for n, m in model.named_modules() if n}
     handles = []
@@ -82,7 +92,7 @@ def summary(model: Module, input_shape=None, batch_size: int = 1, dtype=None, ex
     model.eval()
     try:
         with no_grad():
-            out = model(example_input)
+            out = model(*example_input) if isinstance(example_input, tuple) else model(example_input)
     finally:
         for h in handles:
             h.remove()
@@ -95,6 +105,10 @@ def summary(model: Module, input_shape=None, batch_size: int = 1, dtype=None, ex
             if r.depth == max_depth:
                 r.parameters = sum(int(p.array.size) for p in model.get_submodule(r.name).parameters())
         result = kept
+    own = _own_parameters(model)
+    if own:  # parameters the model holds itself, outside any layer (e.g. a Vision Transformer's class token)
+        names = ", ".join(n for n, p in model.named_parameters(recurse=False))
+        result.insert(0, LayerInfo(f"({names})", type(model).__name__, None, own, 0))
     result.append(LayerInfo("(output)", type(model).__name__, _shapes(out), 0, 0))
     return result
 

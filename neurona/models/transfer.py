@@ -21,9 +21,7 @@ en una tarea similar para nuestro problema". The usual recipe:
 """
 from __future__ import annotations
 
-import json
 import os
-import struct
 from collections import OrderedDict
 from pathlib import Path
 
@@ -122,53 +120,21 @@ def param_groups(model: nn.Module, lr: float, body_lr: float | None = None, head
 
 # --- loading weights by name --------------------------------------------------------------------
 
-_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-                       "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
-
-
 def read_safetensors(path) -> "OrderedDict[str, np.ndarray]":
     """Read a ``.safetensors`` file (8-byte header length, JSON header, raw little-endian data) into arrays.
 
     bfloat16 tensors become float32. Nothing is executed: the format holds
-    only a JSON header and numbers.
+    only a JSON header and numbers. The ``safetensors`` package reads the
+    data when it is installed (see :mod:`neurona.safetensors`).
     """
-    p = Path(path)
-    raw = p.read_bytes()
-    if len(raw) < 8:
-        raise ValueError(f"read_safetensors: {p} is too short to be a safetensors file")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if 8 + n > len(raw):
-        raise ValueError(f"read_safetensors: {p}: header of {n} bytes runs past the end of the file")
-    try:
-        header = json.loads(raw[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"read_safetensors: {p}: the header is not valid JSON ({e})") from None
-    data = memoryview(raw)[8 + n:]
-    out = OrderedDict()
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dt, shape, (start, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-        if end > len(data) or start > end:
-            raise ValueError(f"read_safetensors: {p}: tensor {name!r} points past the end of the file")
-        chunk = data[start:end]
-        if dt == "BF16":
-            bits = np.frombuffer(chunk, dtype="<u2").astype(np.uint32) << 16
-            arr = bits.view(np.float32)
-        elif dt in _SAFETENSORS_DTYPES:
-            arr = np.frombuffer(chunk, dtype=np.dtype(_SAFETENSORS_DTYPES[dt]).newbyteorder("<")).astype(
-                _SAFETENSORS_DTYPES[dt])
-        else:
-            raise ValueError(f"read_safetensors: {p}: tensor {name!r} has unsupported dtype {dt}")
-        if arr.size != int(np.prod(shape, dtype=np.int64)):
-            raise ValueError(f"read_safetensors: {p}: tensor {name!r} has {arr.size} values for shape {shape}")
-        out[name] = arr.reshape(shape)
-    return out
+    from ..safetensors import load_file
+
+    return load_file(path)
 
 
 def _read_weights(source) -> dict:
     if isinstance(source, nn.Module):
-        return source.state_dict()
+        return {k: v.array for k, v in source.state_dict().items()}
     if isinstance(source, dict):
         return {k: (v.array if isinstance(v, Tensor) else np.asarray(v)) for k, v in source.items()}
     p = Path(os.fspath(source))

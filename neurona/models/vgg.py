@@ -59,10 +59,7 @@ class VGG(nn.Module):
         for v in cfg:
             if v == "M":
                 if size >= 2:
-                    # before the ReLU that precedes it: max pooling commutes with ReLU (see LeNet5), and the
-                    # ReLU then runs on a quarter of the values; the parameter indices stay those of VGG
-                    layers.insert(len(layers) - 1 if layers and isinstance(layers[-1], nn.ReLU) else len(layers),
-                                  nn.MaxPool2d(2, 2))
+                    layers.append(nn.MaxPool2d(2, 2))
                     size //= 2
                 else:  # the map is already 1x1: keep the layer index, skip the pooling
                     layers.append(nn.Identity())

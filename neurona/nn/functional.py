@@ -19,3 +19,13 @@ from ..functional.math import sign  # noqa: F401
 from ..functional.normalization import batch_norm, layer_norm  # noqa: F401
 from ..functional.pool import *  # noqa: F401,F403
 
+from ..functional.attention import masked_softmax, scaled_dot_product_attention  # noqa: F401
+from ..functional.second_order import second_order_rnn_cell  # noqa: F401
+from ..functional.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: F401
+from ..functional.activation_more import *  # noqa: F401,F403,E402
+from ..functional.normalization_more import *  # noqa: F401,F403,E402
+from ..functional.loss_more import *  # noqa: F401,F403,E402
+from ..functional.dropout_more import *  # noqa: F401,F403,E402
+from ..functional.fold import *  # noqa: F401,F403,E402
+from ..functional.blend import bilinear  # noqa: F401,E402
+from ..functional.pool import dropout2d  # noqa: F401,E402

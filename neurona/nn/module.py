@@ -26,33 +26,12 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import backend
-from ..engine import Function, Tensor, is_grad_enabled
+from ..engine import Function, RemovableHandle, Tensor, is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "RemovableHandle"]
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
 
 def _check_name(kind: str, name, owner: "Module") -> None:
@@ -225,6 +204,9 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             self._require_init("parameters")
+            if params is not None and name in params:  # replaced in place: the order of parameters stays
+                params[name] = value
+                return
             self._forget(name)
             self.register_parameter(name, value)
             return
@@ -237,12 +219,13 @@ class Module:
                 )
             params[name] = None
             return
+        modules = d.get("_modules")
         if isinstance(value, Module):
             self._require_init("submodules")
-            self._forget(name)
-            d["_modules"][name] = value
+            if name not in modules:  # a child replaced in place keeps its position (Sequential's order)
+                self._forget(name)
+            modules[name] = value
             return
-        modules = d.get("_modules")
         if modules is not None and name in modules:
             if value is not None:
                 raise TypeError(
@@ -460,22 +443,27 @@ class Module:
     # --- state dict ---------------------------------------------------------------------
 
     def state_dict(self, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
-        """Every parameter and persistent buffer by dotted name, as ndarray copies (tensors if ``keep_vars``).
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """Every parameter and persistent buffer by dotted name, as PyTorch gives them.
+
+        The values are tensors cut from the graph that share memory with the
+        parameters (``keep_vars=True``: the parameters themselves), so a later
+        step of training changes them too; to keep a snapshot, clone it:
+        ``{k: v.clone() for k, v in model.state_dict().items()}``.
 
         >>> import neurona
         >>> sd = neurona.nn.Linear(3, 2).state_dict()
-        >>> {k: v.shape for k, v in sd.items()}
+        >>> {k: tuple(v.shape) for k, v in sd.items()}
         {'weight': (2, 3), 'bias': (2,)}
         """
         if destination is None:
             destination = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.array.copy()
+                destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else b.array.copy()
+                destination[prefix + name] = b if keep_vars else b.detach()
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination, prefix + name + ".", keep_vars)

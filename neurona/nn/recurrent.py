@@ -364,7 +364,16 @@ class RNNBase(Module):
         lengths of padded sequences. output: (seq_len, batch, num_directions·hidden_size) (batch first
         with ``batch_first``), the top layer's h_t at every step, 0 at padded steps; h_n (and c_n):
         (num_layers·num_directions, batch, hidden_size), each sequence's state at its true length.
+        A :class:`~neurona.nn.utils.rnn.PackedSequence` input gives a packed output (and carries the lengths).
         """
+        from .utils.rnn import PackedSequence, pad_packed_sequence, repack_like
+
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{type(self).__name__}: a PackedSequence carries its lengths; do not pass lengths=")
+            padded, lengths = pad_packed_sequence(input, batch_first=self.batch_first)
+            output, h = self.forward(padded, hx, lengths=lengths)
+            return repack_like(output, input, self.batch_first), h
         x, unbatched = self._check_input(input)
         T, B = x.shape[0], x.shape[1]
         n_states = 2 if self.mode == "LSTM" else 1

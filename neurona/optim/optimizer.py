@@ -113,6 +113,7 @@ class Optimizer:
         update = self.update_one
         fast = self._fast_update()
         for group in self.param_groups:
+            thetas, grads, states = [], [], []  # what the fused kernel updates, all at once
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -128,9 +129,13 @@ class Optimizer:
                 if not s:
                     s = state[p] = self.init_state(p, group)
                 if fast is not None and _plain(theta, grad):
-                    fast(theta, grad if grad.flags.c_contiguous else np.ascontiguousarray(grad), s, group)
+                    thetas.append(theta)
+                    grads.append(grad if grad.flags.c_contiguous else np.ascontiguousarray(grad))
+                    states.append(s)
                 else:
                     update(p, grad, s, group)
+            if thetas:
+                fast(thetas, grads, states, group)
         return loss
 
     def _fast_update(self):

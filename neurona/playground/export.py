@@ -277,7 +277,7 @@ def python_code(run: Run, filename: str = "playground_train.py") -> str:
         w('        print(f"epoch {epoch:4d}  train loss {train_loss:.4f}  test loss {test_loss:.4f}")')
     if cfg.early_stopping:
         w("        if test_loss < best:")
-        w("            best, best_state, wait = test_loss, model.state_dict(), 0")
+        w("            best, best_state, wait = test_loss, {k: v.clone() for k, v in model.state_dict().items()}, 0")
         w("        else:")
         w("            wait += 1")
         w("            if wait >= patience:")

@@ -10,11 +10,15 @@ They are also ``neurona train`` presets:
     neurona train --model char-lm                  # character language model on the fortunes, then generation
     neurona train --model word2vec                 # skip-gram embeddings of the fortunes (word2vec-cbow: CBOW)
     neurona train --model text-classifier --augment  # fortune categories from the mean word embedding
+    neurona train --model seq2seq-rnn              # Spanish number words → digits, LSTM with attention
+    neurona train --model seq2seq-transformer --data digits2words   # digits → words, a Transformer
+    neurona train --model transformer-lm           # Transformer language model on the fortunes, then generation
 
 ``--data`` picks the corpus: ``words`` (the system word lists; the default of
 language-id) or ``words-sample`` (the sample shipped with neurona);
 ``fortunes`` (the installed fortunes; the default of the others) or
-``fortunes-sample``. A missing corpus falls back to its sample, loudly. The
+``fortunes-sample``; ``words2digits`` (the default) or ``digits2words``, the
+direction of the number translation. A missing corpus falls back to its sample, loudly. The
 usual flags apply where they mean something: ``--hidden`` (the recurrent
 hidden size, ``128,128`` for two layers; the embedding dimension of
 word2vec and of the classifier), ``--epochs``, ``--lr``, ``--batch-size``
@@ -56,6 +60,11 @@ TASKS = {
     "word2vec-cbow": ("fortunes", {"hidden": [64], "epochs": 5, "lr": 5e-3, "batch_size": 256}),
     "text-classifier": ("fortunes", {"hidden": [64], "epochs": 10, "lr": 5e-3, "batch_size": 64, "patience": 3,
                                      "val_split": 0.1}),
+    "seq2seq-rnn": ("numbers", {"hidden": [128], "epochs": 10, "lr": 3e-3, "batch_size": 64, "dropout": 0.0}),
+    "seq2seq-transformer": ("numbers", {"hidden": [64], "epochs": 10, "lr": 1e-3, "batch_size": 64,
+                                        "dropout": 0.1}),
+    "transformer-lm": ("fortunes", {"hidden": [128, 128], "epochs": 1, "lr": 1e-3, "batch_size": 32,
+                                    "dropout": 0.0, "clip_grad": 1.0}),
 }
 _COMMON = {"dropout": 0.0, "optimizer": "adam", "patience": 0, "val_split": 0.1, "seed": 0, "clip_grad": None,
            "augment": False}
@@ -67,6 +76,8 @@ WORDS_PER_LANGUAGE = 20000
 MAX_WORD_LENGTH = 24
 MAX_DOCUMENT_WORDS = 200
 BPTT = 100
+#: the sizes of the number ↔ words data of the seq2seq presets
+NUMBERS = {"train": 20000, "val": 1000, "test": 2000}
 
 
 def is_task(name) -> bool:
@@ -96,13 +107,14 @@ def task_options(name: str, given: dict) -> dict:
         v = given.get(k)
         if v is not None:
             o[k] = v
-    o.setdefault("data", kind)
+    samples = {"words": ("words", "words-sample"), "fortunes": ("fortunes", "fortunes-sample"),
+               "numbers": ("words2digits", "digits2words")}[kind]
+    o.setdefault("data", samples[0])
     o["hidden"] = [int(h) for h in o["hidden"]]
     if not o["hidden"]:
         raise ValueError(f"hidden: {name} needs a size, e.g. 64")
-    if name in ("language-id", "char-lm") and len(set(o["hidden"])) > 1:
-        raise ValueError(f"hidden: a recurrent stack has one size for all its layers, got {o['hidden']}")
-    samples = {"words": ("words", "words-sample"), "fortunes": ("fortunes", "fortunes-sample")}[kind]
+    if name in ("language-id", "char-lm", "transformer-lm") and len(set(o["hidden"])) > 1:
+        raise ValueError(f"hidden: a stack has one size for all its layers, got {o['hidden']}")
     if o["data"] not in samples:
         raise ValueError(f"data {o['data']!r}: the {name} preset trains on {' or '.join(samples)}")
     if o["augment"] and name != "text-classifier":
@@ -429,8 +441,76 @@ def _text_classifier(o: dict, log, verbose: int) -> TaskResult:
                       f"test accuracy: {acc:.4f} on {len(te):,} fortunes (majority class {majority:.3f})")
 
 
+# --- 5. attention: number words ↔ digits, a Transformer language model ------------------------------
+
+
+def _number_words(o: dict, log, verbose: int) -> TaskResult:
+    from .seq2seq import train_number_translation
+
+    size = o["hidden"][0]
+    shape = ({"hidden_size": size} if o["model"] == "seq2seq-rnn" else {"d_model": size, "dim_feedforward": 2 * size})
+    _say(log, f"data: Spanish number words ↔ digits ({o['data']}), {NUMBERS['train']:,} training numbers below a "
+              f"million, {NUMBERS['test']:,} held out")
+    run = train_number_translation(o["model"], o["data"], NUMBERS["train"], NUMBERS["val"], NUMBERS["test"],
+                                   epochs=o["epochs"], lr=o["lr"], batch_size=o["batch_size"], seed=o["seed"],
+                                   verbose=bool(verbose), dropout=o["dropout"], **shape)
+    data = run.data
+    lines = [f"exact match on {len(data.numbers['test']):,} held-out numbers: greedy {run.greedy_accuracy:.4f}, "
+             f"beam search (width {run.beam_width}) {run.beam_accuracy:.4f}", "", "greedy mistakes (source: expected, got):"]
+    lines += [f"  {a!r}: {b!r}, {c!r}" for a, b, c in run.greedy_mistakes] or ["  none"]
+    metrics = {"task": "number words translation", **run.summary(), "history": run.history,
+               "test_exact_match": run.greedy_accuracy, "test_exact_match_beam": run.beam_accuracy}
+    meta = {"dataset": f"numbers-{o['data']}", "task": "translation", "direction": data.direction,
+            "src_vocab": data.src_vocab.itos, "tgt_vocab": data.tgt_vocab.itos,
+            "input_shape": [[int(data.src["test"].shape[1])], [int(data.tgt["test"].shape[1] - 1)]],
+            "input_dtype": "int64", "epochs_trained": len(run.history)}
+    return TaskResult(run.model, o, metrics, meta, run.history, "translations.txt", "\n".join(lines) + "\n",
+                      lines[0])
+
+
+def _transformer_lm(o: dict, log, verbose: int) -> TaskResult:
+    from .. import manual_seed
+    from ..data import DatasetNotFoundError
+    from ..models import TransformerLM
+    from .decoding import beam_search, greedy_decode, sample_decode
+    from .language_model import fortune_corpus, train_language_model
+
+    sample = o["data"] == "fortunes-sample"
+    try:
+        corpus = fortune_corpus(sample=sample, seed=o["seed"])
+    except DatasetNotFoundError as e:
+        _fallback(e, "fortunes")
+        corpus, sample = fortune_corpus(sample=True, seed=o["seed"]), True
+    d, layers = o["hidden"][0], len(o["hidden"])
+    manual_seed(o["seed"])
+    window = 128 if not sample else 64
+    model = TransformerLM(len(corpus.vocab), d_model=d, nhead=4 if d % 4 == 0 else 1, num_layers=layers,
+                          dim_feedforward=3 * d, dropout=o["dropout"], max_len=window)
+    _say(log, f"data: {corpus}\nmodel: {layers} causal Transformer layers, d_model {d}, 4 heads, "
+              f"{model.num_parameters():,} parameters; windows of {window} characters, batches of {o['batch_size']}")
+    run = train_language_model(model, corpus, epochs=o["epochs"], lr=o["lr"], batch_size=o["batch_size"],
+                               window=window, clip_grad_norm=o["clip_grad"] or 1.0, seed=o["seed"],
+                               verbose=bool(verbose))
+    prompt_text = "The "
+    prompt = corpus.vocab.encode(prompt_text)
+    texts_out = {"greedy": greedy_decode(model.step, prompt, 120)[0],
+                 "temperature 0.7": sample_decode(model.step, prompt, 120, temperature=0.7, generator=o["seed"])[0]}
+    texts_out["beam search, width 5"] = beam_search(model.step, prompt, 60, beam_width=5)[0][0]
+    samples = "".join(f"--- {how}:\n{prompt_text}{''.join(corpus.vocab.decode(ids))}\n"
+                      for how, ids in texts_out.items())
+    metrics = {"task": "character language model (Transformer)", "dataset": o["data"], "shipped_sample": sample,
+               "val_perplexity": run.val_perplexity, "vocab_size": len(corpus.vocab), "history": run.history,
+               "steps": run.steps, "train_seconds": round(run.seconds, 2),
+               "samples": {how: "".join(corpus.vocab.decode(ids)) for how, ids in texts_out.items()}}
+    meta = {"dataset": o["data"], "task": "language model", "vocab": corpus.vocab.itos, "input_shape": [window],
+            "input_dtype": "int64", "epochs_trained": o["epochs"]}
+    return TaskResult(model, o, metrics, meta, run.history, "samples.txt", samples,
+                      f"validation perplexity: {run.val_perplexity:.2f} per character (vocabulary {len(corpus.vocab)})")
+
+
 _RUNNERS = {"language-id": _language_id, "char-lm": _char_lm, "word2vec": _word2vec, "word2vec-cbow": _word2vec,
-            "text-classifier": _text_classifier}
+            "text-classifier": _text_classifier, "seq2seq-rnn": _number_words, "seq2seq-transformer": _number_words,
+            "transformer-lm": _transformer_lm}
 
 
 def run_task(name: str, options: dict | None = None, *, verbose: int = 2,

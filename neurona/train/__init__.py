@@ -9,11 +9,12 @@ See ``neurona.train.loop`` for the same training written as a plain loop.
 """
 from . import metrics
 from .callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, History, LambdaCallback,
-                        LearningRateScheduler, ModelCheckpoint, ProgressBar, TerminateOnNaN, get_lr, set_lr)
+                        LearningRateScheduler, ModelCheckpoint, ProgressBar, TerminateOnDivergence, TerminateOnNaN,
+                        get_lr, set_lr)
 from .loop import Trainer, as_loader, evaluate, fit, predict, weight_penalty
 from .lr_finder import LRFinderResult, lr_find
 
 __all__ = ["fit", "evaluate", "predict", "Trainer", "History", "weight_penalty", "as_loader",
            "Callback", "CallbackList", "LambdaCallback", "EarlyStopping", "ModelCheckpoint", "ProgressBar",
-           "CSVLogger", "LearningRateScheduler", "TerminateOnNaN", "get_lr", "set_lr",
+           "CSVLogger", "LearningRateScheduler", "TerminateOnNaN", "TerminateOnDivergence", "get_lr", "set_lr",
            "lr_find", "LRFinderResult", "metrics"]

@@ -36,13 +36,19 @@ from ..backend import is_array
 from .metrics import greater_is_better
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar", "CSVLogger",
-           "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback"]
+           "LearningRateScheduler", "TerminateOnNaN", "TerminateOnDivergence", "LambdaCallback"]
 
 
 class Callback:
-    """Base class: override the hooks you need; each receives a ``logs`` dict."""
+    """Base class: override the hooks you need; each receives a ``logs`` dict.
+
+    In a distributed run every rank calls the hooks with the same epoch logs
+    (averaged over ranks), except for callbacks with ``rank_zero_only = True``
+    (those that print or write files), which run on rank 0 only.
+    """
 
     trainer = None
+    rank_zero_only = False
 
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer
@@ -96,8 +102,12 @@ class CallbackList:
     def __iter__(self):
         return iter(self.callbacks)
 
+    main = True  # False on the ranks other than 0 of a distributed run: rank_zero_only callbacks skip there
+
     def call(self, hook: str, *args) -> None:
         for c in self.callbacks:
+            if c.rank_zero_only and not self.main:
+                continue
             getattr(c, hook)(*args)
 
     def on_train_begin(self, logs=None): self.call("on_train_begin", logs)
@@ -121,13 +131,15 @@ class History(Callback):
     ``history.history`` maps each logged name (``loss``, ``accuracy``,
     ``val_loss``, ``val_accuracy``, ``lr``, ``time``, ...) to a list with one
     entry per epoch; ``history.epoch`` lists the epoch numbers (from 0).
-    ``stop_reason`` says why training ended early, if it did.
+    ``stop_reason`` says why training ended early, if it did; ``diverged``
+    where it diverged (see :class:`TerminateOnDivergence`), or None.
     """
 
     def __init__(self):
         self.epoch: list[int] = []
         self.history: dict[str, list] = {}
         self.stop_reason: str | None = None
+        self.diverged: dict | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -144,6 +156,8 @@ class History(Callback):
     def on_train_end(self, logs=None):
         if self.trainer is not None and self.trainer.stop_reason:
             self.stop_reason = self.trainer.stop_reason
+        if self.trainer is not None and getattr(self.trainer, "diverged", None):
+            self.diverged = dict(self.trainer.diverged)
 
     def __getitem__(self, key: str) -> list:
         try:
@@ -188,13 +202,14 @@ class History(Callback):
 
     def state_dict(self) -> dict:
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()},
-                "stop_reason": self.stop_reason}
+                "stop_reason": self.stop_reason, "diverged": self.diverged}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch = [int(e) for e in state.get("epoch", [])]
         self.history = {str(k): [float(x) if x is not None else math.nan for x in v]
                         for k, v in state.get("history", {}).items()}
         self.stop_reason = state.get("stop_reason")
+        self.diverged = state.get("diverged")
 
     def __repr__(self) -> str:
         return f"History({len(self.epoch)} epochs: {', '.join(self.history)})"
@@ -315,7 +330,7 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights and self.model is not None:
-                self.best_weights = self.model.state_dict()
+                self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
             return
         self.wait += 1
         if self.wait >= max(self.patience, 1):
@@ -365,6 +380,8 @@ class ModelCheckpoint(Callback):
     state), which ``neurona.io.load_checkpoint`` resumes from. Writes are
     atomic, so an interrupted save leaves the previous file intact.
     """
+
+    rank_zero_only = True
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto",
                  include_optimizer: bool = False, metadata: dict | None = None, verbose: int = 0):
@@ -428,6 +445,8 @@ class CSVLogger(Callback):
     ``append=True`` continues an existing file (e.g. after a resume).
     """
 
+    rank_zero_only = True
+
     def __init__(self, filename, separator: str = ",", append: bool = False):
         self.filename = os.fspath(filename)
         self.separator = separator
@@ -474,6 +493,8 @@ class ProgressBar(Callback):
     final line of each epoch is written. ``verbose=0`` prints nothing;
     ``verbose=2`` prints only the per-epoch lines even on a terminal.
     """
+
+    rank_zero_only = True
 
     def __init__(self, verbose: int = 1, stream=None, width: int = 24, refresh: float = 0.1):
         self.verbose = int(verbose)
@@ -673,18 +694,74 @@ def set_lr(optimizer, lr: float) -> None:
 # --- NaN guard ---------------------------------------------------------------------
 
 
-class TerminateOnNaN(Callback):
-    """Stop as soon as the training loss is NaN or infinite, saying at which epoch and batch."""
+class TerminateOnDivergence(Callback):
+    """Stop when training diverges: a batch's loss is NaN or infinite, or over ``factor`` times the first one.
+
+    The epoch in progress is left unfinished: it is not validated and
+    ``on_epoch_end`` is not called, so the history and any checkpoint keep
+    the last good epoch. ``trainer.diverged`` and ``history.diverged`` say
+    where (``{"epoch": 3, "batch": 12, "loss": nan, "start": 2.31}``,
+    counted from 1) and ``history.stop_reason`` says it in words, suggesting
+    a smaller learning rate. The first batch's loss is kept across a resume.
+
+    ``factor=None`` watches for NaN and infinity only; a first loss of 0 (or
+    below) turns the ratio test off. ``verbose=0``: no message at the end
+    of ``fit`` (the caller reports it).
+
+    >>> history = fit(model, loss_fn, opt, train, epochs=20, callbacks=[TerminateOnDivergence()])
+    >>> if history.diverged: print(history.stop_reason)
+    """
+
+    def __init__(self, factor: float | None = 1000.0, verbose: int = 1):
+        if factor is not None and not float(factor) > 1:
+            raise ValueError(f"TerminateOnDivergence: factor must be > 1 (or None), got {factor}")
+        self.factor = None if factor is None else float(factor)
+        self.verbose = int(verbose)
+        self.start: float | None = None
+
+    def on_train_begin(self, logs=None):
+        if self.trainer is None or not getattr(self.trainer, "resuming", False):
+            self.start = None
 
     def on_batch_end(self, batch, logs=None):
         logs = logs or {}
         loss = logs.get("batch_loss", logs.get("loss"))
-        if loss is None or math.isfinite(float(loss)):
+        if loss is None:
             return
+        loss = float(loss)
+        if self.start is None and math.isfinite(loss):
+            self.start = loss
+        if math.isfinite(loss):
+            if self.factor is None or self.start is None or self.start <= 0 or loss <= self.factor * self.start:
+                return
+            what = (f"the loss reached {loss:.4g}, over {self.factor:g} times its first value "
+                    f"{self.start:.4g}")
+        else:
+            what = f"the loss became {loss}"
         epoch = self.trainer.epoch if self.trainer is not None else 0
-        message = (f"TerminateOnNaN: the training loss became {float(loss)} at epoch {epoch + 1}, batch {batch + 1}; "
-                   f"training stopped. Usual causes: a learning rate too large (try 10x smaller), unscaled inputs "
-                   f"(standardize them), or a log/division of zero in a custom loss.")
-        self.trainer.stop_training = True
-        self.trainer.stop_reason = message
-        self.trainer.log(message, error=True)
+        where = {"epoch": epoch + 1, "batch": batch + 1, "loss": loss, "start": self.start}
+        try:
+            lr = f" (it is {get_lr(self.optimizer):g})"
+        except (AttributeError, KeyError, TypeError):
+            lr = ""
+        reason = (f"training diverged at epoch {epoch + 1}, batch {batch + 1}: {what}. Try a learning rate 10 times "
+                  f"smaller{lr}; unscaled inputs or a log of zero in a custom loss can do this too.")
+        if self.trainer is not None:
+            self.trainer.diverge(where, reason, log=bool(self.verbose))
+
+    def state_dict(self) -> dict:
+        return {} if self.factor is None else {"start": self.start}
+
+    def load_state_dict(self, state: dict) -> None:
+        start = state.get("start")
+        self.start = None if start is None else float(start)
+
+
+class TerminateOnNaN(TerminateOnDivergence):
+    """Stop as soon as the training loss is NaN or infinite, saying at which epoch and batch.
+
+    ``TerminateOnDivergence(factor=None)``; see it for what is kept.
+    """
+
+    def __init__(self, verbose: int = 1):
+        super().__init__(factor=None, verbose=verbose)

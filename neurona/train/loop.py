@@ -221,20 +221,81 @@ class _MetricAccumulator:
             self.targets.append(y)
         return live
 
-    def result(self) -> dict:
+    def result(self, ranks: "_Ranks | None" = None) -> dict:
+        """The epoch's logs; in a distributed run (``ranks``) over the examples of every rank."""
+        if ranks is not None:
+            totals = ranks.sum([self.n, self.loss_sum] + [self.sums[name] for name, _ in self.metrics])
+            self.n, self.loss_sum = int(totals[0]), float(totals[1])
+            self.sums = {name: float(v) for (name, _), v in zip(self.metrics, totals[2:])}
         if self.n == 0:
             return {"loss": math.nan, **{name: math.nan for name, _ in self.metrics}}
         loss_sum = self.loss_sum if self.loss_dev is None else float(self.loss_dev)  # one read-back an epoch
         logs = {"loss": loss_sum / self.n}
         if self.need_all:
-            out = np.concatenate([backend.to_numpy(a) for a in self.outputs])
-            y = np.concatenate([backend.to_numpy(a) for a in self.targets])
+            out, y = _concat(self.outputs), _concat(self.targets)
+            if ranks is not None:
+                out, y = ranks.gather(out), ranks.gather(y)
         for name, fn in self.metrics:
             if name in self.dev_sums:
                 logs[name] = float(self.dev_sums[name]) / self.n
             else:
                 logs[name] = self.sums[name] / self.n if fn in M.STREAMABLE else self._call(name, fn, y, out)
         return logs
+
+
+def _concat(arrays: list) -> np.ndarray:
+    """The batches' arrays as one host array: the metrics run once, on the host."""
+    return np.concatenate([backend.to_numpy(a) for a in arrays]) if arrays else np.zeros((0,), np.float32)
+
+
+class _Ranks:
+    """Sums and gathers over the processes of a distributed run, for the epoch's logs."""
+
+    def __init__(self):
+        from .. import distributed
+
+        self.dist = distributed
+
+    def any(self, flag: bool) -> bool:
+        a = np.array([1.0 if flag else 0.0])
+        self.dist.all_reduce(a, "max")
+        return bool(a[0])
+
+    def sum(self, values) -> np.ndarray:
+        a = np.array(values, np.float64)
+        self.dist.all_reduce(a, "sum")
+        return a
+
+    def gather(self, a: np.ndarray) -> np.ndarray:
+        """Every rank's rows of ``a``, in rank order (the ranks may hold different numbers of rows)."""
+        counts = self.dist.all_gather_object([len(a), list(a.shape[1:]), a.dtype.str])
+        n = max(c[0] for c in counts)
+        shape, dtype = tuple(counts[0][1]), np.dtype(counts[0][2])
+        padded = np.zeros((n,) + shape, dtype)
+        padded[:len(a)] = a
+        parts = self.dist.all_gather(padded)
+        return np.concatenate([part[:c[0]] for part, c in zip(parts, counts)])
+
+
+def _sharded(data, batch_size, shuffle: bool, seed, train: bool):
+    """This rank's loader over an ``(X, y)`` pair: a DistributedSampler's share for training (padded to
+    equal length, so that every rank runs the same number of steps), every N-th example for evaluation."""
+    from ..data import DataLoader
+    from ..distributed import DistributedEvalSampler, DistributedSampler
+
+    X, y = (a.array if isinstance(a, Tensor) else a for a in data)
+    every = range(len(X))
+    sampler = (DistributedSampler(every, shuffle=shuffle, seed=0 if seed is None else int(seed)) if train
+               else DistributedEvalSampler(every))
+    return DataLoader((X, y), batch_size=batch_size or max(len(sampler), 1), sampler=sampler)
+
+
+def _set_epoch(loader, epoch: int) -> None:
+    """Give a distributed sampler the epoch, so that every rank walks the same permutation."""
+    for obj in (loader, getattr(loader, "sampler", None)):
+        if obj is not None and callable(getattr(obj, "set_epoch", None)):
+            obj.set_epoch(epoch)
+            return
 
 
 # --- Trainer ------------------------------------------------------------------------
@@ -247,13 +308,20 @@ class Trainer:
     ``loss_fn``, ``epochs``, ``steps`` (batches per epoch, when known),
     ``epoch`` (the current one, from 0), ``history``, and the flags
     ``stop_training`` / ``stop_reason`` that end the run after the current
-    batch. ``state_dict()`` holds what a resumed run needs: the epochs done,
-    the history and the callbacks' states.
+    batch (``stop(reason)`` sets both). ``diverge(where, reason)`` stops
+    with the epoch in progress unfinished (see ``TerminateOnDivergence``);
+    ``diverged`` then says where. ``state_dict()`` holds what a resumed run
+    needs: the epochs done, the history and the callbacks' states.
+
+    With ``distributed=True`` (see ``fit``) the model trains wrapped in a
+    ``DistributedDataParallel`` (``self.net``), the epoch's logs are means over
+    every rank's examples, every rank stops at the same batch, and only rank 0
+    prints and runs the callbacks that write files.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, metrics=("accuracy",), callbacks: Iterable = (),
                  verbose: int = 1, penalty: Callable | None = None, clip_grad_norm: float | None = None,
-                 stream=None):
+                 stream=None, distributed: bool = False):
         if not callable(model):
             raise TypeError(f"fit: model must be callable (a neurona.nn.Module), got {type(model).__name__}")
         if not callable(loss_fn):
@@ -272,21 +340,66 @@ class Trainer:
         if self.verbose > 0 and not any(isinstance(c, ProgressBar) for c in user):
             cbs.append(ProgressBar(self.verbose, stream=stream))
         self.callbacks = CallbackList(cbs + user, trainer=self)
+        self.net = model  # what trains: the model itself, or its DistributedDataParallel wrapper
+        self.ranks: _Ranks | None = None
+        self.is_main = True
+        if distributed:
+            self._join_ranks()
         self.epochs = 0
         self.steps: int | None = None
         self.epoch = -1
         self.epochs_done = 0
         self.stop_training = False
         self.stop_reason: str | None = None
+        self.diverged: dict | None = None
+        self._stop_said = {"error": False, "log": True}
         self.resuming = False
+
+    def _join_ranks(self) -> None:
+        from .. import distributed
+
+        distributed.init_process_group()
+        if distributed.get_world_size() == 1:
+            return
+        self.ranks = _Ranks()
+        self.is_main = distributed.is_main_process()
+        self.callbacks.main = self.is_main
+        if not isinstance(self.model, distributed.DistributedDataParallel):
+            self.net = distributed.DistributedDataParallel(self.model)
+
+    # --- stopping ---
+    def _agree_to_stop(self) -> None:
+        """Stop every rank at the same batch (a rank's loss may diverge a batch before the others'): one tiny
+        all-reduce per step, and the state of the first rank that stopped when one did."""
+        if not self.ranks.any(self.stop_training):
+            return
+        states = self.ranks.dist.all_gather_object([self.stop_training, self.stop_reason, self.diverged,
+                                                    self._stop_said])
+        for stopped, reason, diverged, said in states:
+            if stopped:
+                self.stop_training, self.stop_reason, self.diverged, self._stop_said = True, reason, diverged, said
+                return
+
+    def stop(self, reason: str, *, error: bool = False, log: bool = True) -> None:
+        """End training after the current batch; ``reason`` is said once, at the end of fit (stderr if ``error``)."""
+        self.stop_training = True
+        self.stop_reason = reason
+        self._stop_said = {"error": bool(error), "log": bool(log)}
+
+    def diverge(self, where: dict, reason: str, *, log: bool = True) -> None:
+        """Stop now, leaving the epoch in progress unfinished (not validated, no ``on_epoch_end``)."""
+        self.diverged = dict(where)
+        self.stop(reason, error=True, log=log)
 
     # --- messages ---
     def log(self, message: str, error: bool = False) -> None:
-        """Print a message: errors always (stderr), others unless verbose=0."""
+        """Print a message: errors always (stderr), others unless verbose=0; in a distributed run, on rank 0 only
+        (every rank reaches the same stops and says the same things)."""
         if error:
-            print(message, file=sys.stderr, flush=True)
+            if self.is_main:
+                print(message, file=sys.stderr, flush=True)
             return
-        if self.verbose <= 0:
+        if self.verbose <= 0 or not self.is_main:
             return
         for c in self.callbacks:
             if isinstance(c, ProgressBar):
@@ -302,7 +415,7 @@ class Trainer:
 
     def train_epoch(self, loader) -> dict:
         """Run one pass over ``loader``, updating the weights; return the epoch's training logs."""
-        model, loss_fn, opt = self.model, self.loss_fn, self.optimizer
+        model, loss_fn, opt = self.net, self.loss_fn, self.optimizer
         acc = _MetricAccumulator(self.metrics, "fit")
         penalty_sum = 0.0
         if hasattr(model, "train"):
@@ -331,9 +444,13 @@ class Trainer:
             main = out[0] if isinstance(out, (tuple, list)) else out
             live = acc.update(batch_loss, main.array, y.array)
             self.callbacks.on_batch_end(b, {"batch": b, "size": len(x), **live, "batch_loss": batch_loss})
+            if self.ranks is not None:
+                self._agree_to_stop()
             if self.stop_training:
                 break
-        logs = acc.result()
+        logs = acc.result(self.ranks)
+        if self.penalty is not None and self.ranks is not None:
+            penalty_sum = float(self.ranks.sum([penalty_sum])[0])
         if self.penalty is not None and acc.n:
             logs["penalty"] = penalty_sum / acc.n
         return logs
@@ -341,17 +458,33 @@ class Trainer:
     # --- the run ---
     def fit(self, train, val=None, epochs: int = 10, initial_epoch: int = 0, steps_per_epoch: int | None = None,
             batch_size: int | None = 32, shuffle: bool = True, seed: int | None = None) -> History:
-        train = as_loader(train, batch_size, shuffle=shuffle, seed=seed, what="fit(train)")
-        val = as_loader(val, max(batch_size or 0, 256), shuffle=False, what="fit(val)")
+        val_batch = max(batch_size or 0, 256)
+        if self.ranks is not None and _is_array_pair(train):
+            train = _sharded(train, batch_size, shuffle, seed, train=True)
+        else:
+            train = as_loader(train, batch_size, shuffle=shuffle, seed=seed, what="fit(train)")
+        if self.ranks is not None and _is_array_pair(val):
+            val = _sharded(val, val_batch, False, None, train=False)
+        else:
+            val = as_loader(val, val_batch, shuffle=False, what="fit(val)")
         if int(epochs) < 0:
             raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
         self.epochs = int(epochs)
         steps = len(train) if hasattr(train, "__len__") else None
         if steps_per_epoch is not None:
             steps = int(steps_per_epoch) if steps is None else min(int(steps_per_epoch), steps)
+        if self.ranks is not None:
+            counts = self.ranks.dist.all_gather_object(steps)
+            if len(set(counts)) > 1:
+                raise ValueError(f"fit(distributed=True): the ranks have different numbers of training batches "
+                                 f"({', '.join(f'rank {r}: {c}' for r, c in enumerate(counts))}); each rank must run "
+                                 f"the same number of steps (pass (X, y) arrays, or a DataLoader with a "
+                                 f"DistributedSampler)")
         self.steps = steps
         self.stop_training = False
         self.stop_reason = None
+        self.diverged = None
+        self._stop_said = {"error": False, "log": True}
         self.epoch = initial_epoch - 1
         cb = self.callbacks
         cb.on_train_begin({})
@@ -363,9 +496,12 @@ class Trainer:
                 cb.on_epoch_begin(epoch, logs)
                 lr = _lr_or_none(self.optimizer)  # after the callbacks: a schedule may set it for this epoch
                 start = time.perf_counter()
+                _set_epoch(train, epoch)
                 logs.update(self.train_epoch(train))
+                if self.diverged is not None:  # an unfinished epoch: the last good one stays the last
+                    break
                 if val is not None:
-                    for k, v in _evaluate(self.model, self.loss_fn, val, self.metrics).items():
+                    for k, v in _evaluate(self.model, self.loss_fn, val, self.metrics, self.ranks).items():
                         logs["val_" + k] = v
                 if lr is not None:
                     logs["lr"] = lr
@@ -376,8 +512,8 @@ class Trainer:
                     break
         finally:
             self.resuming = False
-        if self.stop_reason:
-            self.log(self.stop_reason)
+        if self.stop_reason and self._stop_said["log"]:
+            self.log(self.stop_reason, error=self._stop_said["error"])
         cb.on_train_end(logs)
         return self.history
 
@@ -392,7 +528,7 @@ class Trainer:
             if s:
                 states[key] = s
         return {"epochs_done": self.epochs_done, "history": self.history.state_dict(), "callbacks": states,
-                "stop_reason": self.stop_reason}
+                "stop_reason": self.stop_reason, "diverged": self.diverged}
 
     def _keyed_callbacks(self) -> dict:
         # "EarlyStopping:0": the first EarlyStopping; a progress bar added or not does not shift the keys
@@ -415,6 +551,7 @@ class Trainer:
         self.epoch = self.epochs_done - 1
         self.history.load_state_dict(state["history"])
         self.stop_reason = state.get("stop_reason")
+        self.diverged = state.get("diverged")
         for key, s in saved.items():
             by_key[key].load_state_dict(s)
         self.resuming = True
@@ -470,7 +607,8 @@ def _parameters(model) -> list:
 def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, *, callbacks: Iterable = (),
         metrics: Sequence = ("accuracy",), verbose: int = 1, batch_size: int | None = 32, shuffle: bool = True,
         seed: int | None = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
-        penalty: Callable | None = None, clip_grad_norm: float | None = None, device=None) -> History:
+        penalty: Callable | None = None, clip_grad_norm: float | None = None, device=None,
+        distributed: bool = False) -> History:
     """Train ``model`` for ``epochs`` passes over ``train``; return the per-epoch ``History``.
 
     Each batch runs the notes' update: forward, loss q(Θ) (+ ``penalty(model)``,
@@ -478,6 +616,10 @@ def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, 
     ``clip_grad_norm``, and ``optimizer.step()``. After each epoch, ``val``
     is evaluated (``val_loss``, ``val_<metric>``) and the callbacks run;
     a callback may stop training (``EarlyStopping``, ``TerminateOnNaN``).
+    Pass ``TerminateOnDivergence()`` to stop a run whose loss turns NaN or
+    grows 1000-fold: the epoch it happens in is dropped, ``history.diverged``
+    says where, and the other callbacks (checkpoints, early stopping's best
+    weights) keep the last good epoch.
 
     ``train``/``val``: DataLoaders or ``(X, y)`` arrays (batched with
     ``batch_size``, ``None`` = the whole set, 1 = online; shuffled each epoch
@@ -495,9 +637,22 @@ def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, 
     parameters) and each batch is copied there. On a GPU the loss and the
     accuracy are summed on the device and read back once an epoch (or when a
     progress bar prints them). ``None``: where the model already is.
+
+    ``distributed=True``: data-parallel training on the processes started by
+    ``mpiexec -n N`` (``neurona.distributed``; a world of one without MPI).
+    The model is wrapped in ``DistributedDataParallel`` (rank 0's weights are
+    copied to all ranks, gradients averaged after each backward); ``(X, y)``
+    arrays are split among the ranks by a ``DistributedSampler`` (a loader you
+    pass is taken as this rank's share), so each step trains on a global
+    batch of N × ``batch_size`` examples. The learning rate is used as given:
+    the linear scaling rule (lr × N for a batch N times larger) is yours to
+    apply. Logs are means over all ranks; only rank 0 prints and writes files.
     """
+    if distributed and device is not None and backend.resolve_device(device).type != "cpu":
+        raise ValueError(f"fit: distributed=True trains on the CPU of each process; device={device!r} is not "
+                         f"supported with it yet (leave device out, or train on one process)")
     trainer = Trainer(model, loss_fn, optimizer, metrics=metrics, callbacks=callbacks, verbose=verbose,
-                      penalty=penalty, clip_grad_norm=clip_grad_norm)
+                      penalty=penalty, clip_grad_norm=clip_grad_norm, distributed=distributed)
     if device is not None:
         trainer.device = backend.resolve_device(device)
         if hasattr(model, "to"):
@@ -554,7 +709,7 @@ def _model_device(model):
     return None
 
 
-def _evaluate(model, loss_fn, loader, resolved) -> dict:
+def _evaluate(model, loss_fn, loader, resolved, ranks: _Ranks | None = None) -> dict:
     outs, ys = [], []
     loss_sum, n = 0.0, 0
     dev = _model_device(model)
@@ -570,14 +725,16 @@ def _evaluate(model, loss_fn, loader, resolved) -> dict:
             outs.append(out.array)
             ys.append(y.array)
     loss_sum = float(loss_sum)
-    outs = [backend.to_numpy(a) for a in outs]  # the metrics run once, on the host
-    ys = [backend.to_numpy(a) for a in ys]
+    out, y = _concat(outs), _concat(ys)
+    if ranks is not None:  # every rank evaluated its share: combine them
+        loss_sum, n = ranks.sum([loss_sum, n])
+        n = int(n)
+        out, y = ranks.gather(out), ranks.gather(y)
     logs = {}
     if loss_fn is not None:
         logs["loss"] = loss_sum / n if n else math.nan
     if not n:
         return {**logs, **{name: math.nan for name, _ in resolved}}
-    out, y = np.concatenate(outs), np.concatenate(ys)
     acc = _MetricAccumulator(resolved, "evaluate")
     for name, fn in resolved:
         logs[name] = acc._call(name, fn, y, out)

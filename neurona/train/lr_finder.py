@@ -90,7 +90,7 @@ def lr_find(model, loss_fn, optimizer, loader, start_lr: float = 1e-7, end_lr: f
         raise ValueError(f"lr_find: smooth must be in [0, 1), got {smooth}")
     loader = as_loader(loader, batch_size, shuffle=True, what="lr_find")
     num_iter = int(num_iter)
-    weights = model.state_dict()
+    weights = {k: v.clone() for k, v in model.state_dict().items()}  # a snapshot: state_dict() shares memory
     opt_state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else None
     old_lr = get_lr(optimizer)
     rng = capture_rng_state(loader)

@@ -74,7 +74,7 @@ def test_soft_targets_and_errors():
 def test_teacher_is_not_trained_and_not_in_the_student_state():
     neurona.manual_seed(0)
     teacher, student = models.MLP(4, [8], 3), models.MLP(4, [4], 3)
-    before = {k: v.copy() for k, v in teacher.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in teacher.state_dict().items()}
     pair = compress.TeacherStudent(student, teacher)
     assert list(pair.state_dict()) == ["student." + k for k in student.state_dict()]
     rng = np.random.default_rng(0)

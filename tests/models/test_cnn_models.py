@@ -175,32 +175,30 @@ def test_lenet_activations_and_pooling_options():
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
-def test_lenet5_pools_before_the_activation_and_computes_the_textbook_order(act):
-    """With max pooling LeNet5 runs conv → pool → act; it must give the outputs and gradients of
-    conv → act → pool with the same weights (max commutes with a non-decreasing activation)."""
-    neurona.set_default_dtype(neurona.float64)  # conftest restores the default
-    model = models.LeNet5(activation=act)
-    f = model.features
-    assert [type(m).__name__ for m in f] == ["Conv2d", "MaxPool2d", type(f[2]).__name__, "Conv2d", "MaxPool2d",
-                                             type(f[5]).__name__]
-    textbook = nn.Sequential(f[0], f[2], f[1], f[3], f[5], f[4])
-    x = neurona.randn(3, 1, 28, 28) * 3
-    results = []
-    for body in (f, textbook):
-        model.zero_grad()
-        xt = x.detach().requires_grad_()
-        y = model.classifier(body(xt).flatten(1))
-        (y * neurona.arange(10.0)).sum().backward()
-        results.append([y.array, xt.grad.array] + [p.grad.array for p in model.parameters()])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-    assert [type(m).__name__ for m in models.LeNet5(pooling="avg").features][1:3] == ["ReLU", "AvgPool2d"]
+def test_models_read_in_the_notes_order(act):
+    """LeNet5, AlexNet, VGG and the ResNet stem are written conv → activation → pooling, as the notes draw them."""
+    f = models.LeNet5(activation=act).features
+    assert [type(m).__name__ for m in f] == ["Conv2d", type(f[1]).__name__, "MaxPool2d", "Conv2d",
+                                             type(f[4]).__name__, "MaxPool2d"]
+    assert type(f[1]).__name__ == {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}[act]
+    names = [type(m).__name__ for m in models.AlexNet(10, 1, 28).features]
+    assert names[:6] == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d"] and names[-2:] == ["ReLU",
+                                                                                                          "MaxPool2d"]
+    names = [type(m).__name__ for m in models.vgg(cfg=[4, "M", 8, "M"], num_classes=2, in_channels=1,
+                                                  input_size=28).features]
+    assert names == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d"]
+    seen = []
+    net = models.ResNet18(3, 1, 64)
+    for name in ("conv1", "bn1", "relu", "maxpool"):
+        getattr(net, name).register_forward_hook(lambda m, i, o, name=name: seen.append(name))
+    net(neurona.randn(1, 1, 64, 64))
+    assert seen == ["conv1", "bn1", "relu", "maxpool"]
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
 def test_max_pool_then_activation_equals_activation_then_max_pool_with_ties(act):
-    """The swap LeNet5, AlexNet, VGG and the ResNet stem make, on inputs full of ties, all-negative
-    windows and zeros: the same values and the same input gradient."""
+    """Max pooling commutes with a non-decreasing activation, on inputs full of ties, all-negative windows and
+    zeros: the same values and the same input gradient (what the relu+max_pool rewrite relies on)."""
     neurona.set_default_dtype(neurona.float64)
     rng = np.random.default_rng(3)
     z = np.round(rng.standard_normal((2, 3, 8, 8)) * 1.5)  # integers: many equal maxima, zeros and negatives

@@ -146,14 +146,21 @@ def test_shared_parameters_are_listed_and_counted_once():
 # --- state dict -----------------------------------------------------------------
 
 
-def test_state_dict_holds_copies_of_parameters_and_persistent_buffers():
+def test_state_dict_shares_memory_with_parameters_and_persistent_buffers():
     net = Net()
     sd = net.state_dict()
     assert list(sd) == ["block.scale", "block.count", "block.fc.weight", "block.fc.bias", "bn.weight", "bn.bias",
                         "bn.running_mean", "bn.running_var", "bn.num_batches_tracked", "head.weight", "head.bias"]
-    assert all(neurona.backend.is_array(v) for v in sd.values())
+    # as PyTorch: detached tensors on the parameters' memory, not Parameters, not copies
+    assert all(type(v) is neurona.Tensor and not v.requires_grad for v in sd.values())
     sd["head.weight"][...] = 123.0
-    assert not np.any(net.head.weight.array == 123.0)
+    assert np.all(net.head.weight.array == 123.0)
+    with neurona.no_grad():
+        net.bn.running_mean.add_(1.0)
+    assert np.array_equal(sd["bn.running_mean"].numpy(), net.bn.running_mean.numpy())
+    snapshot = {k: v.clone() for k, v in net.state_dict().items()}  # the way to keep values
+    sd["head.bias"].fill_(-1.0)
+    assert not np.any(snapshot["head.bias"].numpy() == -1.0)
     assert net.state_dict(keep_vars=True)["head.weight"] is net.head.weight
 
 
@@ -184,7 +191,7 @@ def test_load_state_dict_converts_dtype():
 
 
 def _snapshot(m):
-    return {k: v.copy() for k, v in m.state_dict().items()}
+    return {k: v.numpy().copy() for k, v in m.state_dict().items()}
 
 
 def _assert_unchanged(m, snap):

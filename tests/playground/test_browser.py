@@ -326,7 +326,7 @@ def test_each_tab_has_a_session_freed_on_close(browser, server):
             wait_js(t, "document.querySelector('[data-testid=train-loss]').textContent !== '\\u2013'")
         wait_until(lambda: health(server)["sessions"] == start + 2)
         tabs[0].locator("[data-testid=dataset]").select_option("xor")
-        tabs[0].wait_for_function("location.hash.includes('dataset=xor')")
+        wait_js(tabs[0], "location.hash.includes('dataset=xor')")
         assert tabs[1].locator("[data-testid=dataset]").input_value() == "circle"
         tabs.pop(0).close()
         wait_until(lambda: health(server)["sessions"] == start + 1)

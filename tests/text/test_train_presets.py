@@ -1,5 +1,6 @@
-"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier`` on the shipped
-samples, a few epochs each: the run folder, the saved model and vocabulary, and the figures of each task."""
+"""``neurona train --model language-id | char-lm | word2vec | word2vec-cbow | text-classifier | seq2seq-rnn |
+seq2seq-transformer | transformer-lm`` on the shipped samples (or small number data), a few epochs each: the run
+folder, the saved model and vocabulary, and the figures of each task."""
 from __future__ import annotations
 
 import csv
@@ -86,3 +87,37 @@ def test_text_classifier_preset(tmp_path, augment):
 def test_preset_errors(tmp_path, capsys, argv, message):
     assert cli.main(["train", *argv, "--out", str(tmp_path), "--quiet"]) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset, direction", [("seq2seq-rnn", "words2digits"), ("seq2seq-transformer", "digits2words")])
+def test_number_words_presets(tmp_path, monkeypatch, preset, direction):
+    from neurona.text import tasks
+
+    monkeypatch.setattr(tasks, "NUMBERS", {"train": 200, "val": 20, "test": 10})
+    run, m = _train(tmp_path, preset, "--data", direction, "--epochs", "1", "--hidden", "32")
+    assert m["direction"] == direction and m["sizes"] == {"train": 200, "val": 20, "test": 10}
+    assert 0.0 <= m["test_exact_match"] <= 1.0 and 0.0 <= m["test_exact_match_beam"] <= 1.0
+    assert "exact match on 10 held-out numbers" in (run / "translations.txt").read_text()
+    f = io.read_model_file(run / "model.npz")
+    model = f.build()
+    assert f.model_name == preset and f.metadata["direction"] == direction
+    assert len(f.metadata["src_vocab"]) == model.config["src_vocab"] and len(_history(run)) == 1
+    assert cli.main(["info", str(run / "model.npz")]) == 0
+
+
+def test_transformer_lm_preset(tmp_path):
+    run, m = _train(tmp_path, "transformer-lm", "--data", "fortunes-sample", "--epochs", "1", "--hidden", "16",
+                    "--batch-size", "8")
+    assert 1.0 < m["val_perplexity"] < 2 * m["vocab_size"] and m["steps"] >= 1
+    assert (run / "samples.txt").read_text().count("--- ") == 3
+    lm = io.load(run / "model.npz")
+    assert isinstance(lm, models.TransformerLM) and lm.config["d_model"] == 16 and lm.config["num_layers"] == 1
+
+
+@pytest.mark.slow
+def test_vit_trains_through_the_generic_command(tmp_path):
+    argv = ["train", "--model", "vit", "--data", "fashion-mnist-small", "--epochs", "1", "--hidden", "16",
+            "--out", str(tmp_path), "--name", "vit", "--quiet"]
+    assert cli.main(argv) == 0
+    model = io.load(tmp_path / "vit" / "model.npz")
+    assert isinstance(model, models.VisionTransformer) and model.config["patch_size"] == 7

@@ -202,9 +202,12 @@ def test_terminate_on_nan_names_epoch_and_batch(capsys):
     cb = LambdaCallback(on_batch_begin=poison)
     h = fit(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.1), train, epochs=5, batch_size=30,
             verbose=0, callbacks=[cb, TerminateOnNaN()])
-    err = capsys.readouterr().err
-    assert "epoch 2, batch 2" in err and "nan" in err.lower()
-    assert len(h) == 2 and "epoch 2, batch 2" in h.stop_reason
+    captured = capsys.readouterr()
+    assert "epoch 2, batch 2" in captured.err and "nan" in captured.err.lower()
+    assert captured.err.count("diverged") == 1 and "diverged" not in captured.out  # said once, on stderr
+    # the unfinished epoch 2 is dropped: the history (and any checkpoint) ends at the last good epoch
+    assert len(h) == 1 and "epoch 2, batch 2" in h.stop_reason
+    assert h.diverged["epoch"] == 2 and h.diverged["batch"] == 2
     assert calls == [0, 1, 2, 3, 4, 0, 1]
 
 

@@ -16,12 +16,12 @@ import math
 
 import numpy as np
 
-from ..creation import from_numpy
-from ..functional import math as _m
-from ..functional import reduce as _r
-from ..engine import Tensor
+from ...creation import from_numpy
+from ...functional import math as _m
+from ...functional import reduce as _r
+from ...engine import Tensor
 
-__all__ = ["clip_grad_value_", "clip_grad_norm_", "l1_penalty", "l2_penalty", "parameters_to_vector",
+__all__ = ["rnn", "clip_grad_value_", "clip_grad_norm_", "l1_penalty", "l2_penalty", "parameters_to_vector",
            "vector_to_parameters"]
 
 
@@ -132,7 +132,7 @@ def l1_penalty(parameters) -> Tensor:
 
 def parameters_to_vector(parameters) -> Tensor:
     """All parameters flattened and joined into one 1-D tensor (differentiable)."""
-    from ..functional.shape import cat, reshape
+    from ...functional.shape import cat, reshape
     ps = _params(parameters, "parameters_to_vector")
     if not ps:
         raise ValueError("parameters_to_vector: no parameters given")
@@ -153,3 +153,4 @@ def vector_to_parameters(vec, parameters) -> None:
         n = int(p.array.size)
         p.array[...] = v[start:start + n].reshape(p.shape)
         start += n
+from . import rnn  # noqa: E402  (torch.nn.utils.rnn: padded and packed batches of sequences)

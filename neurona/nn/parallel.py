@@ -1,0 +1,4 @@
+"""PyTorch's ``nn.parallel`` names: ``DistributedDataParallel`` lives in ``neurona.distributed``."""
+from ..distributed.ddp import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
