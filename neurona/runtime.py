@@ -21,6 +21,8 @@ NEURONA_DATA            (unset)      first folder the data readers search (``neu
 NEURONA_DEBUG           (unset)      set: the ``neurona`` command shows full tracebacks.
 NEURONA_MAX_FILE_BYTES  4 GiB        the largest array content of a model or data file that is read;
                                      a larger file is refused unread (``neurona.io``).
+NEURONA_STRICT_DEVICE   (unset)      set: new tensors go to the strict stand-in device, CPU arrays that
+                                     refuse what CuPy refuses (``neurona.strict``; for the tests).
 ======================  ===========  ==================================================================
 
 Numba's own ``NUMBA_CACHE_DIR`` says where compiled kernels are kept; by
@@ -57,6 +59,7 @@ SETTINGS = (
     Setting("NEURONA_DATA", "", (), "first folder searched for data sets"),
     Setting("NEURONA_DEBUG", "", (), "the CLI shows full tracebacks"),
     Setting("NEURONA_MAX_FILE_BYTES", str(4 * 1024 ** 3), (), "largest array content of a file that is read"),
+    Setting("NEURONA_STRICT_DEVICE", "", (), "new tensors on the strict stand-in device (tests)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
