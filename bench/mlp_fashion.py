@@ -144,6 +144,13 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def limit_blas(threads: int) -> None:
+    """Give NumPy's BLAS the thread count PyTorch gets (threadpoolctl, a dependency of neurona)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads, user_api="blas")
+
+
 def child(lib: str, threads: int) -> None:
     import gc
     x, y, _, _ = load_data()
@@ -173,6 +180,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--child", choices=["neurona", "torch"])
     args = ap.parse_args()
+    limit_blas(args.threads)  # both libraries on the same number of threads
     if args.child:
         child(args.child, args.threads)
         return
