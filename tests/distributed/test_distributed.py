@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -317,3 +318,21 @@ def test_train_command_error_ends_every_rank(tmp_path):
     assert "neurona train: error (rank" in proc.stderr and "missing.npz" in proc.stderr
     assert time.monotonic() - start < 30
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+# --- the example ------------------------------------------------------------------------------
+
+
+@needs_mpi
+def test_the_example_trains_on_two_ranks_and_scores_every_test_image_once():
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="true", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), OPENBLAS_NUM_THREADS="1")
+    cmd = [_mpiexec(), "-n", "2", sys.executable, str(ROOT / "examples" / "distributed_fashion.py"), "--epochs", "1",
+           "--limit", "101", "--batch-size", "16"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()  # rank 0 alone prints
+    assert lines[0] == "2 process(es), 51 training images each, global batch 32"
+    assert lines[1].startswith("epoch 1/1  loss ")
+    assert re.fullmatch(r"test accuracy 0\.\d{4} \(\d+/101\)", lines[2])  # 101 images, none twice (no padding)
