@@ -146,6 +146,9 @@ class _HostDraws:
     def standard_normal(self, shape, dtype=np.float64):
         return self.xp.asarray(self.gen.standard_normal(shape, dtype=dtype))
 
+    def poisson(self, lam):
+        return self.xp.asarray(self.gen.poisson(backend.to_numpy(lam)))
+
 
 def device_generator(xp, generator=None):
     """The generator that draws random arrays for the array module ``xp`` (``random``, ``standard_normal``).

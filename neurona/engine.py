@@ -455,6 +455,8 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         a = self.array
+        if type(a) is not _NDARRAY:  # a device array converts only where its library allows (CuPy: never)
+            a = a.__array__()
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
         return a.copy() if copy else a

@@ -286,7 +286,7 @@ def _model_entries(model, enc: _Encoder) -> tuple[dict | None, list[str], dict[s
     weights = {}
     names = []
     for k, v in model.state_dict().items():
-        a = np.asarray(v.array)
+        a = backend.to_numpy(v.array)  # files hold host arrays: any device
         if a.dtype.name not in _DTYPES:
             raise TypeError(f"save: weight {k!r} has dtype {a.dtype}, which cannot be stored")
         weights["weights/" + k] = _contiguous(a)

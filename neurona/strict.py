@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import sys
 import types
+import weakref
 
 import numpy as np
 
@@ -59,7 +60,9 @@ def _library_caller() -> str | None:
     f = sys._getframe(2)
     while f is not None:
         name = os.path.abspath(f.f_code.co_filename)
-        if name != _HERE and not name.startswith(_NUMPY) and not name.startswith("<"):
+        if f.f_code.co_name == "__array__":
+            pass  # Tensor.__array__ only hands the conversion on: its caller decides
+        elif name != _HERE and not name.startswith(_NUMPY) and not name.startswith("<"):
             if name.startswith(_PACKAGE):
                 return f"{os.path.relpath(name, os.path.dirname(_PACKAGE.rstrip(os.sep)))}:{f.f_lineno}"
             return None
@@ -98,6 +101,8 @@ def wrap(x):
         return StrictArray(np.asarray(x))
     if t is tuple or t is list:
         return t(wrap(v) for v in x)
+    if isinstance(x, tuple):  # NumPy's named results (SVDResult, EighResult, ...)
+        return t(*(wrap(v) for v in x))
     return x
 
 
@@ -167,15 +172,25 @@ _DEVICE = _Device()
 _PROBE = None  # StrictArray.__array_ufunc__ reads nothing from self: _Ufunc calls it with this
 
 
+_wrappers = weakref.WeakValueDictionary()  # id(NumPy array) -> the StrictArray that holds it
+
+
 class StrictArray:
     """An array on the strict stand-in device: a NumPy array that refuses what a CuPy array refuses."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "_base", "__weakref__")  # CuPy's arrays take weak references too
     __array_priority__ = 100
     __hash__ = None
 
-    def __init__(self, a: np.ndarray):
-        self._a = a
+    def __new__(cls, a: np.ndarray):
+        # one wrapper per NumPy array, so that a view's ``base`` is the very array it was taken from, as in CuPy
+        w = _wrappers.get(id(a))
+        if w is not None and w._a is a:
+            return w
+        w = object.__new__(cls)
+        w._a, w._base = a, None
+        _wrappers[id(a)] = w
+        return w
 
     # --- what CuPy refuses ---
     def __array__(self, dtype=None, copy=None):
@@ -236,8 +251,12 @@ class StrictArray:
 
     @property
     def base(self):
-        b = self._a.base
-        return None if b is None else (StrictArray(b) if type(b) is np.ndarray else b)
+        if self._base is None:
+            b = self._a.base
+            if type(b) is not np.ndarray:
+                return b
+            self._base = StrictArray(b)  # kept, as a CuPy view keeps its base alive
+        return self._base
 
     @property
     def real(self):

@@ -17,18 +17,26 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import backend
 from ..backend import get_array_module
 from .dataset import _generator
 
 
-def _unwrap(x) -> tuple[np.ndarray, bool]:
+def _unwrap(x) -> tuple[np.ndarray, tuple]:
+    """The images as a host array, and how they came (a Tensor or not, and on which device).
+
+    Augmentation runs on the host, as a data pipeline's does, so that a seed gives the same images on every
+    device; a device batch is read once and its result copied back.
+    """
     from ..engine import Tensor
-    if isinstance(x, Tensor):
-        return x.array, True
-    return np.asarray(x), False
+    a = x.array if isinstance(x, Tensor) else x
+    device = backend.device_of(a) if backend.is_array(a) else backend.CPU
+    return backend.to_numpy(a), (isinstance(x, Tensor), device)
 
 
-def _rewrap(out: np.ndarray, was_tensor: bool):
+def _rewrap(out: np.ndarray, came: tuple):
+    was_tensor, device = came
+    out = backend.to_device(out, device)
     if was_tensor:
         from ..engine import Tensor
         return Tensor(out, dtype=out.dtype)
@@ -58,8 +66,8 @@ class Transform:
     """A callable on a batch; subclasses define ``apply(array) -> array``."""
 
     def __call__(self, x):
-        a, was_tensor = _unwrap(x)
-        return _rewrap(self.apply(a), was_tensor)
+        a, came = _unwrap(x)
+        return _rewrap(self.apply(a), came)
 
     def apply(self, a: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -22,7 +22,6 @@ import math
 import numpy as np
 
 from ..backend import get_array_module
-from ..creation import from_numpy
 from ..engine import Function, Tensor
 from .activation import _dim
 from .dropout import dropout
@@ -162,7 +161,7 @@ def scaled_dot_product_attention_weights(query, key, value, attn_mask=None, drop
         if full != batch + (L, S):
             raise ValueError(f"{op}: attn_mask of shape {tuple(mshape)} does not broadcast to the attention "
                              f"weights' shape {batch + (L, S)} (batch..., L queries, S keys)")
-        scores = scores + (m if isinstance(m, Tensor) else from_numpy(m))
+        scores = scores + m  # a host mask joins the scores' device
     attn = masked_softmax(scores, -1)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, True, generator=generator)

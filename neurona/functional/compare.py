@@ -10,6 +10,7 @@ import builtins
 
 import numpy as np
 
+from .. import backend
 from ..backend import get_array_module
 from ..engine import Tensor
 from .math import as_tensor, compare
@@ -23,6 +24,17 @@ __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less
 
 def _arr(x):
     return x.array if isinstance(x, Tensor) else get_array_module(x).asarray(x)
+
+
+def _pair(a, b) -> tuple:
+    """The arrays of two operands; a number or host array joins the other operand's device."""
+    x, y = _arr(a), _arr(b)
+    if type(x) is not type(y):
+        if type(x) is np.ndarray and not isinstance(a, Tensor):
+            x = backend.to_device(x, backend.device_of(y))
+        elif type(y) is np.ndarray and not isinstance(b, Tensor):
+            y = backend.to_device(y, backend.device_of(x))
+    return x, y
 
 
 def eq(input, other) -> Tensor:
@@ -60,15 +72,14 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 def equal(input, other) -> bool:
     """True when both tensors have the same shape and the same values (a Python bool)."""
-    a, b = _arr(input), _arr(other)
+    a, b = _pair(input, other)
     return a.shape == b.shape and bool((a == b).all())
 
 
 def _logical(ufunc, a, b=None) -> Tensor:
-    a = _arr(a)
     if b is None:
-        return Tensor(ufunc(a))
-    b = _arr(b)
+        return Tensor(ufunc(_arr(a)))
+    a, b = _pair(a, b)
     try:
         return Tensor(ufunc(a, b))
     except ValueError:
@@ -93,7 +104,7 @@ def logical_not(input) -> Tensor:
 
 
 def _bitwise(ufunc, name, a, b=None) -> Tensor:
-    arrays = [_arr(a)] + ([] if b is None else [_arr(b)])
+    arrays = [_arr(a)] if b is None else list(_pair(a, b))
     if builtins.any(x.dtype.kind == "f" for x in arrays):
         raise TypeError(f"{name}: expected integer or bool tensors, got {', '.join(str(x.dtype) for x in arrays)}")
     return Tensor(ufunc(*arrays))
@@ -119,12 +130,12 @@ def bitwise_not(input) -> Tensor:
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """|a - b| ≤ atol + rtol·|b| elementwise (bool)."""
-    return Tensor(np.isclose(_arr(input), _arr(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return Tensor(np.isclose(*_pair(input, other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     """True when ``isclose`` holds everywhere (a Python bool)."""
-    return bool(np.allclose(_arr(input), _arr(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(np.allclose(*_pair(input, other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def _reduce_bool(fn, name, input, dim, keepdim, axis) -> Tensor:
@@ -169,7 +180,7 @@ def isfinite(input) -> Tensor:
 
 def isin(elements, test_elements, *, invert: bool = False) -> Tensor:
     """Whether each element of ``elements`` occurs in ``test_elements`` (bool, shape of ``elements``)."""
-    return Tensor(np.isin(_arr(elements), _arr(test_elements), invert=invert))
+    return Tensor(np.isin(*_pair(elements, test_elements), invert=invert))
 
 
 def count_nonzero(input, dim=None) -> Tensor:

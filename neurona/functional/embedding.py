@@ -46,7 +46,7 @@ def scatter_rows(n_rows: int, index: np.ndarray, values: np.ndarray) -> np.ndarr
 
 
 def _indices(input, num_embeddings: int, op: str) -> np.ndarray:
-    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else get_array_module(input).asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers (int64), got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= num_embeddings):

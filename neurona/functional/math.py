@@ -16,13 +16,17 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor; numbers and float arrays take ``like``'s float dtype."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and like.array.dtype.kind == "f":
-        a = get_array_module(x).asarray(x)
-        if a.dtype.kind in "fiub":
-            return _wrap(a.astype(like.array.dtype, copy=False))
-    from ..creation import _as_array
+    from ..creation import _as_array, _placed
 
-    return _wrap(_as_array(x))  # not Tensor(x): Tensor(3) is PyTorch's sized constructor
+    if like is None:
+        t = _wrap(_as_array(x))  # not Tensor(x): Tensor(3) is PyTorch's sized constructor
+        return _placed(t, None) if type(t.array) is np.ndarray else t  # host data goes to the default device
+    a = get_array_module(x).asarray(x)
+    if type(a) is np.ndarray and type(like.array) is not np.ndarray:
+        a = backend.to_device(a, backend.device_of(like.array))  # a host constant joins the tensor's device
+    if like.array.dtype.kind == "f" and a.dtype.kind in "fiub":
+        return _wrap(a.astype(like.array.dtype, copy=False))
+    return _wrap(_as_array(a))
 
 
 def _const(c, like: Tensor):

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .. import nn
+from .. import backend, nn
 from ..creation import from_numpy
 from ..engine import Tensor, no_grad
 from ..functional.activation import tanh
@@ -30,7 +30,7 @@ __all__ = ["RecurrentSeq2Seq", "TransformerSeq2Seq"]
 
 
 def _ids(x) -> np.ndarray:
-    a = x.array if isinstance(x, Tensor) else np.asarray(x)
+    a = backend.to_numpy(x.array if isinstance(x, Tensor) else x)  # ids and masks live on the host: they are few
     if a.ndim != 2 or a.dtype.kind not in "iu":
         raise ValueError(f"expected integer ids of shape (batch, length), got {a.dtype} array of shape {a.shape}")
     return a.astype(np.int64, copy=False)
@@ -39,7 +39,8 @@ def _ids(x) -> np.ndarray:
 def _index(a, index: np.ndarray, axis: int):
     if isinstance(a, Tensor):
         a = a.array
-    out = np.ascontiguousarray(np.take(a, index, axis=axis))
+    xp = backend.get_array_module(a)
+    out = xp.ascontiguousarray(xp.take(a, xp.asarray(index), axis=axis))
     return from_numpy(out) if out.dtype.kind == "f" else out
 
 

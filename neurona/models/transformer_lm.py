@@ -14,12 +14,17 @@ import math
 
 import numpy as np
 
-from .. import nn
+from .. import backend, nn
 from ..creation import from_numpy
 from ..engine import Tensor
 from .registry import register_model
 
 __all__ = ["TransformerLM"]
+
+
+def _host_ids(x) -> np.ndarray:
+    """Token ids as an int64 host array: they are few, and index the embedding on any device."""
+    return np.asarray(backend.to_numpy(x.array if isinstance(x, Tensor) else x), dtype=np.int64)
 
 
 class TransformerLM(nn.Module):
@@ -67,14 +72,14 @@ class TransformerLM(nn.Module):
     def forward(self, x, state=None):
         """Logits (B, T, V) of the token after every prefix of ``x`` (B, T) read after the context
         ``state`` (B, C) (None: no context), and the new state: the last ``max_len`` ids read (int64 Tensor)."""
-        ids = np.asarray(x.array if isinstance(x, Tensor) else x, dtype=np.int64)
+        ids = _host_ids(x)
         if ids.ndim != 2:
             raise ValueError(f"TransformerLM: expected ids of shape (batch, length), got {ids.shape}")
         T = ids.shape[1]
         if T > self.max_len:
             raise ValueError(f"TransformerLM: a window of {T} tokens is longer than max_len={self.max_len}")
         if state is not None:
-            ctx = np.asarray(state.array if isinstance(state, Tensor) else state, dtype=np.int64)
+            ctx = _host_ids(state)
             if ctx.shape[0] != ids.shape[0]:
                 raise ValueError(f"TransformerLM: the state holds {ctx.shape[0]} texts, the input {ids.shape[0]}")
             ids = np.concatenate([ctx, ids], axis=1)[:, -self.max_len:]
@@ -85,7 +90,7 @@ class TransformerLM(nn.Module):
 
     def step(self, tokens, state=None):
         """Logits (N, V) of the token after ``tokens`` (N,), and the new state (the decoders' interface)."""
-        ids = np.asarray(tokens.array if isinstance(tokens, Tensor) else tokens, dtype=np.int64).reshape(-1, 1)
+        ids = _host_ids(tokens).reshape(-1, 1)
         logits, state = self.forward(ids, state)
         return logits[:, 0], state
 

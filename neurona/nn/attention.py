@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from ..backend import get_default_dtype
-from ..creation import from_numpy
+from ..backend import get_array_module, get_default_dtype
+from ..creation import from_numpy, zeros as _zeros
 from ..engine import Tensor
 from ..functional.activation import tanh
 from ..functional.attention import additive_mask, causal_mask, masked_softmax, scaled_dot_product_attention_weights
@@ -43,7 +43,7 @@ def _dtype(dtype, op: str) -> np.dtype:
 
 
 def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else from_numpy(np.asarray(x))
+    return x if isinstance(x, Tensor) else from_numpy(get_array_module(x).asarray(x))
 
 
 class MultiheadAttention(Module):
@@ -257,7 +257,7 @@ class MultiheadAttention(Module):
         k = permute(reshape(k, (k.shape[0], N, H, hd)), 1, 2, 0, 3)        # (N, H, S, hd)
         v = permute(reshape(v, (v.shape[0], N, H, hd)), 1, 2, 0, 3)
         if self.add_zero_attn:  # and one zero key and value
-            zeros = from_numpy(np.zeros((N, H, 1, hd), dtype))
+            zeros = _zeros((N, H, 1, hd), dtype=dtype, device=k.device)
             k, v = cat([k, zeros], 2), cat([v, zeros], 2)
             mask, kpm = _pad_last(mask), _pad_last(kpm)
 
@@ -282,7 +282,7 @@ class MultiheadAttention(Module):
 
 
 def _unsqueeze_mask(m):
-    return unsqueeze(m, 0) if isinstance(m, Tensor) else np.asarray(m)[None]
+    return unsqueeze(m, 0) if isinstance(m, Tensor) else get_array_module(m).asarray(m)[None]
 
 
 def _reshape_mask(m, shape):
@@ -300,8 +300,9 @@ def _pad_last(m):
     if m is None:
         return None
     if isinstance(m, Tensor):
-        return cat([m, from_numpy(np.zeros(m.shape[:-1] + (1,), m.dtype))], -1)
-    return np.concatenate([m, np.zeros(m.shape[:-1] + (1,), m.dtype)], -1)
+        return cat([m, _zeros(m.shape[:-1] + (1,), dtype=m.dtype, device=m.device)], -1)
+    xp = get_array_module(m)
+    return xp.concatenate([m, xp.zeros(m.shape[:-1] + (1,), m.dtype)], -1)
 
 
 # --- attention for recurrent encoder–decoders ------------------------------------------------------------
@@ -333,7 +334,7 @@ def _query_keys(query, keys, values, key_padding_mask, op: str):
 def _attend(scores: Tensor, values: Tensor, mask, single: bool):
     """α = softmax over the keys of the (masked) scores, context = α V."""
     if mask is not None:
-        scores = scores + _as_tensor(mask)
+        scores = scores + mask  # a host mask joins the scores' device
     weights = masked_softmax(scores, -1)                                   # (B, T, S)
     context = matmul(weights, values)                                      # (B, T, Dv)
     if single:

@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..creation import from_numpy
 from ..engine import Tensor, no_grad
 
@@ -50,13 +51,16 @@ def select_state(state, index: np.ndarray):
         return None
     if isinstance(state, (tuple, list)):
         return type(state)(select_state(s, index) for s in state)
-    data = state.array if isinstance(state, Tensor) else np.asarray(state)
+    data = state.array if isinstance(state, Tensor) else state
+    xp = backend.get_array_module(data)
+    data = xp.asarray(data)
     out = data[:, index] if data.ndim == 3 else data[index]
-    return from_numpy(np.ascontiguousarray(out)) if isinstance(state, Tensor) else out
+    return from_numpy(xp.ascontiguousarray(out)) if isinstance(state, Tensor) else out
 
 
 def _logits(x) -> np.ndarray:
-    return x.array if isinstance(x, Tensor) else np.asarray(x)
+    # tokens are chosen on the host: one read of the (N, V) logits per step, wherever the model runs
+    return backend.to_numpy(x.array if isinstance(x, Tensor) else x)
 
 
 def _prompts(prompt) -> np.ndarray:

@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 
 from ..backend import is_array
+from ..engine import Tensor
 
 from .metrics import greater_is_better
 
@@ -362,8 +363,9 @@ class EarlyStopping(Callback):
         self.best_epoch = None if state.get("best_epoch") is None else int(state["best_epoch"])
         self.stopped_epoch = None if state.get("stopped_epoch") is None else int(state["stopped_epoch"])
         bw = state.get("best_weights")
-        self.best_weights = None if bw is None else {str(k): (v.copy() if is_array(v) else np.array(v))
-                                                     for k, v in bw.items()}
+        self.best_weights = None if bw is None else {
+            str(k): v.clone() if isinstance(v, Tensor) else v.copy() if is_array(v) else np.array(v)
+            for k, v in bw.items()}
 
 
 # --- checkpoints -------------------------------------------------------------------

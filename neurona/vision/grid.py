@@ -19,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import backend
+from ..backend import get_array_module
 from ..engine import Tensor, no_grad
 from ..functional.loss import binary_cross_entropy_with_logits, cross_entropy, smooth_l1_loss
 from ..functional.math import as_tensor
@@ -102,7 +104,7 @@ class GridBoxCoder:
         class overlapping with IoU > ``iou_threshold`` are suppressed (``batched_nms``), and the best
         ``max_detections`` remain. Returns ``{"boxes": (k, 4) xyxy, "scores": (k,), "labels": (k,)}``.
         """
-        out = output.array if isinstance(output, Tensor) else np.asarray(output)
+        out = backend.to_numpy(output.array if isinstance(output, Tensor) else output)  # decoded on the host
         out = out.astype(np.float64)
         gh, gw = self.grid_size
         if out.ndim != 4 or out.shape[2:] != (gh, gw) or out.shape[1] < 6:
@@ -168,7 +170,7 @@ class GridDetectionLoss(Module):
 
 def detect(model: Module, images, coder: GridBoxCoder, batch_size: int = 256, **decode_kwargs) -> list[dict]:
     """Run a grid detector on ``images`` (N, C, H, W) in eval mode and decode its outputs (``GridBoxCoder.decode``)."""
-    images = images.array if isinstance(images, Tensor) else np.asarray(images)
+    images = images.array if isinstance(images, Tensor) else get_array_module(images).asarray(images)
     was_training = model.training
     model.eval()
     result = []

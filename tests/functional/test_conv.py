@@ -132,8 +132,12 @@ def test_large_col2im_goes_one_offset_at_a_time(rng, monkeypatch):
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("path, memory", [("reference", (0, 1, 2, 3)), ("conv2d_batch_last", (1, 2, 3, 0)),
-                                          ("conv2d_channels_last", (0, 2, 3, 1))])
+_HOST_STRATEGY = pytest.mark.host_only("the Numba conv strategies and their memory orders are host-only")
+
+
+@pytest.mark.parametrize("path, memory", [("reference", (0, 1, 2, 3)),
+                                          pytest.param("conv2d_batch_last", (1, 2, 3, 0), marks=_HOST_STRATEGY),
+                                          pytest.param("conv2d_channels_last", (0, 2, 3, 1), marks=_HOST_STRATEGY)])
 def test_conv_output_is_float32_and_its_memory_order_is_the_strategys(rng, monkeypatch, path, memory):
     """The layout contract (CONTRIBUTING.md): NCHW shape, in NCHW, CHWN or NHWC memory by strategy."""
     _use(monkeypatch, path)
@@ -276,6 +280,7 @@ def test_channels_last_blocks_of_images_agree_with_one_block(rng, monkeypatch, s
     _agree_under(monkeypatch, CL, "BLOCK_BYTES", (1 << 30, 1), (x, w, b), (stride, padding, dilation), r)
 
 
+@pytest.mark.host_only("the Numba conv strategies (row blocks, row bands) run on host arrays only")
 @pytest.mark.parametrize("stride, padding, dilation, kernel", [(1, 2, 1, 5), (2, 1, 1, 3), (1, 2, 2, 3), (1, 0, 1, 1),
                                                                 ((2, 1), (1, 2), (1, 2), (3, 2))])
 def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch, stride, padding, dilation, kernel):
@@ -301,6 +306,7 @@ def test_batch_last_blocks_of_rows_agree_with_one_patch_matrix(rng, monkeypatch,
                                atol=1e-10)
 
 
+@pytest.mark.host_only("the Numba conv strategies (row blocks, row bands) run on host arrays only")
 def test_first_layer_takes_row_blocks_and_others_row_bands(rng, monkeypatch):
     """By default a batch-last convolution whose input needs no gradient runs in blocks of rows, one whose input
     needs a gradient on row bands, and one with a stride along the height on the patch matrix."""
@@ -336,6 +342,7 @@ BANDS = [
 ]
 
 
+@pytest.mark.host_only("the Numba conv strategies (row blocks, row bands) run on host arrays only")
 @pytest.mark.parametrize("xs, ws, stride, padding, dilation", BANDS)
 def test_row_bands_agree_with_the_patch_matrix_and_the_reference(rng, monkeypatch, xs, ws, stride, padding,
                                                                  dilation):
@@ -355,6 +362,7 @@ def test_row_bands_agree_with_the_patch_matrix_and_the_reference(rng, monkeypatc
     assert neurona.gradcheck(fn, *(neurona.from_numpy(a) for a in (x, w, b)))
 
 
+@pytest.mark.host_only("the Numba conv strategies (row blocks, row bands) run on host arrays only")
 def test_row_bands_keep_float32_and_read_other_memory_orders(rng, monkeypatch):
     """float32 in, float32 values and gradients out; an NCHW or NHWC input gives what a batch-last one gives."""
     _use(monkeypatch, "conv2d_batch_last")
@@ -377,6 +385,7 @@ def test_row_bands_keep_float32_and_read_other_memory_orders(rng, monkeypatch):
                                                               1), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.host_only("the Numba conv strategies (row blocks, row bands) run on host arrays only")
 def test_row_bands_with_a_frozen_weight_keep_nothing_for_it(rng, monkeypatch):
     """With the weight frozen, row bands hand U back at once (it is only read again for ∂L/∂W); ∂L/∂x and ∂L/∂b
     are those of the patch matrix, and the values those of the reference."""

@@ -157,10 +157,10 @@ def test_state_dict_shares_memory_with_parameters_and_persistent_buffers():
     assert np.all(net.head.weight.array == 123.0)
     with neurona.no_grad():
         net.bn.running_mean.add_(1.0)
-    assert np.array_equal(sd["bn.running_mean"].numpy(), net.bn.running_mean.numpy())
+    assert np.array_equal(sd["bn.running_mean"].cpu().numpy(), net.bn.running_mean.cpu().numpy())
     snapshot = {k: v.clone() for k, v in net.state_dict().items()}  # the way to keep values
     sd["head.bias"].fill_(-1.0)
-    assert not np.any(snapshot["head.bias"].numpy() == -1.0)
+    assert not np.any(snapshot["head.bias"].cpu().numpy() == -1.0)
     assert net.state_dict(keep_vars=True)["head.weight"] is net.head.weight
 
 
@@ -191,7 +191,7 @@ def test_load_state_dict_converts_dtype():
 
 
 def _snapshot(m):
-    return {k: v.numpy().copy() for k, v in m.state_dict().items()}
+    return {k: v.cpu().numpy().copy() for k, v in m.state_dict().items()}
 
 
 def _assert_unchanged(m, snap):

@@ -22,7 +22,7 @@ def _model(seed=0, dropout=0.0):
 
 
 def _weights(model):
-    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def test_fit_learns_and_returns_history():
@@ -140,7 +140,7 @@ def test_gradient_clipping_limits_each_step():
     before = _weights(m)
     fit(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=1.0), (Xtr, ytr), epochs=1, batch_size=60,
         verbose=0, clip_grad_norm=1e-4)
-    total = np.sqrt(sum(((m.state_dict()[k].numpy() - v) ** 2).sum() for k, v in before.items()))
+    total = np.sqrt(sum(((m.state_dict()[k].cpu().numpy() - v) ** 2).sum() for k, v in before.items()))
     assert 0 < total <= 3 * 1e-4 * 1.01  # three steps of norm at most lr * 1e-4
 
 

@@ -36,7 +36,7 @@ def test_model_optimizer_and_generators_are_restored():
     xb, yb = next(iter(loader))
     nn.CrossEntropyLoss()(model(xb), yb).backward()
     opt.step()
-    weights = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    weights = {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
     opt_state = opt.state_dict()
     loader_state = loader.generator.bit_generator.state
     global_state = neurona.get_rng_state()
