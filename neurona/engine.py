@@ -476,6 +476,15 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a 0-d tensor formats its number, as in PyTorch; others only with an empty spec."""
+        if self.array.size == 1 and self.array.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {tuple(self.shape)}; only a "
+                            f"0-d tensor formats as a number (use .item() or .tolist())")
+        return repr(self)
+
     def __repr__(self) -> str:
         body = _printing.array_string(backend.to_numpy(self.array), "tensor(")
         extra = ""

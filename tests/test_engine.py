@@ -522,3 +522,12 @@ def test_backward_with_wrong_number_of_gradients_is_named():
     x = nr.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Bad\.backward returned 1 gradient\(s\) for 2 input\(s\)"):
         Bad()(x, x).sum().backward()
+
+
+def test_format_specs_apply_to_0d_tensors_as_in_pytorch():
+    loss = nr.tensor(3.14159)
+    assert f"{loss:.3f}" == "3.142" and f"epoch loss {loss * 2:.1f}" == "epoch loss 6.3"
+    assert f"{loss}" == str(loss.item())  # an empty spec on a 0-d tensor: its number, as PyTorch prints it
+    assert f"{nr.tensor([1.0, 2.0])}" == repr(nr.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"format string '\.3f' for a tensor of shape \(1,\)"):
+        f"{nr.tensor([2.5]):.3f}"
