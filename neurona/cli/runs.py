@@ -21,7 +21,7 @@ import numpy as np
 
 from .output import CLIError
 
-__all__ = ["new_run_dir", "write_json", "jsonable", "model_path", "timestamp", "check_writable", "RunFolder",
+__all__ = ["new_run_dir", "write_json", "write_rows", "jsonable", "model_path", "timestamp", "check_writable", "RunFolder",
            "strip_stamp"]
 
 _STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
@@ -153,6 +153,18 @@ class RunFolder:
             os.close(self._lock)
             self._lock = None
         return False
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """history.csv for the tasks trained outside ``fit``: one row per epoch, atomically."""
+    import csv
+
+    from ..io import atomic_write
+
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
+        w.writeheader()
+        w.writerows(rows)
 
 
 def write_json(path: Path, obj) -> None:

@@ -3,14 +3,12 @@ seq2seq-transformer | transformer-lm``: the sequence tasks of :mod:`neurona.text
 flags and written to a run folder."""
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 
 from .. import io
 from ..text.tasks import TASKS, run_task, task_options
 from .options import parse_ints
 from .output import CLIError, say
-from .runs import RunFolder, new_run_dir, timestamp
+from .runs import RunFolder, new_run_dir, timestamp, write_rows
 
 __all__ = ["is_task", "train"]
 
@@ -20,14 +18,6 @@ _FLAGS = ("data", "hidden", "dropout", "epochs", "lr", "batch_size", "seed", "pa
 
 def is_task(name) -> bool:
     return name in TASKS
-
-
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    """history.csv for the tasks trained outside ``fit``: one row per epoch."""
-    with io.atomic_write(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
-        w.writeheader()
-        w.writerows(rows)
 
 
 def train(args) -> int:
@@ -50,7 +40,7 @@ def train(args) -> int:
         io.save(result.model, folder.file("model.npz"), **result.meta, options=o, test=test)
         folder.write_json("metrics.json", result.metrics)
         if isinstance(result.history, list):
-            _write_rows(folder.file("history.csv"), result.history)
+            write_rows(folder.file("history.csv"), result.history)
         else:
             result.history.to_csv(folder.file("history.csv"))
         with io.atomic_write(folder.file(result.report_name), "w", encoding="utf-8") as f:

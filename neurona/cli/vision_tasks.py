@@ -3,14 +3,13 @@
 from the command's flags and written to a run folder."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from .. import io
 from ..vision.tasks import TASKS, run_task, task_options, write_figures
 from .options import parse_ints
 from .output import CLIError, plots_skipped, say
-from .runs import RunFolder, new_run_dir, timestamp
+from .runs import RunFolder, new_run_dir, timestamp, write_rows
 
 __all__ = ["is_task", "train"]
 
@@ -19,13 +18,6 @@ _FLAGS = ("data", "hidden", "epochs", "lr", "batch_size", "seed", "optimizer")
 
 def is_task(name) -> bool:
     return name in TASKS
-
-
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    with io.atomic_write(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
-        w.writeheader()
-        w.writerows(rows)
 
 
 def train(args) -> int:
@@ -53,7 +45,7 @@ def train(args) -> int:
             io.save(other, folder.file(f"{name}.npz"), dataset=result.meta["dataset"], task=name, options=o)
             files.append(f"{name}.npz")
         folder.write_json("metrics.json", result.metrics)
-        _write_rows(folder.file("history.csv"), result.history)
+        write_rows(folder.file("history.csv"), result.history)
         with io.atomic_write(folder.file(result.report_name), "w", encoding="utf-8") as f:
             f.write(result.report)
         figures = write_figures(args.model, result, folder.path)

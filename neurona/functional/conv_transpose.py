@@ -37,17 +37,10 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..engine import Function, Tensor
+from .conv import _pair
 from .math import as_tensor
 
 __all__ = ["conv_transpose2d", "conv_transpose1d", "conv_transpose_output_size", "conv_transpose2d_reference"]
-
-
-def _pair(v, name: str, op: str) -> tuple:
-    if isinstance(v, (int, np.integer)):
-        return (int(v), int(v))
-    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(a, (int, np.integer)) for a in v):
-        return (int(v[0]), int(v[1]))
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
 
 
 def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0,

@@ -31,6 +31,7 @@ from .. import workspace
 from ..backend import get_array_module
 from ..engine import is_grad_enabled
 from ..functional.conv import Conv2d as _Conv2d
+from ._patches import _strided, _take, _zero_border
 
 __all__ = ["Conv2d"]
 
@@ -38,30 +39,6 @@ __all__ = ["Conv2d"]
 COL2IM_BUFFER = 1 << 23
 # a first layer's patches go in blocks of output rows of about this many bytes
 ROW_BLOCK_BYTES = 1 << 20
-
-
-def _take(xp, shape, dtype):
-    return workspace.take(shape, dtype, xp)
-
-
-def _strided(xp, a, shape, strides):
-    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides, writeable=False)
-
-
-def _zero_border(a, axes: tuple, pads: tuple) -> None:
-    """Zero the padding frame of a reused buffer: ``pads`` = (top, bottom, left, right) along ``axes``."""
-    t, b, l, r = pads
-    ah, aw = axes
-    idx = [slice(None)] * a.ndim
-    for ax, lo, hi in ((ah, t, b), (aw, l, r)):
-        n = a.shape[ax]
-        if lo:
-            idx[ax] = slice(0, lo)
-            a[tuple(idx)] = 0
-        if hi:
-            idx[ax] = slice(n - hi, n)
-            a[tuple(idx)] = 0
-        idx[ax] = slice(None)
 
 
 class Conv2d(_Conv2d):

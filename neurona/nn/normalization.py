@@ -27,6 +27,27 @@ def _dtype(dtype) -> np.dtype:
     return d
 
 
+def _per_channel_state(m: Module, num_features, eps, momentum, affine, track_running_stats, dtype) -> None:
+    """The settings, the affine γ, β (ones, zeros) and the running statistics of a per-channel normalization."""
+    d = _dtype(dtype)
+    m.num_features, m.eps, m.momentum = int(num_features), float(eps), momentum
+    m.affine, m.track_running_stats = bool(affine), bool(track_running_stats)
+    if affine:
+        m.weight = Parameter(from_numpy(np.ones(m.num_features, d)))
+        m.bias = Parameter(from_numpy(np.zeros(m.num_features, d)))
+    else:
+        m.register_parameter("weight", None)
+        m.register_parameter("bias", None)
+    if track_running_stats:
+        m.register_buffer("running_mean", from_numpy(np.zeros(m.num_features, d)))
+        m.register_buffer("running_var", from_numpy(np.ones(m.num_features, d)))
+        m.register_buffer("num_batches_tracked", from_numpy(np.array(0, np.int64)))
+    else:
+        m.register_buffer("running_mean", None)
+        m.register_buffer("running_var", None)
+        m.register_buffer("num_batches_tracked", None)
+
+
 class _BatchNorm(Module):
     """Shared body of BatchNorm1d/2d/3d; a subclass only says which input ranks it accepts."""
 
@@ -36,23 +57,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=None):
         super().__init__()
-        d = _dtype(dtype)
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        if affine:
-            self.weight = Parameter(from_numpy(np.ones(self.num_features, d)))
-            self.bias = Parameter(from_numpy(np.zeros(self.num_features, d)))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", from_numpy(np.zeros(self.num_features, d)))
-            self.register_buffer("running_var", from_numpy(np.ones(self.num_features, d)))
-            self.register_buffer("num_batches_tracked", from_numpy(np.array(0, np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        _per_channel_state(self, num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""

@@ -9,7 +9,7 @@ from ..engine import Tensor
 from ..functional.normalization_more import group_norm, instance_norm, local_response_norm
 from . import init
 from .module import Module
-from .normalization import _dtype
+from .normalization import _dtype, _per_channel_state
 from .parameter import Parameter
 
 __all__ = ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
@@ -61,23 +61,7 @@ class _InstanceNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
                  track_running_stats: bool = False, dtype=None):
         super().__init__()
-        d = _dtype(dtype)
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        if affine:
-            self.weight = Parameter(from_numpy(np.ones(self.num_features, d)))
-            self.bias = Parameter(from_numpy(np.zeros(self.num_features, d)))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", from_numpy(np.zeros(self.num_features, d)))
-            self.register_buffer("running_var", from_numpy(np.ones(self.num_features, d)))
-            self.register_buffer("num_batches_tracked", from_numpy(np.array(0, np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        _per_channel_state(self, num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         name, s = type(self).__name__, self._spatial
