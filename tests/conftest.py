@@ -29,6 +29,12 @@ def rng() -> np.random.Generator:
 
 # --- the strict stand-in device (NEURONA_STRICT_DEVICE=1) ----------------------------------------------------
 
+def pytest_addoption(parser):
+    parser.addoption("--device", default="strict",
+                     help="the device tests/test_device_ops.py compares with the CPU: strict (the stand-in, default), "
+                          "cuda, cuda:N")
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "host_only(reason): a test of host-only behaviour (files, plots, the command line, NumPy "
