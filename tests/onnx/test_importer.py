@@ -33,8 +33,8 @@ EXPORTERS = ["", "_dynamo"]
 
 def torch_file(name, exporter):
     path = FIXTURES / "onnx" / f"torch_{name}{exporter}.onnx"
-    if not path.exists():
-        pytest.skip(f"{path.name} was not recorded (the torch.export-based exporter needs onnxscript)")
+    assert path.exists(), (f"{path.name} is missing: record it with tests/fixtures/record_onnx.py "
+                           f"(the dynamo files need onnxscript)")
     return path
 
 
