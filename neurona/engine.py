@@ -1360,30 +1360,39 @@ def _backward(roots, grads, retain_graph: bool, sink, handed: set) -> None:
                 if t is not None:
                     store(t, gy, handed)
             gxs = _ip.checked_backward(fn, gy)
-        if type(gxs) is not tuple:
-            gxs = tuple(gxs) if type(gxs) is list else (gxs,)
         parents = fn.parents
-        if len(gxs) != len(parents):
-            raise RuntimeError(
-                f"{type(fn).__name__}.backward returned {len(gxs)} gradient(s) for {len(parents)} input(s); "
-                f"return one per input (None where an input needs none)"
-            )
         nxt = None  # a node that became ready and may run next without going through the heap
-        for p, gx in zip(parents, gxs):
-            if p is None or gx is None:
-                continue
-            if isinstance(p, Tensor):  # a leaf that requires grad (Parameter included)
-                if sink is None:
-                    _accumulate_leaf(p, gx, handed)
-                else:
-                    sink(p, gx, handed)
+        if type(gxs) is _NDARRAY and len(parents) == 1:  # one input, one gradient (most elementwise ops): no loop
+            p = parents[0]
+            if p is None:
+                pass
+            elif isinstance(p, Tensor):
+                store(p, gxs, handed)
             elif p in pending:
-                pending[p] = pending[p] + gx  # never in place: gx may be shared
+                pending[p] = pending[p] + gxs  # never in place: gxs may be shared
             else:
-                pending[p] = gx
-                if nxt is not None:
-                    heapq.heappush(heap, (-nxt.gen, id(nxt), nxt))
+                pending[p] = gxs
                 nxt = p
+        else:
+            if type(gxs) is not tuple:
+                gxs = tuple(gxs) if type(gxs) is list else (gxs,)
+            if len(gxs) != len(parents):
+                raise RuntimeError(
+                    f"{type(fn).__name__}.backward returned {len(gxs)} gradient(s) for {len(parents)} input(s); "
+                    f"return one per input (None where an input needs none)"
+                )
+            for p, gx in zip(parents, gxs):
+                if p is None or gx is None:
+                    continue
+                if isinstance(p, Tensor):  # a leaf that requires grad (Parameter included)
+                    store(p, gx, handed)
+                elif p in pending:
+                    pending[p] = pending[p] + gx  # never in place: gx may be shared
+                else:
+                    pending[p] = gx
+                    if nxt is not None:
+                        heapq.heappush(heap, (-nxt.gen, id(nxt), nxt))
+                    nxt = p
         if not retain_graph:
             fn.release()
         if nxt is not None:

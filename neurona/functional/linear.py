@@ -51,17 +51,19 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     x = as_tensor(x)
     weight = as_tensor(weight)
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
-    n_out, n_in = weight.shape
-    if x.ndim == 0 or x.shape[-1] != n_in:
-        raise ValueError(f"linear: expected input with {n_in} features (last dimension), got shape {x.shape}")
+    # the arrays' shapes (plain tuples) rather than .shape (a Size built per call): this runs for every layer call
+    xs, ws = x.array.shape, weight.array.shape
+    if len(ws) != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
+    n_out, n_in = ws
+    if not xs or xs[-1] != n_in:
+        raise ValueError(f"linear: expected input with {n_in} features (last dimension), got shape {xs}")
     if bias is not None:
         bias = as_tensor(bias)
-        if bias.shape != (n_out,):
+        if bias.array.shape != (n_out,):
             raise ValueError(
-                f"linear: bias must have shape ({n_out},) to match weight {weight.shape}, got {bias.shape}")
-    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+                f"linear: bias must have shape ({n_out},) to match weight {ws}, got {bias.array.shape}")
+    if x.array.dtype != weight.array.dtype or (bias is not None and bias.array.dtype != weight.array.dtype):
         bd = "" if bias is None else f", bias {bias.dtype}"
         raise TypeError(
             f"linear: dtypes differ: input {x.dtype}, weight {weight.dtype}{bd}; convert the input "

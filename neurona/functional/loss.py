@@ -377,18 +377,19 @@ class NLLLoss(Function):
 
 def _class_input(x: Tensor, op: str) -> int:
     _check_float_input(x, op)
-    if x.ndim == 0:
+    s = x.array.shape  # a plain tuple: no Size built per loss call
+    if not s:
         raise ValueError(f"{op}: input must have a class dimension: shape (C,), (N, C) or (N, C, d1, ...), "
                          f"got shape ()")
-    c = x.shape[1] if x.ndim > 1 else x.shape[0]
+    c = s[1] if len(s) > 1 else s[0]
     if c == 0:
-        raise ValueError(f"{op}: input of shape {x.shape} has no classes (C = 0)")
+        raise ValueError(f"{op}: input of shape {s} has no classes (C = 0)")
     return c
 
 
 def _index_target(x: Tensor, target, c: int, ignore_index: int, op: str, check_range: bool = True) -> np.ndarray:
     t = target.array if isinstance(target, Tensor) else get_array_module(target).asarray(target)
-    expected = _sample_shape(x.shape)
+    expected = _sample_shape(x.array.shape)
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers (e.g. target.long()), got dtype {t.dtype} and shape {t.shape}"
@@ -454,7 +455,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
             )
         t = _float_target(target, x, op)
         return CrossEntropyProbs(w, reduction, float(label_smoothing))(x, t)
-    fast = kernels.lookup("cross_entropy", x.array) if w is None and not label_smoothing and x.ndim == 2 else None
+    fast = kernels.lookup("cross_entropy", x.array) if w is None and not label_smoothing and x.array.ndim == 2 else None
     t = _index_target(x, target, c, ignore_index, op, check_range=fast is None)  # the kernel checks the range
     fn = fast or CrossEntropy
     try:
