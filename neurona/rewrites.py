@@ -66,9 +66,10 @@ class _LinearActivation(_Fused):
 
     def __call__(self, x):
         lin, a = self.layers
-        w, b = lin.weight, lin.bias
+        p = lin._parameters  # read from the registry: lin.weight finds it only after a failed attribute lookup
+        w, b = p.get("weight"), p.get("bias")
         xa = getattr(x, "array", None)
-        if xa is None or b is None or xa.ndim == 0 or xa.shape[-1] != w.array.shape[1] or xa.dtype != w.array.dtype \
+        if xa is None or w is None or b is None or xa.ndim == 0 or xa.shape[-1] != w.array.shape[1] or xa.dtype != w.array.dtype \
                 or b.array.dtype != xa.dtype:
             return self.unfused(x)
         op = kernels.lookup("linear_activation", xa, w.array, b.array)

@@ -59,6 +59,9 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        p = self._parameters  # read from the registry: self.weight finds it only after a failed attribute lookup
+        if "weight" in p and "bias" in p:
+            return linear(x, p["weight"], p["bias"])
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -122,7 +122,9 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+        b = self._buffers  # read from the registry: self.weight finds it only after a failed attribute lookup
+        weight = b["weight"] if "weight" in b else self.weight
+        return F.cross_entropy(input, target, weight, ignore_index=self.ignore_index, reduction=self.reduction,
                                label_smoothing=self.label_smoothing)
 
     def extra_repr(self) -> str:

@@ -112,6 +112,8 @@ class Optimizer:
         state = self.state
         update = self.update_one
         fast = self._fast_update()
+        # a state that starts empty (SGD's) stays {} until the update fills it: no init_state call per step
+        starts_full = type(self).init_state is not Optimizer.init_state
         for group in self.param_groups:
             thetas, grads, states = [], [], []  # what the fused kernel updates, all at once
             for p in group["params"]:
@@ -126,7 +128,7 @@ class Optimizer:
                         f"shape {theta.shape}; p.grad must have the parameter's shape"
                     )
                 s = state.get(p)
-                if not s:
+                if not s and (s is None or starts_full):
                     s = state[p] = self.init_state(p, group)
                 if fast is not None and _plain(theta, grad):
                     thetas.append(theta)
