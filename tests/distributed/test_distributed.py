@@ -200,14 +200,14 @@ def _single_process(opt_name: str, b: int, n: int, steps: int, batch_norm: bool)
 
 @needs_mpi
 @pytest.mark.parametrize("n, opt_name, extra", [(2, "sgd", ""), (3, "adam", ""), (3, "sgd", "syncbn"),
-                                                (2, "adam", "accumulate")])
+                                                (2, "adam", "accumulate"), (2, "adam", "strict")])
 def test_n_ranks_train_to_the_weights_of_one_process_with_the_combined_batch(tmp_path, n, opt_name, extra):
     out = tmp_path / "w.npz"
     b, steps = 6, 4
     proc = run_ranks(n, "train", out, opt_name, b, steps, *([extra] if extra else []))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = np.load(out)
-    assert bool(got["same_on_ranks"])
+    assert bool(got["same_on_ranks"]) and bool(got["on_device"])  # "strict": trained on the stand-in device
     for k, v in W.weights(W.mlp(batch_norm=extra == "syncbn", seed=100)).items():
         np.testing.assert_array_equal(got["start_" + k], v)  # rank 0's initial weights reached every rank
     for k, v in _single_process(opt_name, b, n, steps, extra == "syncbn").items():
@@ -224,6 +224,9 @@ def test_collectives_on_three_ranks(tmp_path):
     assert got["bcast"].tolist() == [2.0, 2.0, 2.0] and got["gathered"].tolist() == [0.0, 10.0, 20.0]
     assert json.loads(str(got["objs"])) == [{"rank": 0}, {"rank": 1}, {"rank": 2}]
     assert str(got["name"]) == "run-of-rank-0"
+    # device tensors (the strict stand-in) are staged through the host and stay on their device
+    assert got["dev_mean"].tolist() == [1.0, 2.0] and got["dev_bcast"].tolist() == [2.0, 2.0]
+    assert got["dev_gathered"].tolist() == [0.0, 1.0, 2.0] and set(got["dev_where"].tolist()) == {"strict"}
 
 
 @needs_mpi
