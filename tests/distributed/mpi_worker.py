@@ -110,14 +110,15 @@ def scenario_collectives(out: str):
                  objs=np.array(json.dumps(objs)), name=np.array(name), size=np.array(size))
 
 
-def scenario_fit(out: str, shuffle: bool):
+def scenario_fit(out: str, shuffle: bool, device=None):
     """fit(distributed=True): rank 0 saves the weights and the history; every rank's history must agree."""
     rank = dist.get_rank()
     model = mlp(seed=7 + rank)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     X, y = data()
     hist = nr.train.fit(model, nn.CrossEntropyLoss(), opt, (X[:64], y[:64]), val=(X[64:], y[64:]), epochs=3,
-                        batch_size=8, shuffle=shuffle, seed=3, verbose=2, distributed=True)
+                        batch_size=8, shuffle=shuffle, seed=3, verbose=2, distributed=True, device=device)
+    assert device is None or all(str(p.device) == device for p in model.parameters())
     rows = dist.all_gather_object(json.dumps({k: [round(v, 6) for v in vals] for k, vals in hist.history.items()
                                               if k != "time"}))
     if rank == 0:
@@ -164,7 +165,7 @@ if __name__ == "__main__":
     elif name == "collectives":
         scenario_collectives(out)
     elif name == "fit":
-        scenario_fit(out, shuffle="shuffle" in rest)
+        scenario_fit(out, shuffle="shuffle" in rest, device="strict" if "strict" in rest else None)
     elif name == "diverge":
         scenario_diverge(out)
     elif name == "fail":

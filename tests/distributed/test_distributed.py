@@ -230,9 +230,10 @@ def test_collectives_on_three_ranks(tmp_path):
 
 
 @needs_mpi
-def test_fit_distributed_on_two_ranks_equals_one_process_with_twice_the_batch(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", "strict"])
+def test_fit_distributed_on_two_ranks_equals_one_process_with_twice_the_batch(tmp_path, device):
     out = tmp_path / "f.npz"
-    proc = run_ranks(2, "fit", out)
+    proc = run_ranks(2, "fit", out, *(["strict"] if device == "strict" else []))  # strict: the stand-in device
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("Epoch 3/3") == 1  # only rank 0 prints
     got = np.load(out)
@@ -339,3 +340,13 @@ def test_the_example_trains_on_two_ranks_and_scores_every_test_image_once():
     assert lines[0] == "2 process(es), 51 training images each, global batch 32"
     assert lines[1].startswith("epoch 1/1  loss ")
     assert re.fullmatch(r"test accuracy 0\.\d{4} \(\d+/101\)", lines[2])  # 101 images, none twice (no padding)
+
+
+@needs_mpi
+def test_train_command_on_two_ranks_on_a_device_writes_files_that_load_on_the_cpu(tmp_path):
+    proc = run_command(2, "--device", "strict", "--data", "spiral", "--hidden", "8", "--epochs", "1",
+                       "--patience", "0", "--out", tmp_path, "--name", "dev")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("test accuracy") == 1  # rank 0 alone reports
+    model = nr.io.load(tmp_path / "dev" / "model.npz")
+    assert all(p.device == nr.device("cpu") for p in model.parameters())
