@@ -235,7 +235,7 @@ def run(args) -> int:
             "seed": o["seed"], "samples": o["samples"], "noise": o["noise"], "target": o["target"],
             "options": o, "embedded_subset": data.embedded_subset,
             "target_scaler": y_scaler.state_dict() if y_scaler is not None else None}
-    device = _device(args, ranks)
+    device = _device(args)
     with (RunFolder(run_dir, existing=resuming) if ranks.main else _OtherRank(run_dir)) as folder:
         if folder.removed_leftovers:
             say(f"removed {len(folder.removed_leftovers)} temporary file(s) left in {run_dir} by an interrupted save",
@@ -272,7 +272,7 @@ def run(args) -> int:
                        seconds, quiet)
 
 
-def _device(args, ranks):
+def _device(args):
     """The device of ``--device``, checked before anything is written."""
     from .. import backend
 
@@ -280,9 +280,6 @@ def _device(args, ranks):
         device = backend.resolve_device(getattr(args, "device", "cpu"))
     except (RuntimeError, TypeError, ValueError) as e:
         raise CLIError(f"--device: {e}") from None
-    if device.type != "cpu" and ranks.size > 1:
-        raise CLIError(f"--distributed trains on the CPU of each process; --device {args.device} is not supported "
-                       f"with it yet")
     return device
 
 

@@ -20,6 +20,7 @@ import traceback
 
 import numpy as np
 
+from .. import backend
 from ..engine import Tensor
 
 __all__ = ["ReduceOp", "init_process_group", "init", "is_available", "is_initialized", "destroy_process_group",
@@ -178,16 +179,39 @@ def barrier() -> None:
 # --- collectives on arrays -----------------------------------------------------------------
 
 
-def _buffer(x, what: str) -> np.ndarray:
-    """The array behind ``x`` (a Tensor or an ndarray) that a collective reads and writes in place."""
+def _buffer(x, what: str):
+    """(the host array a collective reads and writes in place, a function that copies it back or None).
+
+    A device array (CuPy's, or the strict stand-in's) is staged through host
+    memory: MPI here moves host buffers only, so the collective runs on a host
+    copy that is written back into the device array when it completes.
+    """
     a = x.array if isinstance(x, Tensor) else x
-    if not isinstance(a, np.ndarray):
-        # a device array (CuPy) or anything else: MPI here moves host memory only
-        raise TypeError(f"{what}: expected a neurona Tensor or a NumPy array, got {type(x).__name__}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{what}: the array must be C-contiguous to be sent in place, got strides {a.strides} for "
-                         f"shape {a.shape}; pass x.contiguous() or np.ascontiguousarray(x)")
-    return a
+    if isinstance(a, np.ndarray):
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{what}: the array must be C-contiguous to be sent in place, got strides {a.strides} "
+                             f"for shape {a.shape}; pass x.contiguous() or np.ascontiguousarray(x)")
+        return a, None
+    if not backend.is_array(a):
+        raise TypeError(f"{what}: expected a neurona Tensor or an array, got {type(x).__name__}")
+    host = np.ascontiguousarray(backend.to_numpy(a))
+
+    def back():
+        a[...] = backend.to_device(host, backend.device_of(a))
+
+    return host, back
+
+
+def _chain(first, second):
+    """Run ``first`` then ``second`` (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def both():
+        first()
+        second()
+
+    return both
 
 
 def _op(op: str):
@@ -232,7 +256,7 @@ def all_reduce(x, op: str = "sum", group=None, async_op: bool = False):
     >>> g = neurona.tensor([float(get_rank())]); all_reduce(g, "sum")   # every rank: 0 + 1 + … + (N − 1)
     """
     name = _op(op)
-    a = _buffer(x, "all_reduce")
+    a, back = _buffer(x, "all_reduce")
     w = _get()
     if w.comm is None:
         return Work() if async_op else x
@@ -240,6 +264,7 @@ def all_reduce(x, op: str = "sum", group=None, async_op: bool = False):
     if name == "mean":
         def then():
             np.divide(a, w.size, out=a, casting="unsafe")
+    then = _chain(then, back)
     if async_op:
         return Work(w.comm.Iallreduce(w.mpi.IN_PLACE, a, op=_mpi_op(w, name)), then)
     w.comm.Allreduce(w.mpi.IN_PLACE, a, op=_mpi_op(w, name))
@@ -250,15 +275,17 @@ def all_reduce(x, op: str = "sum", group=None, async_op: bool = False):
 
 def broadcast(x, src: int = 0, group=None, async_op: bool = False):
     """Overwrite ``x`` on every process with process ``src``'s ``x``, in place; returns ``x``."""
-    a = _buffer(x, "broadcast")
+    a, back = _buffer(x, "broadcast")
     w = _get()
     if not 0 <= int(src) < w.size:
         raise ValueError(f"broadcast: src must be a rank in 0..{w.size - 1}, got {src}")
     if w.comm is None:
         return Work() if async_op else x
     if async_op:
-        return Work(w.comm.Ibcast(a, root=int(src)))
+        return Work(w.comm.Ibcast(a, root=int(src)), back)
     w.comm.Bcast(a, root=int(src))
+    if back is not None:
+        back()
     return x
 
 
@@ -273,7 +300,9 @@ def all_gather(tensor_list_or_x, x=None, group=None, async_op: bool = False):
         out_list, src = None, tensor_list_or_x
     else:
         out_list, src = tensor_list_or_x, x
-    a = np.ascontiguousarray(src.array if isinstance(src, Tensor) else np.asarray(src))
+    raw = src.array if isinstance(src, Tensor) else src
+    dev = backend.device_of(raw) if backend.is_array(raw) else backend.CPU
+    a = np.ascontiguousarray(backend.to_numpy(raw) if backend.is_array(raw) else np.asarray(raw))
     w = _get()
     if w.comm is None:
         parts = [a.copy()]
@@ -289,11 +318,14 @@ def all_gather(tensor_list_or_x, x=None, group=None, async_op: bool = False):
         if len(out_list) != w.size:
             raise ValueError(f"all_gather: tensor_list has {len(out_list)} entries, expected world size {w.size}")
         for dst, part in zip(out_list, parts):
-            (dst.array if isinstance(dst, Tensor) else dst)[...] = part
+            d = dst.array if isinstance(dst, Tensor) else dst
+            d[...] = backend.to_device(part, backend.device_of(d))
         return Work() if async_op else None
+    if dev != backend.CPU:  # the parts go back to the device the input came from
+        parts = [backend.to_device(p, dev) for p in parts]
     if isinstance(src, Tensor):
-        from ..creation import from_numpy
-        return [from_numpy(p) for p in parts]
+        from ..engine import _wrap
+        return [_wrap(p) for p in parts]
     return parts
 
 

@@ -29,6 +29,7 @@ import weakref
 
 import numpy as np
 
+from .. import backend
 from ..engine import queue_callback
 from ..nn.module import Module
 from . import comm
@@ -65,21 +66,23 @@ class _Bucket:
         view = self.buffer[self.offsets[k]:self.offsets[k] + p.array.size]
         if grad is None:
             view[...] = 0
-        else:
-            view[...] = grad.reshape(-1)
+        else:  # a device gradient is staged through this host buffer (MPI here moves host memory)
+            view[...] = (grad if type(grad) is np.ndarray else backend.to_numpy(grad)).reshape(-1)
         if not self.filled[k]:
             self.filled[k] = True
             self.count += 1
 
     def give_back(self, scale: float) -> None:
         """Divide the reduced sums by the world size and write them into each parameter's ``.grad``."""
-        from ..creation import from_numpy
+        from ..engine import _wrap
 
         self.buffer *= self.buffer.dtype.type(scale)
         for p, off in zip(self.params, self.offsets):
             g = self.buffer[off:off + p.array.size].reshape(p.array.shape)
+            if type(p.array) is not np.ndarray:  # back to the parameter's device
+                g = backend.to_device(g, backend.device_of(p.array))
             if p.grad is None:
-                p.grad = from_numpy(g.copy())
+                p.grad = _wrap(g.copy())
             else:
                 p.grad.array[...] = g
 
@@ -234,8 +237,8 @@ def _unique(params: list) -> list:
 
 def _broadcast_in_place(t) -> None:
     a = t.array
-    if a.flags.c_contiguous:
-        comm.broadcast(a, 0)
+    if type(a) is not np.ndarray or a.flags.c_contiguous:
+        comm.broadcast(a, 0)  # a device array is staged through the host by comm
     else:
         tmp = np.ascontiguousarray(a)
         comm.broadcast(tmp, 0)

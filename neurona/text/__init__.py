@@ -9,7 +9,7 @@ from . import augment
 from .datasets import (WORD_LISTS, fortune_categories, fortunes_sample, load_fortunes, load_word_lists,
                        read_fortunes, read_word_list, stratified_split, words_sample)
 from .decoding import beam_search, greedy_decode, sample_decode, select_state
-from .tasks import perplexity
+from .language_model import perplexity
 from .vocab import (BOS, EOS, PAD, UNK, BucketLoader, Vocab, batchify, char_tokenize, pad_sequences,
                     word_tokenize)
 from .word2vec import CBOW, SkipGram, Word2Vec, cosine_similarity, most_similar

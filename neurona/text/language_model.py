@@ -6,7 +6,7 @@ in consecutive windows, carrying its hidden state from one window to the next (t
 Transformer (:class:`neurona.models.TransformerLM`) learns from windows cut at random places, each
 read from its start (the causal mask makes every position a training example). Both are scored by
 validation perplexity, exp(mean cross-entropy per character), reading the held-out text in order
-with their state carried (:func:`neurona.text.tasks.perplexity`): the recurrent state, or the
+with their state carried (:func:`perplexity`): the recurrent state, or the
 preceding characters for the Transformer.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 
 from .vocab import Vocab, batchify
 
-__all__ = ["CharCorpus", "fortune_corpus", "LanguageModelTrainer", "train_language_model", "LMRun", "LM_PRESETS"]
+__all__ = ["CharCorpus", "fortune_corpus", "LanguageModelTrainer", "train_language_model", "LMRun", "LM_PRESETS",
+           "perplexity"]
 
 
 @dataclass
@@ -202,7 +203,6 @@ class LanguageModelTrainer:
 
     def evaluate(self) -> dict:
         """Validation perplexity now (eval mode, no graph); appends a row to ``history`` and returns it."""
-        from .tasks import perplexity
 
         row = {"step": self.step_count, "epoch": self.step_count / self.windows_per_epoch,
                "loss": float(np.mean(self.losses)) if self.losses else float("nan"), "seconds": self.seconds,
@@ -247,3 +247,26 @@ def train_language_model(model, corpus: CharCorpus, steps: int | None = None, se
                   f"perplexity {row['val_perplexity']:.2f}  [{time.perf_counter() - t_last:.0f}s]", flush=True)
         t_last = time.perf_counter()
     return trainer.result()
+
+
+def perplexity(model, streams: np.ndarray, k: int) -> float:
+    """exp(mean cross-entropy per token) of a language model over (B, L) id streams, the state carried
+    across windows of ``k`` steps (eval mode, no graph). The vocabulary size for a model that knows
+    nothing, 1 for one that is always sure and right."""
+    from .. import nn, no_grad, tensor
+
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    total, n, state = 0.0, 0, None
+    was = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for s in range(0, streams.shape[1] - 1, k):
+                x = streams[:, s:min(s + k, streams.shape[1] - 1)]
+                y = streams[:, s + 1:s + 1 + x.shape[1]]
+                logits, state = model(x, state)
+                total += float(loss_fn(logits.reshape(-1, logits.shape[-1]), tensor(y.reshape(-1))).item())
+                n += y.size
+    finally:
+        model.train(was)
+    return math.exp(total / max(n, 1))

@@ -48,6 +48,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .language_model import perplexity
+
 __all__ = ["TASKS", "is_task", "task_options", "run_task", "TaskResult", "SampleCorpusWarning", "perplexity"]
 
 #: preset name → (corpus kind, defaults for the flags the user did not give)
@@ -283,29 +285,6 @@ def _language_id(o: dict, log, verbose: int) -> TaskResult:
 
 
 # --- 3. character language model (many-to-many, generation) ---------------------------------------
-
-
-def perplexity(model, streams: np.ndarray, k: int) -> float:
-    """exp(mean cross-entropy per token) of a language model over (B, L) id streams, the state carried
-    across windows of ``k`` steps (eval mode, no graph). The vocabulary size for a model that knows
-    nothing, 1 for one that is always sure and right."""
-    from .. import nn, no_grad, tensor
-
-    loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    total, n, state = 0.0, 0, None
-    was = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for s in range(0, streams.shape[1] - 1, k):
-                x = streams[:, s:min(s + k, streams.shape[1] - 1)]
-                y = streams[:, s + 1:s + 1 + x.shape[1]]
-                logits, state = model(x, state)
-                total += float(loss_fn(logits.reshape(-1, logits.shape[-1]), tensor(y.reshape(-1))).item())
-                n += y.size
-    finally:
-        model.train(was)
-    return math.exp(total / max(n, 1))
 
 
 def _char_lm(o: dict, log, verbose: int) -> TaskResult:

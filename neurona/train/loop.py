@@ -224,6 +224,10 @@ class _MetricAccumulator:
     def result(self, ranks: "_Ranks | None" = None) -> dict:
         """The epoch's logs; in a distributed run (``ranks``) over the examples of every rank."""
         if ranks is not None:
+            if self.loss_dev is not None:  # sums kept on a device are read back once, then summed over the ranks
+                self.loss_sum, self.loss_dev = float(self.loss_dev), None
+            for name in list(self.dev_sums):
+                self.sums[name] = float(self.dev_sums.pop(name))
             totals = ranks.sum([self.n, self.loss_sum] + [self.sums[name] for name, _ in self.metrics])
             self.n, self.loss_sum = int(totals[0]), float(totals[1])
             self.sums = {name: float(v) for (name, _), v in zip(self.metrics, totals[2:])}
@@ -648,9 +652,6 @@ def fit(model, loss_fn: Callable, optimizer, train, val=None, epochs: int = 10, 
     the linear scaling rule (lr × N for a batch N times larger) is yours to
     apply. Logs are means over all ranks; only rank 0 prints and writes files.
     """
-    if distributed and device is not None and backend.resolve_device(device).type != "cpu":
-        raise ValueError(f"fit: distributed=True trains on the CPU of each process; device={device!r} is not "
-                         f"supported with it yet (leave device out, or train on one process)")
     trainer = Trainer(model, loss_fn, optimizer, metrics=metrics, callbacks=callbacks, verbose=verbose,
                       penalty=penalty, clip_grad_norm=clip_grad_norm, distributed=distributed)
     if device is not None:

@@ -12,7 +12,7 @@ import numpy as np
 
 import neurona as nr
 import neurona.distributed as dist
-from neurona import nn, optim
+from neurona import backend, nn, optim
 
 
 def data(n: int = 96, d: int = 6, classes: int = 3, seed: int = 0):
@@ -38,13 +38,15 @@ def make_optimizer(name: str, params):
 
 
 def weights(model) -> dict:
-    return {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+    return {k: np.array(backend.to_numpy(v.array), copy=True) for k, v in model.state_dict().items()}
 
 
-def scenario_train(out: str, opt_name: str, batch: int, steps: int, sync_bn: bool = False, accumulate: int = 1):
-    """Each rank trains on its share of the global batch; rank 0 saves the final weights."""
+def scenario_train(out: str, opt_name: str, batch: int, steps: int, sync_bn: bool = False, accumulate: int = 1,
+                   device: str = "cpu"):
+    """Each rank trains on its share of the global batch; rank 0 saves the final weights. With a device (the strict
+    stand-in here), parameters, inputs and gradients live there and the collectives stage them through the host."""
     rank, size = dist.get_rank(), dist.get_world_size()
-    model = mlp(batch_norm=sync_bn, seed=100 + rank)  # different seeds: the wrap must make them equal
+    model = mlp(batch_norm=sync_bn, seed=100 + rank).to(device)  # different seeds: the wrap must make them equal
     if sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ddp = dist.DistributedDataParallel(model)
@@ -52,6 +54,10 @@ def scenario_train(out: str, opt_name: str, batch: int, steps: int, sync_bn: boo
     opt = make_optimizer(opt_name, model.parameters())
     X, y = data()
     loss_fn = nn.CrossEntropyLoss()
+
+    def t(a):
+        return nr.tensor(a).to(device)
+
     for step in range(steps):
         glob = np.arange(step * batch * size, (step + 1) * batch * size) % len(X)
         mine = glob[rank::size]  # this rank's share of the global batch (the sampler's interleaving)
@@ -60,17 +66,18 @@ def scenario_train(out: str, opt_name: str, batch: int, steps: int, sync_bn: boo
             parts = np.array_split(mine, accumulate)
             with ddp.no_sync():
                 for part in parts[:-1]:
-                    (loss_fn(ddp(nr.tensor(X[part])), nr.tensor(y[part])) * (len(part) / len(mine))).backward()
+                    (loss_fn(ddp(t(X[part])), t(y[part])) * (len(part) / len(mine))).backward()
             part = parts[-1]
-            (loss_fn(ddp(nr.tensor(X[part])), nr.tensor(y[part])) * (len(part) / len(mine))).backward()
+            (loss_fn(ddp(t(X[part])), t(y[part])) * (len(part) / len(mine))).backward()
         else:
-            loss_fn(ddp(nr.tensor(X[mine])), nr.tensor(y[mine])).backward()
+            loss_fn(ddp(t(X[mine])), t(y[mine])).backward()
         opt.step()
+    on_device = all(p.device == backend.check_device(device) for p in model.parameters())
     gathered = dist.all_gather_object({k: float(np.abs(v).sum()) for k, v in weights(model).items()})
     if rank == 0:
         np.savez(out, **{"w_" + k: v for k, v in weights(model).items()},
                  **{"start_" + k: v for k, v in start.items()},
-                 same_on_ranks=np.array(all(g == gathered[0] for g in gathered)),
+                 same_on_ranks=np.array(all(g == gathered[0] for g in gathered)), on_device=np.array(on_device),
                  bytes=np.array(ddp.stats["bytes"]), buckets=np.array(ddp.stats["buckets"]))
 
 
@@ -89,20 +96,29 @@ def scenario_collectives(out: str):
     name = dist.broadcast_object(f"run-of-rank-{rank}", src=0)
     w = dist.all_reduce(np.ones(4), "sum", async_op=True)
     w.wait()
+    d = nr.tensor([float(rank), 2.0]).to("strict")  # a device tensor, staged through the host
+    dist.all_reduce(d, "mean")
+    db = nr.tensor([float(rank)] * 2).to("strict")
+    dist.broadcast(db, src=size - 1)
+    dg = dist.all_gather(nr.tensor([rank * 1.0]).to("strict"))
     dist.barrier()
     if rank == 0:
         np.savez(out, sum=t.array, mean=m, max=mx, bcast=b, gathered=np.concatenate(g),
+                 dev_mean=backend.to_numpy(d.array), dev_bcast=backend.to_numpy(db.array),
+                 dev_gathered=np.concatenate([backend.to_numpy(p.array) for p in dg]),
+                 dev_where=np.array([str(x.device) for x in (d, db, *dg)]),
                  objs=np.array(json.dumps(objs)), name=np.array(name), size=np.array(size))
 
 
-def scenario_fit(out: str, shuffle: bool):
+def scenario_fit(out: str, shuffle: bool, device=None):
     """fit(distributed=True): rank 0 saves the weights and the history; every rank's history must agree."""
     rank = dist.get_rank()
     model = mlp(seed=7 + rank)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     X, y = data()
     hist = nr.train.fit(model, nn.CrossEntropyLoss(), opt, (X[:64], y[:64]), val=(X[64:], y[64:]), epochs=3,
-                        batch_size=8, shuffle=shuffle, seed=3, verbose=2, distributed=True)
+                        batch_size=8, shuffle=shuffle, seed=3, verbose=2, distributed=True, device=device)
+    assert device is None or all(str(p.device) == device for p in model.parameters())
     rows = dist.all_gather_object(json.dumps({k: [round(v, 6) for v in vals] for k, vals in hist.history.items()
                                               if k != "time"}))
     if rank == 0:
@@ -145,11 +161,11 @@ if __name__ == "__main__":
     if name == "train":
         opt_name, batch, steps = rest[0], int(rest[1]), int(rest[2])
         scenario_train(out, opt_name, batch, steps, sync_bn="syncbn" in rest, accumulate=2 if "accumulate" in rest
-                       else 1)
+                       else 1, device="strict" if "strict" in rest else "cpu")
     elif name == "collectives":
         scenario_collectives(out)
     elif name == "fit":
-        scenario_fit(out, shuffle="shuffle" in rest)
+        scenario_fit(out, shuffle="shuffle" in rest, device="strict" if "strict" in rest else None)
     elif name == "diverge":
         scenario_diverge(out)
     elif name == "fail":

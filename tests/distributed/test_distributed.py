@@ -200,14 +200,14 @@ def _single_process(opt_name: str, b: int, n: int, steps: int, batch_norm: bool)
 
 @needs_mpi
 @pytest.mark.parametrize("n, opt_name, extra", [(2, "sgd", ""), (3, "adam", ""), (3, "sgd", "syncbn"),
-                                                (2, "adam", "accumulate")])
+                                                (2, "adam", "accumulate"), (2, "adam", "strict")])
 def test_n_ranks_train_to_the_weights_of_one_process_with_the_combined_batch(tmp_path, n, opt_name, extra):
     out = tmp_path / "w.npz"
     b, steps = 6, 4
     proc = run_ranks(n, "train", out, opt_name, b, steps, *([extra] if extra else []))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = np.load(out)
-    assert bool(got["same_on_ranks"])
+    assert bool(got["same_on_ranks"]) and bool(got["on_device"])  # "strict": trained on the stand-in device
     for k, v in W.weights(W.mlp(batch_norm=extra == "syncbn", seed=100)).items():
         np.testing.assert_array_equal(got["start_" + k], v)  # rank 0's initial weights reached every rank
     for k, v in _single_process(opt_name, b, n, steps, extra == "syncbn").items():
@@ -224,12 +224,16 @@ def test_collectives_on_three_ranks(tmp_path):
     assert got["bcast"].tolist() == [2.0, 2.0, 2.0] and got["gathered"].tolist() == [0.0, 10.0, 20.0]
     assert json.loads(str(got["objs"])) == [{"rank": 0}, {"rank": 1}, {"rank": 2}]
     assert str(got["name"]) == "run-of-rank-0"
+    # device tensors (the strict stand-in) are staged through the host and stay on their device
+    assert got["dev_mean"].tolist() == [1.0, 2.0] and got["dev_bcast"].tolist() == [2.0, 2.0]
+    assert got["dev_gathered"].tolist() == [0.0, 1.0, 2.0] and set(got["dev_where"].tolist()) == {"strict"}
 
 
 @needs_mpi
-def test_fit_distributed_on_two_ranks_equals_one_process_with_twice_the_batch(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", "strict"])
+def test_fit_distributed_on_two_ranks_equals_one_process_with_twice_the_batch(tmp_path, device):
     out = tmp_path / "f.npz"
-    proc = run_ranks(2, "fit", out)
+    proc = run_ranks(2, "fit", out, *(["strict"] if device == "strict" else []))  # strict: the stand-in device
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("Epoch 3/3") == 1  # only rank 0 prints
     got = np.load(out)
@@ -336,3 +340,13 @@ def test_the_example_trains_on_two_ranks_and_scores_every_test_image_once():
     assert lines[0] == "2 process(es), 51 training images each, global batch 32"
     assert lines[1].startswith("epoch 1/1  loss ")
     assert re.fullmatch(r"test accuracy 0\.\d{4} \(\d+/101\)", lines[2])  # 101 images, none twice (no padding)
+
+
+@needs_mpi
+def test_train_command_on_two_ranks_on_a_device_writes_files_that_load_on_the_cpu(tmp_path):
+    proc = run_command(2, "--device", "strict", "--data", "spiral", "--hidden", "8", "--epochs", "1",
+                       "--patience", "0", "--out", tmp_path, "--name", "dev")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("test accuracy") == 1  # rank 0 alone reports
+    model = nr.io.load(tmp_path / "dev" / "model.npz")
+    assert all(p.device == nr.device("cpu") for p in model.parameters())
