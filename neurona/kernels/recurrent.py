@@ -97,8 +97,13 @@ class LSTMSequence(_LSTM):
         np.matmul(Z[po:po + T, :, H:].reshape(T * B, I + 1), wz[H:], out=A.reshape(T * B, 4 * H))
         whh = wz[:H]
         rec = np.empty((B, 4 * H), dt)
+        h0_zero = not h0.any()                  # the default initial state: the first product would be zero
         for t in steps:
-            np.matmul(Z[t + po, :, :H], whh, out=rec)
+            if h0_zero:
+                rec.fill(0)
+                h0_zero = False
+            else:
+                np.matmul(Z[t + po, :, :H], whh, out=rec)
             _lstm_step(A, rec, G, C, TC, Z, t, t + po, t + no)
         workspace.give(A)
         self.x, self.w_ih, self.w_hh, self.po = x, w_ih, w_hh, po
@@ -116,10 +121,12 @@ class LSTMSequence(_LSTM):
         dc = gy[T + 1].copy()
         dG = workspace.take((T, B, 4 * H), dt)
         dh_next = np.empty((B, H), dt)
+        last = T - 1 if self.reverse else 0           # the step whose product gives ∂L/∂h_0
         for t in self._bptt_steps(T):
             _lstm_step_back(gy, G, C, TC, t, t + po, dh, dc, dG)
-            np.matmul(dG[t], w_hh, out=dh_next)                 # ∂h_{t−1} = ∂a_t W_hh
-            dh, dh_next = dh_next, dh
+            if t != last or self.needs[1]:
+                np.matmul(dG[t], w_hh, out=dh_next)             # ∂h_{t−1} = ∂a_t W_hh
+                dh, dh_next = dh_next, dh
         grads = self._weight_grads(dG, dh, dc)
         workspace.give(dG)
         return grads
@@ -188,8 +195,13 @@ class GRUSequence(_GRU):
         steps, po, no, first, _ = _slots(T, self.reverse)
         S[first] = h0
         rec = np.empty((B, 3 * H), dt)
+        h0_zero = not h0.any()                  # the default initial state: the first product would be zero
         for t in steps:
-            np.matmul(S[t + po], whs, out=rec)
+            if h0_zero:
+                rec.fill(0)
+                h0_zero = False
+            else:
+                np.matmul(S[t + po], whs, out=rec)
             _gru_step(rec, A, HN, S, bhn, t, t + po, t + no)
         self.x, self.xa, self.w_ih, self.w_hh = x, xa, w_ih, w_hh
         self.A, self.HN, self.S, self.po = A, HN, S, po
@@ -206,9 +218,11 @@ class GRUSequence(_GRU):
         dAn = workspace.take((T, B, H), dt)
         dh_mm = gy[T].copy()                     # ∂L/∂h_T enters as if it came from the product
         carry = np.zeros((B, H), dt)
+        last = T - 1 if self.reverse else 0           # the step whose product gives ∂L/∂h_0
         for t in self._bptt_steps(T):
             _gru_step_back(gy, A, HN, S, t, t + po, dh_mm, carry, dHg, dAn)
-            np.matmul(dHg[t], w_hh, out=dh_mm)                  # ∂h_{t−1} = ∂(W_h h) W_hh + carry
+            if t != last or self.needs[1]:
+                np.matmul(dHg[t], w_hh, out=dh_mm)              # ∂h_{t−1} = ∂(W_h h) W_hh + carry
         dh_mm += carry
         grads = self._weight_grads(dHg, dAn, dh_mm)
         workspace.give(dHg, dAn)

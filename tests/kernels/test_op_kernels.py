@@ -251,6 +251,24 @@ def test_recurrent_sequences(dtype, cell, reverse, bias):
                                  *(neurona.from_numpy(a) for a in arrays))
 
 
+@pytest.mark.parametrize("cell, reverse", list(itertools.product(["lstm", "gru"], [False, True])))
+def test_recurrent_sequences_from_a_zero_state_without_gradient(cell, reverse):
+    # the layers' default initial state: the kernels skip the first step's product and the one for ∂L/∂h_0
+    from neurona.functional import recurrent as R
+    g = 4 if cell == "lstm" else 3
+    T, B, I, H = 6, 3, 4, 5
+    arrays = [_x((T, B, I), np.float64), _x((g * H, I), np.float64, seed=3), _x((g * H, H), np.float64, seed=4),
+              _x((g * H,), np.float64, seed=5), _x((g * H,), np.float64, seed=6)]
+    fn = R.lstm_sequence if cell == "lstm" else R.gru_sequence
+
+    def seq(x, w_ih, w_hh, b_ih, b_hh):
+        zeros = [neurona.zeros(B, H, dtype=neurona.float64) for _ in range(2 if cell == "lstm" else 1)]
+        return fn(x, *zeros, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+
+    assert_agree(run_both(seq, arrays), np.float64)
+    _kernel_ran(lambda *ts: seq(*ts)[0], *arrays, module="recurrent")
+
+
 def test_padded_sequences_keep_the_reference():
     from neurona.functional import recurrent as R
     x = neurona.from_numpy(_x((5, 2, 3), np.float64)).requires_grad_()
