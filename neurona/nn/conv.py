@@ -27,6 +27,36 @@ __all__ = ["Conv2d", "Conv1d", "BatchNorm2d", "Dropout2d"]
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
+def _check_channels(name: str, in_channels: int, out_channels: int, groups: int) -> None:
+    if in_channels < 1 or out_channels < 1:
+        raise ValueError(f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}")
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                         f"divisible by groups ({groups})")
+
+
+def _make_weights(m: Module, shape: tuple, bias: bool, dtype) -> None:
+    """The weight of ``shape`` and the bias (out_channels) of a convolution layer ``m``, initialised as PyTorch."""
+    d = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    if d.kind != "f":
+        raise TypeError(f"{type(m).__name__}: dtype must be a floating dtype, got {d}")
+    m.weight = Parameter(from_numpy(np.empty(shape, d)))
+    if bias:
+        m.bias = Parameter(from_numpy(np.empty((m.out_channels,), d)))
+    else:
+        m.register_parameter("bias", None)
+    m.reset_parameters()
+
+
+def _kaiming_reset(m: Module) -> None:
+    """W ~ kaiming_uniform(a=√5), b ~ U(±1/√fan_in) with fan_in = weight.shape[1]·prod(kernel), as PyTorch."""
+    init.kaiming_uniform_(m.weight, a=math.sqrt(5))
+    if m.bias is not None:
+        fan_in = m.weight.shape[1] * int(np.prod(m.kernel_size))
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(m.bias, -bound, bound)
+
+
 class _ConvNd(Module):
     """Shared body of Conv1d and Conv2d: hyperparameters, weights and PyTorch's default init."""
 
@@ -36,11 +66,7 @@ class _ConvNd(Module):
                  dilation: tuple, groups: int, bias: bool, padding_mode: str, dtype):
         super().__init__()
         name = type(self).__name__
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                             f"divisible by groups ({groups})")
+        _check_channels(name, in_channels, out_channels, groups)
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         if isinstance(padding, str):
@@ -51,27 +77,14 @@ class _ConvNd(Module):
         if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
             raise ValueError(f"{name}: kernel_size, stride and dilation must be positive, got {kernel_size}, "
                              f"{stride}, {dilation}")
-        d = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if d.kind != "f":
-            raise TypeError(f"{name}: dtype must be a floating dtype, got {d}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
         self.groups, self.padding_mode = int(groups), padding_mode
-        shape = (self.out_channels, self.in_channels // self.groups) + kernel_size
-        self.weight = Parameter(from_numpy(np.empty(shape, d)))
-        if bias:
-            self.bias = Parameter(from_numpy(np.empty((self.out_channels,), d)))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _make_weights(self, (self.out_channels, self.in_channels // self.groups) + kernel_size, bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: W ~ kaiming_uniform(a=√5) = U(±1/√fan_in), b ~ U(±1/√fan_in), fan_in = C/groups·kh·kw."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * int(np.prod(self.kernel_size))
-            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _kaiming_reset(self)
 
     def extra_repr(self) -> str:
         def fmt(t):

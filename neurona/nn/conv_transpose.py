@@ -7,17 +7,10 @@ convolution does it with learned filters. The computation lives in
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from ..backend import get_default_dtype
-from ..creation import from_numpy
 from ..engine import Tensor
 from ..functional.conv_transpose import _pair, conv_transpose1d, conv_transpose2d, conv_transpose_output_size
-from . import init
+from .conv import _check_channels, _kaiming_reset, _make_weights
 from .module import Module
-from .parameter import Parameter
 
 __all__ = ["ConvTranspose2d", "ConvTranspose1d"]
 
@@ -31,11 +24,7 @@ class _ConvTransposeNd(Module):
                  output_padding: tuple, groups: int, bias: bool, dilation: tuple, padding_mode: str, dtype):
         super().__init__()
         name = type(self).__name__
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                             f"divisible by groups ({groups})")
+        _check_channels(name, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported (as in PyTorch), got {padding_mode!r}")
         if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
@@ -47,30 +36,17 @@ class _ConvTransposeNd(Module):
         if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
             raise ValueError(f"{name}: output_padding {output_padding} must be smaller than either the stride "
                              f"{stride} or the dilation {dilation}")
-        d = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if d.kind != "f":
-            raise TypeError(f"{name}: dtype must be a floating dtype, got {d}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
         self.output_padding, self.groups, self.padding_mode = output_padding, int(groups), padding_mode
-        shape = (self.in_channels, self.out_channels // self.groups) + kernel_size
-        self.weight = Parameter(from_numpy(np.empty(shape, d)))
-        if bias:
-            self.bias = Parameter(from_numpy(np.empty((self.out_channels,), d)))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _make_weights(self, (self.in_channels, self.out_channels // self.groups) + kernel_size, bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: W ~ kaiming_uniform(a=√5) = U(±1/√fan_in), b ~ U(±1/√fan_in), fan_in = out/groups·k.
 
         (PyTorch computes the fan of the (in, out/groups, k...) weight as if it were a convolution's.)
         """
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * int(np.prod(self.kernel_size))
-            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _kaiming_reset(self)
 
     def extra_repr(self) -> str:
         fmt = str  # tuples, (4,) for one axis, as PyTorch prints them
