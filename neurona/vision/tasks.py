@@ -151,6 +151,17 @@ def _optimizer(o: dict, params, **kwargs):
     return create_optimizer(o["optimizer"], params, o["lr"])
 
 
+def _cosine_run(o: dict, model, n: int):
+    """A dense-prediction task's optimizer, batch size, cosine schedule over every step of the run, and the
+    generator that shuffles its batches."""
+    from ..optim.lr_scheduler import CosineAnnealingLR
+
+    opt = _optimizer(o, model.parameters())
+    bs = int(o["batch_size"])
+    sched = CosineAnnealingLR(opt, T_max=max(1, o["epochs"] * ((n + bs - 1) // bs)))
+    return opt, bs, sched, np.random.default_rng(o["seed"])
+
+
 def _batches(n: int, batch_size: int, rng: np.random.Generator, full_only: bool = False):
     order = rng.permutation(n)
     stop = n - batch_size + 1 if full_only else n
@@ -183,7 +194,6 @@ def _segmentation(o: dict, log) -> VisionResult:
     from .. import nn
     from ..creation import from_numpy, manual_seed
     from ..models import UNet
-    from ..optim.lr_scheduler import CosineAnnealingLR
     from .canvas import SEGMENTATION_CLASSES
     from .losses import DiceLoss
     from .metrics import SegmentationScores
@@ -201,11 +211,7 @@ def _segmentation(o: dict, log) -> VisionResult:
     model.head.bias.array[:] = np.log(np.maximum(share, 1e-6))
     _say(log, f"U-Net, depth {o['depth']}, {o['hidden'][0]} base channels: {model.num_parameters():,} parameters")
     ce, dice = nn.CrossEntropyLoss(), DiceLoss()
-    opt = _optimizer(o, model.parameters())
-    bs = int(o["batch_size"])
-    steps = (len(train) + bs - 1) // bs
-    sched = CosineAnnealingLR(opt, T_max=max(1, o["epochs"] * steps))
-    rng = np.random.default_rng(o["seed"])
+    opt, bs, sched, rng = _cosine_run(o, model, len(train))
     history = []
     train_start = time.perf_counter()
     for epoch in range(o["epochs"]):
@@ -255,7 +261,6 @@ def _detection(o: dict, log) -> VisionResult:
     from ..creation import from_numpy, manual_seed
     from ..data.fashion import CLASSES
     from ..models import GridDetector
-    from ..optim.lr_scheduler import CosineAnnealingLR
     from .grid import GridDetectionLoss
     from .metrics import mean_average_precision
 
@@ -269,11 +274,7 @@ def _detection(o: dict, log) -> VisionResult:
               f"grid {model.coder.grid_size}")
     _say(log, f"grid detector, width {o['hidden'][0]}: {model.num_parameters():,} parameters")
     loss_fn = GridDetectionLoss()
-    opt = _optimizer(o, model.parameters())
-    bs = int(o["batch_size"])
-    steps = (len(train) + bs - 1) // bs
-    sched = CosineAnnealingLR(opt, T_max=max(1, o["epochs"] * steps))
-    rng = np.random.default_rng(o["seed"])
+    opt, bs, sched, rng = _cosine_run(o, model, len(train))
     history = []
     train_start = time.perf_counter()
     for epoch in range(o["epochs"]):
