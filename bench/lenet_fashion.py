@@ -2,7 +2,7 @@
 
     python bench/lenet_fashion.py                 # LeNet-5, 3 epochs each, interleaved; then peak memory
     python bench/lenet_fashion.py --epochs 5 --threads 1
-    python bench/lenet_fashion.py --layers        # forward/backward time of every layer, both libraries
+    python bench/lenet_fashion.py --layers        # forward/backward time of every layer, both libraries (also --model cnn)
     python bench/lenet_fashion.py --model cnn --epochs 1        # 4 conv-BN-ReLU blocks (32, 32, 64, 64 channels)
     python bench/lenet_fashion.py --model cnn-small --epochs 1  # neurona.models' cnn-small
 
@@ -246,7 +246,7 @@ def memory(args) -> dict:
 
 
 def layers(args) -> None:
-    """Forward and forward+backward time of each LeNet-5 layer at batch 128, in both libraries.
+    """Forward and forward+backward time of each layer of ``args.model``, in both libraries.
 
     Each layer gets the input the network gives it (the previous layers' output, in the memory
     layout they produce) and a gradient laid out like its output, as inside a training step.
@@ -256,7 +256,8 @@ def layers(args) -> None:
     set_threads(args.threads)
     rng = np.random.default_rng(0)
     n = args.batch_size
-    nrun, trun = NeuronaRun(args.seed, tune=args.tune, reference=args.reference), TorchRun(args.seed)
+    nrun = NeuronaRun(args.seed, args.model, tune=args.tune, reference=args.reference)
+    trun = TorchRun(args.seed, args.model)
     # neurona's steps as nn.Sequential runs them (a fused pair is one step), and the same layers of PyTorch's
     nlayers, tlayers, names = [], [], []
     tmods = list(trun.model)
@@ -318,8 +319,8 @@ def main(argv=None) -> None:
     if args.child:
         return memory_child(args)
     if args.layers:
-        if args.model != "lenet5":
-            ap.error("--layers times the layers of LeNet-5 only, in the same order in both libraries")
+        if args.model == "cnn-small":
+            ap.error("--layers times LeNet-5 or the 4-block CNN, built from the same layers in both libraries")
         return layers(args)
 
     import torch

@@ -14,6 +14,10 @@ NEURONA_KERNELS         numba        ``numba``: ops run their named fast kernels
 NEURONA_REWRITES        on           ``on``: ``nn.Sequential`` applies the named rewrites of
                                      ``neurona.rewrites`` (fused layer pairs, same function and
                                      gradients) while the Numba kernels are in use; ``off``: never.
+NEURONA_GEMM            auto         float32 matrix products of the fast kernels: ``neurona``: on neurona's
+                                     AVX-512 kernel (``neurona.kernels.gemm``); ``blas``: on NumPy's BLAS;
+                                     ``auto``: neurona's where the CPU has AVX-512 and NumPy's OpenBLAS,
+                                     on one thread, runs older kernels (see :func:`blas_hints`).
 NEURONA_BLAS_THREADS    (BLAS's)     threads that :func:`tune` gives NumPy's BLAS; empty: unchanged.
 NEURONA_MALLOC          tune         ``tune``: :func:`tune` raises glibc's mmap and trim thresholds;
                                      ``keep``: it leaves the allocator alone.
@@ -39,7 +43,8 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["SETTINGS", "settings", "kernels", "set_kernels", "use_kernels", "rewrites_enabled", "set_rewrites",
+__all__ = ["SETTINGS", "settings", "kernels", "set_kernels", "use_kernels", "rewrites_enabled", "set_rewrites", "gemm",
+           "set_gemm",
            "tune", "tuning", "blas_hints"]
 
 
@@ -54,6 +59,7 @@ class Setting:
 SETTINGS = (
     Setting("NEURONA_KERNELS", "numba", ("numba", "reference"), "fast kernels or the reference ops"),
     Setting("NEURONA_REWRITES", "on", ("on", "off"), "nn.Sequential's fused layer pairs"),
+    Setting("NEURONA_GEMM", "auto", ("auto", "neurona", "blas"), "whose kernel runs float32 products"),
     Setting("NEURONA_BLAS_THREADS", "", (), "BLAS threads set by tune(); empty leaves BLAS's own"),
     Setting("NEURONA_MALLOC", "tune", ("tune", "keep"), "whether tune() raises glibc's malloc thresholds"),
     Setting("NEURONA_DATA", "", (), "first folder searched for data sets"),
@@ -86,6 +92,7 @@ def settings() -> dict[str, str]:
     out = {s.name: setting(s.name) for s in SETTINGS}
     out["NEURONA_KERNELS"] = kernels()
     out["NEURONA_REWRITES"] = "on" if rewrites_enabled() else "off"
+    out["NEURONA_GEMM"] = gemm()
     return out
 
 
@@ -94,6 +101,7 @@ def settings() -> dict[str, str]:
 class _State:
     kernels: str | None = None   # 'numba' or 'reference'; None: not read from the environment yet
     rewrites: bool | None = None
+    gemm: str | None = None      # 'auto', 'neurona' or 'blas'
 
 
 _state = _State()
@@ -143,6 +151,21 @@ def rewrites_enabled() -> bool:
 def set_rewrites(on: bool) -> None:
     """Turn the named rewrites of ``nn.Sequential`` on or off for the running process."""
     _state.rewrites = bool(on)
+
+
+def gemm() -> str:
+    """Whose kernel runs the fast kernels' float32 products: 'auto', 'neurona' or 'blas' (``NEURONA_GEMM``)."""
+    g = _state.gemm
+    if g is None:
+        g = _state.gemm = setting("NEURONA_GEMM")
+    return g
+
+
+def set_gemm(name: str) -> None:
+    """Run the fast kernels' float32 products on 'neurona''s AVX-512 kernel, on 'blas', or choose ('auto')."""
+    if name not in ("auto", "neurona", "blas"):
+        raise ValueError(f"set_gemm: expected 'auto', 'neurona' or 'blas', got {name!r}")
+    _state.gemm = name
 
 
 # --- tuning the process (only when asked) ----------------------------------------------------------------

@@ -11,6 +11,7 @@ into the rows, instead of the four graph nodes of ``x @ w.T + b``.
 """
 from __future__ import annotations
 
+from .. import kernels
 from ..engine import Function, Tensor
 from .math import as_tensor
 
@@ -69,6 +70,7 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: dtypes differ: input {x.dtype}, weight {weight.dtype}{bd}; convert the input "
             f"(x.float() / x.double()) or the layer (layer.to(neurona.{x.dtype.name})) so they match"
         )
+    op = kernels.lookup("linear", x.array, weight.array) or Linear
     if bias is None:
-        return Linear()(x, weight)
-    return Linear()(x, weight, bias)
+        return op()(x, weight)
+    return op()(x, weight, bias)

@@ -71,6 +71,8 @@ valid step backwards (what PyTorch's packed sequences do).
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import kernels, workspace
@@ -201,6 +203,9 @@ class _SequenceOp(Function):
     Forward returns one array that packs the outputs and the final state(s) along axis 0:
     (T + k, B, H) = [y_1 .. y_T, h_T, (c_T)]; the public functions slice it.
     """
+
+    # the weight-gradient products; the fast kernels' subclasses run them on neurona.kernels.gemm
+    _matmul = staticmethod(operator.matmul)
 
     def __init__(self, lengths=None, reverse: bool = False):
         self.lengths = lengths
@@ -427,10 +432,11 @@ class LSTMSequence(_SequenceOp):
         x, needs, po = self.x, self.needs, self.po
         I = x.shape[2]
         dG2 = dG.reshape(T * B, H4)
-        gx = (dG2 @ self.w_ih).reshape(x.shape) if needs[0] else None
+        mm = self._matmul
+        gx = mm(dG2, self.w_ih).reshape(x.shape) if needs[0] else None
         # [∂L/∂W_hh, ∂L/∂W_ih, ∂L/∂b] = ∂L/∂aᵀ [h_{t-1}, x_t, 1] over all steps, in one product computed
         # transposed (a wide result multiplies faster)
-        gz = self.Z[po:po + T].reshape(T * B, -1).T @ dG2     # (H + I + 1, 4H)
+        gz = mm(self.Z[po:po + T].reshape(T * B, -1).T, dG2)     # (H + I + 1, 4H)
         gw_hh = xp.ascontiguousarray(gz[:H].T) if needs[4] else None
         gw_ih = xp.ascontiguousarray(gz[H:H + I].T) if needs[3] else None
         grads = [gx, dh0 if needs[1] else None, dc0 if needs[2] else None, gw_ih, gw_hh]
@@ -584,15 +590,16 @@ class GRUSequence(_SequenceOp):
         dH2 = dHg.reshape(T * B, H3)
         dN2 = dAn.reshape(T * B, H)
         gx = gw_ih = None
+        mm = self._matmul
         if needs[0]:
-            gx = dH2[:, :H2] @ self.w_ih[:H2]
-            gx += dN2 @ self.w_ih[H2:]
+            gx = mm(dH2[:, :H2], self.w_ih[:H2])
+            gx += mm(dN2, self.w_ih[H2:])
             gx = gx.reshape(x.shape)
         xa = self.xa
-        g_rz = dH2[:, :H2].T @ xa                       # [∂L/∂W_ir; ∂L/∂W_iz] and their bias sums, last column
-        g_n = dN2.T @ xa
+        g_rz = mm(dH2[:, :H2].T, xa)                     # [∂L/∂W_ir; ∂L/∂W_iz] and their bias sums, last column
+        g_n = mm(dN2.T, xa)
         gw_ih = xp.concatenate([g_rz[:, :I], g_n[:, :I]]) if needs[2] else None
-        gw_hh = dH2.T @ Sprev.reshape(T * B, H) if needs[3] else None
+        gw_hh = mm(dH2.T, Sprev.reshape(T * B, H)) if needs[3] else None
         grads = [gx, dh0 if needs[1] else None, gw_ih, gw_hh]
         if self.has_bias:
             gb_ih = xp.concatenate([g_rz[:, I], g_n[:, I]])

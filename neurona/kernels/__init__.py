@@ -47,6 +47,8 @@ KERNELS = {
     "sigmoid": "activation:Sigmoid",
     "tanh": "activation:Tanh",
     "linear_activation": "activation:LinearActivation",
+    # the fully connected layer, its products on neurona.kernels.gemm
+    "linear": "linear:Linear",
     # convolution
     "conv2d_channels_last": "conv_channels_last:Conv2d",
     "conv2d_batch_last": "conv_batch_last:Conv2d",

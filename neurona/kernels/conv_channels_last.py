@@ -24,6 +24,7 @@ from ..backend import get_array_module
 from ..engine import is_grad_enabled
 from ..functional.conv import Conv2d as _Conv2d
 from ._patches import _strided, _take, _zero_border
+from .gemm import matmul
 
 __all__ = ["Conv2d"]
 
@@ -63,7 +64,7 @@ class Conv2d(_Conv2d):
                 cols = cols.copy()
                 workspace.give(xl)
             self.cols = cols
-            return cols @ w.reshape(o, c).T
+            return matmul(cols, w.reshape(o, c).T)
         # blocks of images: each block's patches are copied and multiplied while they are still in cache,
         # and backward copies them again rather than keeping all of them (kh·kw times the input's size)
         self.xl, self.scratch = xl, (xl if padded else None)
@@ -77,7 +78,7 @@ class Conv2d(_Conv2d):
             s1 = min(n, s0 + m)
             blk = buf[:s1 - s0]
             xp.copyto(blk, self._patches(xl, s0, s1))  # the im2col copy of this block
-            xp.matmul(blk.reshape(-1, k), wmat, out=y[s0 * rows:s1 * rows])
+            matmul(blk.reshape(-1, k), wmat, out=y[s0 * rows:s1 * rows])
         workspace.give(buf)
         return y
 
@@ -106,9 +107,9 @@ class Conv2d(_Conv2d):
             gb = gyl.sum(axis=0)
         if cols is not None:  # 1x1: the patches were kept (a view of the input, or its strided copy)
             if self.needs[1]:
-                gw = (gyl.T @ cols).reshape(o, c, 1, 1)          # ∂L/∂W = ∂L/∂Yᵀ cols
+                gw = matmul(gyl.T, cols).reshape(o, c, 1, 1)          # ∂L/∂W = ∂L/∂Yᵀ cols
             if self.needs[0]:
-                gxl = (gyl @ w.reshape(o, c)).reshape(n, oh, ow, c)  # ∂L/∂cols = ∂L/∂Y W
+                gxl = matmul(gyl, w.reshape(o, c)).reshape(n, oh, ow, c)  # ∂L/∂cols = ∂L/∂Y W
                 if sh == sw == 1 and not any(self.pads):
                     gx = gxl.transpose(0, 3, 1, 2)
                 else:
@@ -133,7 +134,7 @@ class Conv2d(_Conv2d):
             if self.needs[1]:
                 blk = buf[:s1 - s0]
                 xp.copyto(blk, self._patches(xl, s0, s1))  # the block's patches, copied again
-                xp.matmul(blk.reshape(-1, k).T, g, out=part)  # ∂L/∂W += colsᵀ ∂L/∂Y over the block
+                matmul(blk.reshape(-1, k).T, g, out=part)  # ∂L/∂W += colsᵀ ∂L/∂Y over the block
                 gwm += part
             if self.needs[0]:
                 gp = gpad[s0:s1]
@@ -141,7 +142,7 @@ class Conv2d(_Conv2d):
                     for j in range(kw):
                         # the patches' entries for kernel offset (i, j), added back where they were read
                         gp[:, i * dh:i * dh + hi:sh, j * dw:j * dw + wi:sw, :] += \
-                            (g @ wk[i, j]).reshape(s1 - s0, oh, ow, c)
+                            matmul(g, wk[i, j]).reshape(s1 - s0, oh, ow, c)
         if self.needs[1]:
             workspace.give(buf)
             gw = gwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()  # back to PyTorch's (O, C, kh, kw)

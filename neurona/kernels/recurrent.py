@@ -23,6 +23,7 @@ from ..functional.recurrent import GRUSequence as _GRU
 from ..functional.recurrent import LSTMSequence as _LSTM
 from ..functional.recurrent import _slots, _with_ones
 from ._jit import kernel, sigmoid, tanh
+from .gemm import matmul, pack
 
 __all__ = ["LSTMSequence", "GRUSequence"]
 
@@ -70,6 +71,8 @@ def _lstm_step_back(dout, G, C, TC, t, p, dh, dc, dG):
 class LSTMSequence(_LSTM):
     """The reference's op (same inputs, output and kept arrays' layout), each step's gate work in one kernel."""
 
+    _matmul = staticmethod(matmul)
+
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
         H = w_hh.shape[1]
         T, B = self._setup(x, H)
@@ -94,8 +97,8 @@ class LSTMSequence(_LSTM):
         C[first] = c0
         # the input part of every step in one product, [x_t, 1] · [W_ihᵀ; b]; each step then multiplies h only
         A = workspace.take((T, B, 4 * H), dt)
-        np.matmul(Z[po:po + T, :, H:].reshape(T * B, I + 1), wz[H:], out=A.reshape(T * B, 4 * H))
-        whh = wz[:H]
+        matmul(Z[po:po + T, :, H:].reshape(T * B, I + 1), wz[H:], out=A.reshape(T * B, 4 * H))
+        whh = pack(wz[:H])  # the same right operand every step: packed once
         rec = np.empty((B, 4 * H), dt)
         h0_zero = not h0.any()                  # the default initial state: the first product would be zero
         for t in steps:
@@ -103,7 +106,7 @@ class LSTMSequence(_LSTM):
                 rec.fill(0)
                 h0_zero = False
             else:
-                np.matmul(Z[t + po, :, :H], whh, out=rec)
+                matmul(Z[t + po, :, :H], whh, out=rec)
             _lstm_step(A, rec, G, C, TC, Z, t, t + po, t + no)
         workspace.give(A)
         self.x, self.w_ih, self.w_hh, self.po = x, w_ih, w_hh, po
@@ -122,10 +125,11 @@ class LSTMSequence(_LSTM):
         dG = workspace.take((T, B, 4 * H), dt)
         dh_next = np.empty((B, H), dt)
         last = T - 1 if self.reverse else 0           # the step whose product gives ∂L/∂h_0
+        w_hh = pack(w_hh)
         for t in self._bptt_steps(T):
             _lstm_step_back(gy, G, C, TC, t, t + po, dh, dc, dG)
             if t != last or self.needs[1]:
-                np.matmul(dG[t], w_hh, out=dh_next)             # ∂h_{t−1} = ∂a_t W_hh
+                matmul(dG[t], w_hh, out=dh_next)             # ∂h_{t−1} = ∂a_t W_hh
                 dh, dh_next = dh_next, dh
         grads = self._weight_grads(dG, dh, dc)
         workspace.give(dG)
@@ -173,6 +177,8 @@ def _gru_step_back(dout, A, HN, S, t, p, dh_mm, carry, dHg, dAn):
 class GRUSequence(_GRU):
     """The reference's op (same inputs and output), each step's gate work in one kernel."""
 
+    _matmul = staticmethod(matmul)
+
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         H = w_hh.shape[1]
         T, B = self._setup(x, H)
@@ -188,8 +194,11 @@ class GRUSequence(_GRU):
             wa[:, I] = b.reshape(3, H)
             bhn[:] = b_hh[H2:]
         xa = _with_ones(x)
-        A = np.matmul(xa, wa, out=workspace.take((3, T * B, H), dt)).reshape(3, T, B, H)  # becomes r, z, n
-        whs = np.ascontiguousarray(w_hh.T)       # (H, 3H): one product for the three gates
+        A = workspace.take((3, T * B, H), dt)
+        for gate in range(3):
+            matmul(xa, wa[gate], out=A[gate])
+        A = A.reshape(3, T, B, H)  # becomes r, z, n
+        whs = pack(w_hh.T)       # (H, 3H): one product for the three gates, the same every step
         HN = workspace.take((T, B, H), dt)
         S = workspace.take((T + 1, B, H), dt)
         steps, po, no, first, _ = _slots(T, self.reverse)
@@ -201,7 +210,7 @@ class GRUSequence(_GRU):
                 rec.fill(0)
                 h0_zero = False
             else:
-                np.matmul(S[t + po], whs, out=rec)
+                matmul(S[t + po], whs, out=rec)
             _gru_step(rec, A, HN, S, bhn, t, t + po, t + no)
         self.x, self.xa, self.w_ih, self.w_hh = x, xa, w_ih, w_hh
         self.A, self.HN, self.S, self.po = A, HN, S, po
@@ -219,10 +228,11 @@ class GRUSequence(_GRU):
         dh_mm = gy[T].copy()                     # ∂L/∂h_T enters as if it came from the product
         carry = np.zeros((B, H), dt)
         last = T - 1 if self.reverse else 0           # the step whose product gives ∂L/∂h_0
+        w_hh = pack(w_hh)
         for t in self._bptt_steps(T):
             _gru_step_back(gy, A, HN, S, t, t + po, dh_mm, carry, dHg, dAn)
             if t != last or self.needs[1]:
-                np.matmul(dHg[t], w_hh, out=dh_mm)              # ∂h_{t−1} = ∂(W_h h) W_hh + carry
+                matmul(dHg[t], w_hh, out=dh_mm)              # ∂h_{t−1} = ∂(W_h h) W_hh + carry
         dh_mm += carry
         grads = self._weight_grads(dHg, dAn, dh_mm)
         workspace.give(dHg, dAn)

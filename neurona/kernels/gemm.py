@@ -1,0 +1,195 @@
+"""float32 matrix products on the CPU's 512-bit vectors, for when NumPy's BLAS does not use them.
+
+Why it exists: a BLAS picks its kernels for the CPU when it loads. OpenBLAS
+gives a CPU it does not know (AMD Zen 5), or one it is told to treat as older
+(``OPENBLAS_CORETYPE=Haswell``), its AVX2 kernels, which run at about half the
+rate of the CPU's AVX-512 units; the products are most of a training step's
+time. ``matmul`` computes C = A B with its own AVX-512 micro-kernel instead, in
+the layout of Goto and van de Geijn ("Anatomy of high-performance matrix
+multiplication", 2008), which BLIS and OpenBLAS also use:
+
+- B is packed into slivers NR = 32 columns wide, KC rows at a time, each sliver
+  contiguous, so that the micro-kernel reads it as one stream (a sliver of
+  KC × 32 floats, 32 KiB, stays in the L1 cache while it is used);
+- A is read in slivers of MR = 12 rows, in place when its rows or its columns
+  are contiguous (else packed);
+- the micro-kernel computes one 12 × 32 tile of C over KC values of k, keeping
+  the tile in 24 vector registers: for each k it loads two vectors of B and
+  broadcasts twelve values of A, 24 fused multiply-adds. It is written in LLVM's
+  IR (through llvmlite, as a Numba intrinsic) because Numba gives no way to
+  keep an accumulator tile in registers.
+
+Tiles at the right and bottom edges are computed whole into a scratch tile
+(B's padding is zeros) and only their valid part is written. A product of
+unchanged B several times (a recurrent layer's weights, once per time step)
+packs B once: ``pack(b)``.
+
+:func:`in_force` says when ``matmul`` runs this kernel: float32 NumPy arrays,
+fast kernels on, and ``NEURONA_GEMM`` (``auto``: when the CPU has AVX-512, the
+BLAS runs on one thread and is an OpenBLAS whose kernels lack AVX-512; ``blas``:
+never; ``neurona``: always). Otherwise ``matmul`` is ``np.matmul``. The
+reference ops always use NumPy's products.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import runtime
+
+__all__ = ["matmul", "pack", "PackedB", "in_force", "MR", "NR", "KC"]
+
+MR, NR, KC = 12, 32, 256  # the micro-kernel's tile and the rows of B per packed block (_gemm_tile)
+
+
+def _pack_b(b: np.ndarray, out: np.ndarray) -> None:
+    """B (k × n, any strides) into slivers: block q (rows q·KC…) starts at q·KC·n_pad, its sliver t at + t·kb·NR.
+
+    NumPy's strided copies do this faster than a Numba loop.
+    """
+    k, n = b.shape
+    nsl = -(-n // NR)
+    npad, whole = nsl * NR, n // NR
+    for pc in range(0, k, KC):
+        kb = min(KC, k - pc)
+        block = out[pc * npad:(pc + kb) * npad].reshape(nsl, kb, NR)
+        if whole:
+            block[:whole] = b[pc:pc + kb, :whole * NR].reshape(kb, whole, NR).transpose(1, 0, 2)
+        if whole < nsl:
+            block[whole, :, :n - whole * NR] = b[pc:pc + kb, whole * NR:]
+            block[whole, :, n - whole * NR:] = 0.0
+
+
+class PackedB:
+    """B packed into slivers for ``matmul`` (see the module docstring); keeps the array it came from."""
+    __slots__ = ("array", "data", "shape")
+
+    def __init__(self, b: np.ndarray):
+        k, n = b.shape
+        self.array, self.shape = b, b.shape
+        self.data = np.empty(k * (-(-n // NR) * NR), np.float32)
+        _pack_b(b, self.data)
+
+
+def pack(b: np.ndarray) -> PackedB | np.ndarray:
+    """``b`` packed for repeated products ``matmul(a, pack(b))``; ``b`` itself when the kernel is not in force."""
+    return PackedB(b) if in_force(b) and b.ndim == 2 else b
+
+
+def _unit(x: np.ndarray) -> bool:
+    return x.strides[1] == 4 or x.strides[0] == 4
+
+
+# A rough cost model, in nanoseconds, to choose between this kernel (C = A B or Cᵀ = Bᵀ Aᵀ) and the BLAS:
+# the kernel's rate on whole tiles, what the padded edge tiles waste, packing B and copying Cᵀ back;
+# rates measured on an AVX-512 CPU whose OpenBLAS runs its AVX2 kernels
+_RATE, _BLAS_RATE, _COPY_RATE = 230.0, 120.0, 3.0  # GFLOP/s, GFLOP/s, elements per ns
+
+
+def _cost(m: int, k: int, n: int, packed: bool, transposed: bool) -> float:
+    waste = (-(-m // MR) * MR / m) * (-(-n // NR) * NR / n)
+    cost = 2.0 * m * n * k * waste / _RATE
+    if not packed:
+        cost += k * n / _COPY_RATE
+    if transposed:
+        cost += m * n / _COPY_RATE
+    return cost
+
+
+def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)``: on the AVX-512 kernel for 2-D float32 arrays when it is in force.
+
+    ``b`` may be a ``PackedB`` from :func:`pack`. Packing costs a pass over B
+    (k × n) and A is read where it is, so the product may be computed
+    transposed, Cᵀ = Bᵀ Aᵀ, and copied into place, when B is the larger
+    operand; a product whose tiles would be mostly padding (a dimension much
+    below 32) is left to the BLAS. ``_cost`` decides.
+    """
+    packed = type(b) is PackedB
+    barr = b.array if packed else b
+    if (type(a) is not np.ndarray or type(barr) is not np.ndarray or a.ndim != 2 or barr.ndim != 2
+            or a.dtype != np.float32 or barr.dtype != np.float32 or not _active()):
+        return np.matmul(a, barr, out=out)
+    (m, k), (k2, n) = a.shape, barr.shape
+    if k != k2:
+        raise ValueError(f"matmul: the inner dimensions differ: {a.shape} @ {barr.shape}")
+    if (out is not None and (type(out) is not np.ndarray or out.dtype != np.float32)) or not (m and n and k):
+        return np.matmul(a, barr, out=out)
+    if out is not None and out.shape != (m, n):
+        raise ValueError(f"matmul: out has shape {out.shape}, the product {(m, n)}")
+    blas = 2.0 * m * n * k / _BLAS_RATE
+    if blas < 300.0 and not packed:  # under a third of a microsecond: calling the kernel costs more
+        return np.matmul(a, barr, out=out)
+    mine = _cost(m, k, n, packed, False) + (0.0 if _unit(a) else m * k / _COPY_RATE)
+    swap = _cost(n, k, m, False, True) if not packed and _unit(a) and _unit(barr) else np.inf
+    if min(mine, swap) >= blas:
+        return np.matmul(a, barr, out=out)
+    if out is None:
+        out = np.empty((m, n), np.float32)
+    if swap < mine:
+        ct = np.empty((n, m), np.float32)
+        _tiles()._gemm(barr.T, PackedB(a.T).data, m, ct, False)
+        out[...] = ct.T
+        return out
+    direct = out.strides[1] == 4 and out.strides[0] >= 4 * n and not (
+        np.may_share_memory(out, a) or np.may_share_memory(out, barr))
+    c = out if direct else np.empty((m, n), np.float32)
+    _tiles()._gemm(a, b.data if packed else PackedB(barr).data, n, c, False)
+    if c is not out:
+        out[...] = c
+    return out
+
+
+_NARROW = ("Haswell", "Zen", "Sandybridge", "Nehalem", "Prescott", "Core2")
+_controller: list = []
+
+
+def _blas():
+    """threadpoolctl's controller of NumPy's OpenBLAS when it runs narrower kernels than the CPU has, else None."""
+    if not _controller:
+        found = None
+        if "avx512f" in runtime._cpu_flags():
+            from threadpoolctl import ThreadpoolController
+            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+                if lib.architecture in _NARROW:
+                    found = lib
+        _controller.append(found)
+    return _controller[0]
+
+
+_loaded: list = []
+
+
+def _tiles():
+    """The Numba module (imported on first use)."""
+    if not _loaded:
+        from . import _gemm_tile
+        _loaded.append(_gemm_tile)
+    return _loaded[0]
+
+
+def _active() -> bool:
+    """The kernel's switch, for float32 NumPy operands (see the module docstring)."""
+    if runtime._state.kernels != "numba" and runtime.kernels() != "numba":
+        return False
+    mode = runtime._state.gemm or runtime.gemm()
+    if mode == "auto":
+        ctl = _blas()
+        return ctl is not None and ctl.num_threads == 1 and _numba()
+    return mode == "neurona" and _numba()
+
+
+def _numba() -> bool:
+    """Whether Numba imports (else the fast kernels are off, and neurona.kernels has said so)."""
+    try:
+        _tiles()
+    except ImportError:
+        return False
+    return True
+
+
+def in_force(*arrays) -> bool:
+    """Whether ``matmul`` runs the AVX-512 kernel for these arrays (see the module docstring)."""
+    for x in arrays:
+        if type(x) is not np.ndarray or x.dtype != np.float32:
+            return False
+    return _active()
