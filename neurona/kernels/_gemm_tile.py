@@ -17,105 +17,112 @@ _W = 16  # float32 lanes of a 512-bit vector
 MC = 10 * MR  # rows of A per block: the packed part of a block fits the L2 cache
 
 
-@intrinsic
-def _tile(typingctx, nseg, segoff, kseg, a, aoff, rsa, csa, b, boff, ldb, c, coff, ldc, accumulate):
-    """C[i, j] (+)= Σ_p A(i, p) B(p, j) for one MR × NR tile, p over nseg·kseg values in segments of kseg.
+def _tile_of(mr: int):
+    """The micro-kernel for tiles of mr rows (2·mr vector registers hold the tile)."""
 
-    A(i, p) is a[aoff + segoff[p // kseg] + i·rsa + (p % kseg)·csa] (element
-    offsets from a's data),
-    B(p, j) is b[boff + p·ldb + j] (ldb = NR: a packed sliver), C(i, j) is
-    c[coff + i·ldc + j]. One segment is a plain product; several are a
-    convolution read from its input in place, one segment per kernel offset.
-    """
-    sig = types.void(types.intp, segoff, types.intp, a, types.intp, types.intp, types.intp, b, types.intp,
-                     types.intp, c, types.intp, types.intp, types.boolean)
+    def tile(typingctx, nseg, segoff, kseg, a, aoff, rsa, csa, b, boff, ldb, c, coff, ldc, accumulate):
+        """C[i, j] (+)= Σ_p A(i, p) B(p, j) for one mr × NR tile, p over nseg·kseg values in segments of kseg.
 
-    def codegen(context, builder, signature, args):
-        nseg, segoff, kseg, a, aoff, rsa, csa, b, boff, ldb, c, coff, ldc, accumulate = args
-        f32 = ir.FloatType()
-        i64 = ir.IntType(64)
-        vec = ir.VectorType(f32, _W)
-        vptr = vec.as_pointer()
-        seg_ptr = context.make_array(signature.args[1])(context, builder, segoff).data
-        a_base = builder.gep(context.make_array(signature.args[3])(context, builder, a).data, [aoff])
-        b_ptr = builder.gep(context.make_array(signature.args[7])(context, builder, b).data, [boff])
-        c_ptr = builder.gep(context.make_array(signature.args[10])(context, builder, c).data, [coff])
-        module = builder.module
-        name = f"llvm.fma.v{_W}f32"
-        fma = module.globals.get(name) or ir.Function(module, ir.FunctionType(vec, [vec, vec, vec]), name=name)
-        zero = ir.Constant(vec, [0.0] * _W)
-        undef = ir.Constant(vec, ir.Undefined)
-        splat = ir.Constant(ir.VectorType(ir.IntType(32), _W), [0] * _W)
-        one, nought = ir.Constant(i64, 1), ir.Constant(i64, 0)
-        total_k = builder.mul(nseg, kseg)
+        A(i, p) is a[aoff + segoff[p // kseg] + i·rsa + (p % kseg)·csa] (element
+        offsets from a's data),
+        B(p, j) is b[boff + p·ldb + j] (ldb = NR: a packed sliver), C(i, j) is
+        c[coff + i·ldc + j]. One segment is a plain product; several are a
+        convolution read from its input in place, one segment per kernel offset.
+        """
+        sig = types.void(types.intp, segoff, types.intp, a, types.intp, types.intp, types.intp, b, types.intp,
+                         types.intp, c, types.intp, types.intp, types.boolean)
 
-        entry = builder.block
-        head = builder.function.append_basic_block("tile.segment")
-        loop = builder.function.append_basic_block("tile.loop")
-        latch = builder.function.append_basic_block("tile.next_segment")
-        done = builder.function.append_basic_block("tile.done")
-        builder.cbranch(builder.icmp_signed(">", total_k, nought), head, done)
+        def codegen(context, builder, signature, args):
+            nseg, segoff, kseg, a, aoff, rsa, csa, b, boff, ldb, c, coff, ldc, accumulate = args
+            f32 = ir.FloatType()
+            i64 = ir.IntType(64)
+            vec = ir.VectorType(f32, _W)
+            vptr = vec.as_pointer()
+            seg_ptr = context.make_array(signature.args[1])(context, builder, segoff).data
+            a_base = builder.gep(context.make_array(signature.args[3])(context, builder, a).data, [aoff])
+            b_ptr = builder.gep(context.make_array(signature.args[7])(context, builder, b).data, [boff])
+            c_ptr = builder.gep(context.make_array(signature.args[10])(context, builder, c).data, [coff])
+            module = builder.module
+            name = f"llvm.fma.v{_W}f32"
+            fma = module.globals.get(name) or ir.Function(module, ir.FunctionType(vec, [vec, vec, vec]), name=name)
+            zero = ir.Constant(vec, [0.0] * _W)
+            undef = ir.Constant(vec, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), _W), [0] * _W)
+            one, nought = ir.Constant(i64, 1), ir.Constant(i64, 0)
+            total_k = builder.mul(nseg, kseg)
 
-        builder.position_at_end(head)  # one segment: its start in A and in B
-        s = builder.phi(i64)
-        acc_in = [builder.phi(vec) for _ in range(2 * MR)]
-        a_seg = builder.gep(a_base, [builder.load(builder.gep(seg_ptr, [s]))])
-        b_seg = builder.gep(b_ptr, [builder.mul(builder.mul(s, kseg), ldb)])
-        builder.branch(loop)
+            entry = builder.block
+            head = builder.function.append_basic_block("tile.segment")
+            loop = builder.function.append_basic_block("tile.loop")
+            latch = builder.function.append_basic_block("tile.next_segment")
+            done = builder.function.append_basic_block("tile.done")
+            builder.cbranch(builder.icmp_signed(">", total_k, nought), head, done)
 
-        builder.position_at_end(loop)
-        p = builder.phi(i64)  # p within the segment
-        ap = builder.phi(a_base.type)  # A(0, p)
-        bp = builder.phi(b_ptr.type)  # B(p, 0)
-        acc = [builder.phi(vec) for _ in range(2 * MR)]
-        b0 = builder.load(builder.bitcast(bp, vptr), align=4)
-        b1 = builder.load(builder.bitcast(builder.gep(bp, [ir.Constant(i64, _W)]), vptr), align=4)
-        # the twelve rows as three groups of four from one base each (rsa, 2·rsa, 3·rsa apart): few registers
-        r1, r2, r3, r4 = (builder.mul(ir.Constant(i64, k), rsa) for k in (1, 2, 3, 4))
-        rows, g = [], ap
-        for _ in range(MR // 4):
-            rows += [g, builder.gep(g, [r1]), builder.gep(g, [r2]), builder.gep(g, [r3])]
-            g = builder.gep(g, [r4])
-        new = []
-        for i in range(MR):
-            x = builder.load(rows[i], align=4)
-            va = builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0)), undef, splat)
-            new += [builder.call(fma, [va, b0, acc[2 * i]]), builder.call(fma, [va, b1, acc[2 * i + 1]])]
-        p_next = builder.add(p, one)
-        for phi, start, step in ((p, nought, p_next), (ap, a_seg, builder.gep(ap, [csa])),
-                                 (bp, b_seg, builder.gep(bp, [ldb]))):
-            phi.add_incoming(start, head)
-            phi.add_incoming(step, loop)
-        for ph, start, v in zip(acc, acc_in, new):
-            ph.add_incoming(start, head)
-            ph.add_incoming(v, loop)
-        builder.cbranch(builder.icmp_signed("<", p_next, kseg), loop, latch)
+            builder.position_at_end(head)  # one segment: its start in A and in B
+            s = builder.phi(i64)
+            acc_in = [builder.phi(vec) for _ in range(2 * mr)]
+            a_seg = builder.gep(a_base, [builder.load(builder.gep(seg_ptr, [s]))])
+            b_seg = builder.gep(b_ptr, [builder.mul(builder.mul(s, kseg), ldb)])
+            builder.branch(loop)
 
-        builder.position_at_end(latch)
-        s_next = builder.add(s, one)
-        s.add_incoming(nought, entry)
-        s.add_incoming(s_next, latch)
-        for ph, v in zip(acc_in, new):
-            ph.add_incoming(zero, entry)
-            ph.add_incoming(v, latch)
-        builder.cbranch(builder.icmp_signed("<", s_next, nseg), head, done)
+            builder.position_at_end(loop)
+            p = builder.phi(i64)  # p within the segment
+            ap = builder.phi(a_base.type)  # A(0, p)
+            bp = builder.phi(b_ptr.type)  # B(p, 0)
+            acc = [builder.phi(vec) for _ in range(2 * mr)]
+            b0 = builder.load(builder.bitcast(bp, vptr), align=4)
+            b1 = builder.load(builder.bitcast(builder.gep(bp, [ir.Constant(i64, _W)]), vptr), align=4)
+            # the rows in groups of four from one base each (rsa, 2·rsa, 3·rsa apart): few registers
+            r1, r2, r3, r4 = (builder.mul(ir.Constant(i64, k), rsa) for k in (1, 2, 3, 4))
+            rows, g = [], ap
+            for _ in range(-(-mr // 4)):
+                rows += [g, builder.gep(g, [r1]), builder.gep(g, [r2]), builder.gep(g, [r3])]
+                g = builder.gep(g, [r4])
+            new = []
+            for i in range(mr):
+                x = builder.load(rows[i], align=4)
+                va = builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0)), undef, splat)
+                new += [builder.call(fma, [va, b0, acc[2 * i]]), builder.call(fma, [va, b1, acc[2 * i + 1]])]
+            p_next = builder.add(p, one)
+            for phi, start, step in ((p, nought, p_next), (ap, a_seg, builder.gep(ap, [csa])),
+                                     (bp, b_seg, builder.gep(bp, [ldb]))):
+                phi.add_incoming(start, head)
+                phi.add_incoming(step, loop)
+            for ph, start, v in zip(acc, acc_in, new):
+                ph.add_incoming(start, head)
+                ph.add_incoming(v, loop)
+            builder.cbranch(builder.icmp_signed("<", p_next, kseg), loop, latch)
 
-        builder.position_at_end(done)
-        totals = []
-        for v in new:
-            total = builder.phi(vec)
-            total.add_incoming(zero, entry)
-            total.add_incoming(v, latch)
-            totals.append(total)
-        for i in range(MR):
-            row = builder.gep(c_ptr, [builder.mul(ir.Constant(i64, i), ldc)])
-            for h in range(2):
-                total = totals[2 * i + h]
-                ptr = builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _W)]), vptr)
-                old = builder.select(accumulate, builder.load(ptr, align=4), zero)
-                builder.store(builder.fadd(old, total), ptr, align=4)
-        return context.get_dummy_value()
-    return sig, codegen
+            builder.position_at_end(latch)
+            s_next = builder.add(s, one)
+            s.add_incoming(nought, entry)
+            s.add_incoming(s_next, latch)
+            for ph, v in zip(acc_in, new):
+                ph.add_incoming(zero, entry)
+                ph.add_incoming(v, latch)
+            builder.cbranch(builder.icmp_signed("<", s_next, nseg), head, done)
+
+            builder.position_at_end(done)
+            totals = []
+            for v in new:
+                total = builder.phi(vec)
+                total.add_incoming(zero, entry)
+                total.add_incoming(v, latch)
+                totals.append(total)
+            for i in range(mr):
+                row = builder.gep(c_ptr, [builder.mul(ir.Constant(i64, i), ldc)])
+                for h in range(2):
+                    total = totals[2 * i + h]
+                    ptr = builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _W)]), vptr)
+                    old = builder.select(accumulate, builder.load(ptr, align=4), zero)
+                    builder.store(builder.fadd(old, total), ptr, align=4)
+            return context.get_dummy_value()
+        return sig, codegen
+    return intrinsic(tile)
+
+
+_tile = _tile_of(MR)
+_tile14 = _tile_of(14)  # rows of 14 or 28 output pixels without a padded tile
 
 
 @kernel
@@ -220,30 +227,70 @@ def _conv_rows(x, segoff, width, group, bp, o, y, n_img, img_stride, cin, wg, y0
                             xx = -x0
 
 
+ROW_TILE = 14
+
+
 @kernel
-def _conv_weights(x, segoff, cin, g, o, dw, n_img, img_stride, rows):
+def _conv_rows_whole(x, segoff, width, group, bp, o, y, n_img, img_stride, cin, wg, y0, ny, x0, nx):
+    """``_conv_rows`` for rows of a multiple of 14 output pixels: tiles of 14 pixels of one row, so nothing is
+    computed for the padding's pixels, and tiles 32 channels wide are stored straight into y."""
+    nseg = segoff.shape[0]
+    nsl = (o + NR - 1) // NR
+    npad = nsl * NR
+    tile = np.empty(ROW_TILE * NR, np.float32)
+    for s0 in range(0, nseg, group):
+        cnt = min(group, nseg - s0)
+        kb = cnt * width
+        seg = segoff[s0:s0 + cnt]
+        acc = s0 > 0
+        for b in range(n_img):
+            for t in range(nsl):
+                c0 = t * NR
+                cols = min(NR, o - c0)
+                boff = s0 * width * npad + t * kb * NR
+                for yy in range(ny):
+                    base = b * img_stride + ((y0 + yy) * wg + x0) * cin
+                    for xx in range(0, nx, ROW_TILE):
+                        dst = (b * ny + yy) * nx + xx
+                        if cols == NR:
+                            _tile14(cnt, seg, width, x, base + xx * cin, cin, 1, bp, boff, NR, y, dst * o + c0, o,
+                                    acc)
+                        else:
+                            _tile14(cnt, seg, width, x, base + xx * cin, cin, 1, bp, boff, NR, tile, 0, NR, False)
+                            for i in range(ROW_TILE):
+                                if acc:
+                                    y[dst + i, c0:c0 + cols] += tile[i * NR:i * NR + cols]
+                                else:
+                                    y[dst + i, c0:c0 + cols] = tile[i * NR:i * NR + cols]
+
+
+@kernel
+def _conv_weights(x, segoff, cin, g, o, dw, n_img, img_stride, wg, oh, ow):
     """dw (nseg·cin, o) = Σ_q X_s(q)ᵀ G(q) for every segment s: a stride-1 convolution's weight gradient.
 
     X_s(q) is x[q·cin + segoff[s] : … + cin], the input read in place as in
-    ``_conv_rows``, over the first ``rows`` grid rows of each image; G (flat,
-    o values per row, zeros at the padding's pixels, slack after its end) is
-    the output gradient on the same rows, also read in place.
+    ``_conv_rows`` (images img_stride apart, rows wg pixels wide), and G is
+    the output gradient, (n_img·oh·ow, o) with slack after its end, also read
+    in place: the sum over q runs one output row (ow pixels) per segment of
+    the micro-kernel, so that the padding's pixels are never visited.
     """
     nseg = segoff.shape[0]
     nsl = (o + NR - 1) // NR
     tile = np.empty(MR * NR, np.float32)
-    one = np.zeros(1, np.int64)
+    rows_per_block = max(1, KC // ow)
+    rowoff = np.arange(oh) * (wg * cin)
     dw[...] = 0.0
     for b in range(n_img):
-        for pc in range(0, rows, KC):
-            kb = min(KC, rows - pc)
-            base = b * img_stride + pc * cin
+        for y0 in range(0, oh, rows_per_block):
+            cnt = min(rows_per_block, oh - y0)
+            rows = rowoff[y0:y0 + cnt]  # where each output row starts
+            base = b * img_stride
             for s in range(nseg):
                 for t in range(nsl):
                     c0 = t * NR
                     cols = min(NR, o - c0)
-                    goff = (b * rows + pc) * o + c0
+                    goff = (b * oh + y0) * ow * o + c0
                     for r0 in range(0, cin, MR):  # rows past cin read the next pixel's values, and are dropped
-                        _tile(1, one, kb, x, base + segoff[s] + r0, 1, cin, g, goff, o, tile, 0, NR, False)
+                        _tile(cnt, rows, ow, x, base + segoff[s] + r0, 1, cin, g, goff, o, tile, 0, NR, False)
                         for i in range(min(MR, cin - r0)):
                             dw[s * cin + r0 + i, c0:c0 + cols] += tile[i * NR:i * NR + cols]

@@ -37,6 +37,13 @@ _MIN_WIDTH = 24     # read in place: output channels at least (tiles are 32 wide
 
 
 
+def _rows(width: int):
+    """The in-place product for output rows of ``width`` pixels: whole rows in tiles of 14 pixels when they
+    divide it, else tiles of 12 over the padded grid (its padding's pixels computed and dropped)."""
+    t = gemm._tiles()
+    return t._conv_rows_whole if width % t.ROW_TILE == 0 else t._conv_rows
+
+
 class Conv2d(_Conv2d):
     """The reference's op on channels-last patches in blocks of images; keeps the padded NHWC input and W."""
 
@@ -186,7 +193,7 @@ class Conv2d(_Conv2d):
         seg = self._offsets(wp, c)
         bp, group = self._packed_weights(w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o), c, len(seg))
         y = np.empty((n * oh * ow, o), x.dtype)
-        gemm._tiles()._conv_rows(flat, seg, c, group, bp, o, y, n, hp * wp * c, c, wp, 0, oh, 0, ow)
+        _rows(ow)(flat, seg, c, group, bp, o, y, n, hp * wp * c, c, wp, 0, oh, 0, ow)
         self.implicit, self.scratch = (flat, hp, wp, seg), flat
         return y
 
@@ -195,22 +202,14 @@ class Conv2d(_Conv2d):
         (dh, dw), w = self.dilation, self.w
         flat, hp, wp, seg = self.implicit
         gx = gw = None
-        if self.needs[1]:  # ∂L/∂W_(i,j) = Σ_q X_(i,j)(q)ᵀ ∂L/∂Y(q), over the output's rows of the input's grid
-            rows = oh * wp
-            grid = np.empty((n, oh, wp, o), gy.dtype)
-            grid[:, :, ow:, :] = 0  # the padding's pixels
-            grid[:, :, :ow, :] = gyl.reshape(n, oh, ow, o)
-            gp = np.empty(n * rows * (-(-o // gemm.NR) * gemm.NR), np.float32)
-            if rows <= _BLOCK_ROWS:  # one block per image: one call packs them all
-                kc = rows
-                gemm.pack_b(grid.reshape(n * rows, o), gp, kc=kc)
-            else:
-                kc = gemm.KC
-                step = gp.size // n
-                for b in range(n):
-                    gemm.pack_b(grid[b].reshape(rows, o), gp[b * step:(b + 1) * step], kc=kc)
+        if self.needs[1]:  # ∂L/∂W_(i,j) = Σ_q X_(i,j)(q)ᵀ ∂L/∂Y(q), over the output's pixels q
+            g = gyl
+            if o % gemm.NR or not g.flags.c_contiguous:  # the last tile's columns past o read past the end
+                g = np.empty(gyl.size + gemm.NR, gy.dtype)
+                g[gyl.size:] = 0
+                g[:gyl.size].reshape(gyl.shape)[...] = gyl
             gwm = np.empty((kh * kw * c, o), gy.dtype)
-            gemm._tiles()._conv_weights(flat, seg, c, gp, o, gwm, n, hp * wp * c, rows, kc)
+            gemm._tiles()._conv_weights(flat, seg, c, g.reshape(-1), o, gwm, n, hp * wp * c, wp, oh, ow)
             gw = gwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()  # back to PyTorch's (O, C, kh, kw)
         if self.needs[0]:
             # ∂L/∂x: the convolution of ∂L/∂Y with the flipped kernel, ∂L/∂Y padded by the kernel's reach less
@@ -226,7 +225,7 @@ class Conv2d(_Conv2d):
             wf = w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(kh * kw * o, c)
             bp, group = self._packed_weights(wf, o, len(gseg))
             gxl = np.empty((n * h * wd, c), gy.dtype)
-            gemm._tiles()._conv_rows(gflat, gseg, o, group, bp, c, gxl, n, hg * wg * o, o, wg, y0, h, x0, wd)
+            _rows(wd)(gflat, gseg, o, group, bp, c, gxl, n, hg * wg * o, o, wg, y0, h, x0, wd)
             workspace.give(gflat)
             gx = gxl.reshape(n, h, wd, c).transpose(0, 3, 1, 2)
         return gx, gw
