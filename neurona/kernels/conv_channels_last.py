@@ -12,6 +12,20 @@ times the input) for ∂L/∂W += colsᵀ ∂L/∂Y, and adds ∂L/∂cols = ∂
 into ∂L/∂x one kernel offset at a time (col2im). A 1x1 convolution is one
 product of the (strided) pixels themselves.
 
+Where neurona's product kernel runs (``kernels.gemm``: float32, stride 1,
+24 channels or more in and out) no patches are made. The input is copied
+once into a zero-padded NHWC grid, and the kernel sums over the kernel
+offsets, one segment each, reading the values of offset (i, j) for output
+pixel q at q·C + (i·W_pad + j)·C, where they are:
+
+    Y(q) = Σ_(i,j) X_pad(q + i·W_pad + j) · W_(i,j),   W_(i,j): (C, O).
+
+Rows of a multiple of 14 pixels go in tiles of 14 pixels of one row;
+others in tiles of 12 consecutive grid pixels, whose padding pixels are
+computed and dropped. ∂L/∂x is the same sum over ∂L/∂Y, padded by the
+kernel's reach, with the kernel flipped; ∂L/∂W_(i,j) = Σ_q X_pad(q + …)ᵀ
+∂L/∂Y(q) runs over the output's pixels, one output row per segment.
+
 The output is the NCHW view of an NHWC array, and a gradient that arrives
 NHWC in memory is read without a copy (see "Memory layout" in
 CONTRIBUTING.md). For one group; the same op as the reference
@@ -112,7 +126,7 @@ class Conv2d(_Conv2d):
 
     def backward(self, gy):
         n, c, h, wd, o, kh, kw, oh, ow = self.geom
-        (sh, sw), (dh, dw) = self.stride, self.dilation
+        sh, sw = self.stride
         xp = get_array_module(gy)
         w, cols, xl = self.w, self.cols, self.xl
         t, bt, l, r = self.pads
