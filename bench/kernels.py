@@ -172,6 +172,14 @@ def _conv_case(torch, c, o, k, p, size, memory=None, input_grad=True):
                            grad_of=grad_of))
 
 
+def _gemm_case(torch, m, k, n):
+    from neurona.kernels import gemm
+    a, b = _arr(m, k), _arr(k, n)
+    out = np.empty((m, n), np.float32)
+    ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out.copy())
+    return (lambda: gemm.matmul(a, b, out=out)), (lambda: torch.mm(ta, tb, out=tout))
+
+
 CASES = {
     "adam": (case_adam, "Adam step, MLP 784-300-100-10 (266,610 parameters)"),
     "sgd": (case_sgd, "SGD (Nesterov) step, the same parameters"),
@@ -188,7 +196,13 @@ CASES = {
     "conv_lenet2": (lambda t: _conv_case(t, 6, 16, 5, 0, 14, memory=(1, 2, 3, 0)), "conv 6→16 5x5, 14x14"),
     "conv_cnn1": (lambda t: _conv_case(t, 1, 32, 3, 1, 28, input_grad=False), "conv 1→32 3x3, 28x28"),
     "conv_cnn2": (lambda t: _conv_case(t, 32, 32, 3, 1, 28, memory=(0, 2, 3, 1)), "conv 32→32 3x3, 28x28"),
+    "conv_cnn3": (lambda t: _conv_case(t, 32, 64, 3, 1, 14, memory=(0, 2, 3, 1)), "conv 32→64 3x3, 14x14"),
     "conv_cnn4": (lambda t: _conv_case(t, 64, 64, 3, 1, 14, memory=(0, 2, 3, 1)), "conv 64→64 3x3, 14x14"),
+    # float32 products: the kernel column is neurona.kernels.gemm.matmul (its own AVX-512 kernel where
+    # NEURONA_GEMM picks it, else NumPy's BLAS), the reference column NumPy's BLAS
+    "gemm_mlp": (lambda t: _gemm_case(t, 128, 784, 300), "product (128, 784) · (784, 300): the MLP's first layer"),
+    "gemm_rnn": (lambda t: _gemm_case(t, 128, 128, 512), "product (128, 128) · (128, 512): an LSTM step"),
+    "gemm_1024": (lambda t: _gemm_case(t, 1024, 1024, 1024), "product (1024, 1024) · (1024, 1024)"),
 }
 
 
@@ -218,9 +232,11 @@ def main() -> None:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)
         torch.set_num_threads(args.threads)
+    from neurona.kernels import gemm
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, load average "
           f"{os.getloadavg()[0]:.1f}; NumPy {np.__version__}, PyTorch {torch.__version__}; "
-          f"threads: {args.threads or 'library defaults'}")
+          f"threads: {args.threads or 'library defaults'}; float32 products on "
+          f"{'neurona' if gemm.in_force(np.zeros(1, np.float32)) else 'the BLAS'}")
     only = [s for s in args.only.split(",") if s]
     print(f"{'kernel':17s} {'reference':>10s} {'kernel':>10s} {'PyTorch':>10s} {'k/ref':>6s} {'k/PT':>6s}  what")
     for name, (make, what) in CASES.items():
@@ -228,7 +244,8 @@ def main() -> None:
             continue
         fast, tfn = make(torch)
         fns = {"reference": _reference(fast), "kernel": fast, "torch": tfn}
-        inner = 20 if name in ("adam", "sgd", "cross_entropy", "sigmoid", "dropout", "linear_relu") else 3
+        inner = 20 if name in ("adam", "sgd", "cross_entropy", "sigmoid", "dropout", "linear_relu", "gemm_mlp",
+                               "gemm_rnn") else 3
         t = paired(fns, args.rounds, inner)
         print(f"{name:17s} {t['reference'] * 1e3:8.3f}ms {t['kernel'] * 1e3:8.3f}ms {t['torch'] * 1e3:8.3f}ms "
               f"{t['kernel'] / t['reference']:6.2f} {t['kernel'] / t['torch']:6.2f}  {what}", flush=True)
