@@ -52,7 +52,8 @@ def calls(monkeypatch):
 
 
 def _routed(monkeypatch, route: str) -> None:
-    """Send every float32 product to one path: 'kernel' (C = A B) or 'transposed' (Cᵀ = Bᵀ Aᵀ), never NumPy.
+    """Send every 2-D float32 product of nonzero size to one path of the kernel: 'kernel' (C = A B) or
+    'transposed' (Cᵀ = Bᵀ Aᵀ); 'natural' leaves the choice to the cost model.
 
     The BLAS is made to look infinitely slow and the cost model to prefer the route asked for; a product
     that cannot take it (transposed needs A and B with a unit stride, and no packed B) takes the other.
@@ -79,17 +80,22 @@ def _data(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-def _assert_product(c, a, b, what=""):
-    """c is the float32 product A B: within float32 rounding of the float64 one, whose size grows as √k."""
-    a, b = np.asarray(a), np.asarray(b)
+def _expected(a, b):
+    """The float64 product A B and, entry by entry, how far a float32 product may be from it.
+
+    Rounding errors of a k-term sum grow as √k times the size of its terms (checked on NumPy's own products).
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    tol = 3 * EPS32 * np.sqrt(a.shape[1]) * np.sqrt(np.square(a) @ np.square(b))
+    return a @ b, tol
+
+
+def _assert_product(c, a, b, what="", expected=None):
+    """c is the float32 product A B (``expected``: ``_expected(a, b)``, when already computed)."""
+    ref, tol = expected if expected is not None else _expected(a, b)
     assert c.dtype == np.float32, what
-    assert c.shape == (a.shape[0], b.shape[1]), what
-    ref = a.astype(np.float64) @ b.astype(np.float64)
-    k = a.shape[1]
-    # rounding errors of a k-term sum grow as √k times the size of its terms (checked on NumPy's own products)
-    tol = 3 * EPS32 * np.sqrt(k) * np.sqrt(np.square(a, dtype=np.float64) @ np.square(b, dtype=np.float64))
-    err = np.abs(c - ref)
-    bad = ~(err <= tol)
+    assert c.shape == ref.shape, (what, c.shape, ref.shape)
+    bad = ~(np.abs(c - ref) <= tol)
     if bad.any():
         i = tuple(int(x[0]) for x in np.nonzero(bad))
         raise AssertionError(f"{what}: {int(bad.sum())} of {c.size} entries off, e.g. C{i} = {c[i]!r}, "
@@ -138,6 +144,7 @@ SHAPES = [
 def test_products_in_every_layout_match_the_float64_product(m, k, n, route, monkeypatch, calls):
     _routed(monkeypatch, route)
     a0, b0 = _data((m, k), 1), _data((k, n), 2)
+    expected = _expected(a0, b0)
     paths = set()
     for (la, fa), (lb, fb) in itertools.product(LAYOUTS.items(), LAYOUTS.items()):
         if la != "rows" and lb not in ("rows", la):  # each layout of A with B row-major or in the same layout
@@ -145,7 +152,7 @@ def test_products_in_every_layout_match_the_float64_product(m, k, n, route, monk
         a, b = fa(a0), fb(b0)
         calls.clear()
         c = gemm.matmul(a, b)
-        _assert_product(c, a0, b0, f"A {la}, B {lb}")
+        _assert_product(c, a0, b0, f"A {la}, B {lb}", expected)
         assert c.flags.c_contiguous, (la, lb)
         paths.add(_path(calls, a, c))
     if route != "natural":
@@ -310,17 +317,19 @@ def test_nan_and_infinity_spread_as_in_numpy(route, monkeypatch):
 def test_a_packed_b_serves_many_products(k, n, route, monkeypatch, calls):
     _routed(monkeypatch, route)
     b0 = _data((k, n), 2)
+    packs = {}
     for name, f in LAYOUTS.items():
         b = f(b0)
-        pb = gemm.pack(b)
+        pb = packs[name] = gemm.pack(b)
         assert isinstance(pb, gemm.PackedB) and pb.shape == (k, n) and pb.array is b, name
-        for m in (48, 13, 1, 120):
-            a = _data((m, k), m)
-            c = gemm.matmul(a, pb)
-            _assert_product(c, a, b0, f"B {name}, m {m}")
+    for m in (48, 13, 1, 120):
+        a = _data((m, k), m)
+        expected = _expected(a, b0)
+        for name, pb in packs.items():
+            _assert_product(gemm.matmul(a, pb), a, b0, f"B {name}, m {m}", expected)
             out = np.full((m, n + 3), np.nan, np.float32)
-            r = gemm.matmul(a.T.copy().T, pb, out=out[:, :n])
-            _assert_product(r, a, b0, f"B {name}, m {m}, out a slice")
+            r = gemm.matmul(np.asfortranarray(a), pb, out=out[:, :n])
+            _assert_product(r, a, b0, f"B {name}, m {m}, A column-major, out a slice", expected)
             assert np.isnan(out[:, n:]).all()
     if route == "kernel" or (k, n) == (64, 64):
         assert calls, "no product ran on the kernel"
@@ -371,8 +380,10 @@ def test_shape_mismatch_names_both_shapes(route, monkeypatch):
     for right in (b, gemm.pack(b)):
         with pytest.raises(ValueError, match=re.escape("(48, 64)") + ".*" + re.escape("(65, 32)")):
             gemm.matmul(a, right)
-    with pytest.raises(ValueError, match=re.escape("(48, 32)")):
+    with pytest.raises(ValueError, match=re.escape("(32, 48)") + ".*" + re.escape("(48, 32)")):
         gemm.matmul(_data((48, 65)), b, out=np.empty((32, 48), np.float32))
+    with pytest.raises(ValueError, match=re.escape("(0, 64)") + ".*" + re.escape("(65, 32)")):
+        gemm.matmul(_data((0, 64)), b)
 
 
 class _Sub(np.ndarray):
@@ -419,7 +430,8 @@ def test_float32_in_float32_out(m, k, n):
 _layout = st.sampled_from(sorted(LAYOUTS))
 
 
-@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, database=None, print_blob=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(m=st.integers(1, 40), k=st.integers(1, 300), n=st.integers(1, 70), la=_layout, lb=_layout,
        out=st.sampled_from(["none", "contiguous", "slice_of_wider", "transposed"]),
        route=st.sampled_from(["natural", "kernel", "transposed"]), packed=st.booleans(), seed=st.integers(0, 2**16))
