@@ -41,16 +41,16 @@ __all__ = ["matmul", "pack", "PackedB", "in_force", "MR", "NR", "KC"]
 MR, NR, KC = 12, 32, 256  # the micro-kernel's tile and the rows of B per packed block (_gemm_tile)
 
 
-def _pack_b(b: np.ndarray, out: np.ndarray) -> None:
-    """B (k × n, any strides) into slivers: block q (rows q·KC…) starts at q·KC·n_pad, its sliver t at + t·kb·NR.
+def pack_b(b: np.ndarray, out: np.ndarray, kc: int = KC) -> None:
+    """B (k × n, any strides) into slivers: block q (rows q·kc…) starts at q·kc·n_pad, its sliver t at + t·kb·NR.
 
     NumPy's strided copies do this faster than a Numba loop.
     """
     k, n = b.shape
     nsl = -(-n // NR)
     npad, whole = nsl * NR, n // NR
-    for pc in range(0, k, KC):
-        kb = min(KC, k - pc)
+    for pc in range(0, k, kc):
+        kb = min(kc, k - pc)
         block = out[pc * npad:(pc + kb) * npad].reshape(nsl, kb, NR)
         if whole:
             block[:whole] = b[pc:pc + kb, :whole * NR].reshape(kb, whole, NR).transpose(1, 0, 2)
@@ -67,7 +67,7 @@ class PackedB:
         k, n = b.shape
         self.array, self.shape = b, b.shape
         self.data = np.empty(k * (-(-n // NR) * NR), np.float32)
-        _pack_b(b, self.data)
+        pack_b(b, self.data)
 
 
 def pack(b: np.ndarray) -> PackedB | np.ndarray:
