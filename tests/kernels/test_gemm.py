@@ -37,17 +37,29 @@ def forced(monkeypatch):
     runtime.set_gemm("neurona")
 
 
+class _Calls(list):
+    """The calls of the product kernel, as (a, c): its left operand and the array it writes; ``names`` holds
+    the name of every compiled function of ``_gemm_tile`` called (the convolution's in-place kernels too)."""
+    names: list
+
+
 @pytest.fixture
 def calls(monkeypatch):
-    """Every call of the compiled kernel, as (a, c): the left operand and the array written."""
-    seen = []
+    """Every call of the compiled kernels of ``gemm._tiles()``, recorded (see ``_Calls``)."""
+    seen = _Calls()
+    seen.names = []
     tiles = gemm._tiles()
 
-    def spy(a, bp, n, c, accumulate):
-        seen.append((a, c))
-        return tiles._gemm(a, bp, n, c, accumulate)
+    def spy(name, fn):
+        def call(*args):
+            seen.names.append(name)
+            if name == "_gemm":
+                seen.append((args[0], args[3]))
+            return fn(*args)
+        return call
 
-    monkeypatch.setattr(gemm, "_tiles", lambda: SimpleNamespace(_gemm=spy))
+    spied = {name: spy(name, v) if hasattr(v, "py_func") else v for name, v in vars(tiles).items()}
+    monkeypatch.setattr(gemm, "_tiles", lambda: SimpleNamespace(**spied))
     return seen
 
 
@@ -704,6 +716,23 @@ def test_channels_last_convolutions_on_the_kernel_agree_with_the_reference(cin, 
         _agree(_module_both(lambda: nn.Conv2d(cin, cout, k, stride=stride, padding=padding, bias=bias), x),
                f"conv {cin}->{cout} {k}x{k} stride {stride} padding {padding} bias {bias}")
         _ran(calls, route, (cin, cout) in ((16, 32), (16, 48)))
+
+
+@pytest.mark.parametrize("cin, cout, hw, k, padding, dilation", [
+    (24, 32, (14, 14), 3, 1, 1),      # rows of a multiple of 14 pixels, 32 output channels: whole tiles
+    (24, 40, (9, 11), 3, 1, 1),       # other widths, an edge tile of output channels
+    (32, 24, (10, 10), 3, 0, 1),      # no padding
+    (24, 33, (8, 12), (2, 3), (1, 2), 1),
+    (25, 24, (11, 9), 3, 2, 2),       # dilated
+    (24, 32, (7, 7), 3, 3, 1),        # padding wider than the kernel's reach
+])
+def test_stride_one_convolutions_read_in_place_agree_with_the_reference(cin, cout, hw, k, padding, dilation, calls):
+    x = _data((3, cin) + hw, 1)
+    for bias in (True, False):
+        calls.names.clear()
+        _agree(_module_both(lambda: nn.Conv2d(cin, cout, k, padding=padding, dilation=dilation, bias=bias), x),
+               f"conv {cin}->{cout} {k} padding {padding} dilation {dilation} bias {bias}")
+        assert any(name.startswith("_conv") for name in calls.names), f"not read in place: {set(calls.names)}"
 
 
 def test_a_channels_last_input_with_few_channels_takes_the_same_path(monkeypatch, calls):
