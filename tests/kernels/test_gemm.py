@@ -4,7 +4,8 @@ The products are checked against float64 ones on every path of ``gemm.matmul`` (
 below and above a packed block, operands read in place or packed, the product computed transposed, a
 packed right operand, ``out`` in every layout), the switch that says when the kernel runs
 (``NEURONA_GEMM``, ``in_force``) is checked against its documented rule, and the layers whose fast kernels
-call it agree with the reference ops when it is forced on.
+call it (linear, linear + activation, LSTM, GRU, channels-last convolutions, those read in place included)
+agree with the reference ops when it is forced on.
 
 The paths are reached two ways: through the cost model with shapes chosen for it, and by routing a
 product to one path whatever its shape (``_routed``), so that the edge cases (a row or column of one)
@@ -21,11 +22,10 @@ from hypothesis import strategies as st
 
 import neurona
 from neurona import nn, runtime
+from neurona.kernels import gemm
 from tests.kernels.common import run_both
 
 pytest.importorskip("numba")
-
-from neurona.kernels import gemm  # noqa: E402  (after the skip: it imports Numba on the first product)
 
 EPS32 = float(np.finfo(np.float32).eps)
 
