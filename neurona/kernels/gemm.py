@@ -75,6 +75,11 @@ def pack(b: np.ndarray) -> PackedB | np.ndarray:
     return PackedB(b) if in_force(b) and b.ndim == 2 else b
 
 
+def _takes(x) -> bool:
+    """An operand the kernel reads: a float32 NumPy array, aligned (its strides whole floats)."""
+    return type(x) is np.ndarray and x.dtype == np.float32 and x.flags.aligned
+
+
 def _unit(x: np.ndarray) -> bool:
     return x.strides[1] == 4 or x.strides[0] == 4
 
@@ -106,14 +111,13 @@ def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
     """
     packed = type(b) is PackedB
     barr = b.array if packed else b
-    if (type(a) is not np.ndarray or type(barr) is not np.ndarray or a.ndim != 2 or barr.ndim != 2
-            or a.dtype != np.float32 or barr.dtype != np.float32 or not _active()):
+    if not (_takes(a) and _takes(barr) and a.ndim == 2 and barr.ndim == 2 and _active()):
         return np.matmul(a, barr, out=out)
     (m, k), (k2, n) = a.shape, barr.shape
     if k != k2:
         raise ValueError(f"matmul: the inner dimensions differ: {a.shape} @ {barr.shape}")
-    if (out is not None and (type(out) is not np.ndarray or out.dtype != np.float32)) or not (m and n and k):
-        return np.matmul(a, barr, out=out)
+    if (out is not None and not (_takes(out) and out.flags.writeable)) or not (m and n and k):
+        return np.matmul(a, barr, out=out)  # NumPy's own errors for a read-only or mistyped out
     if out is not None and out.shape != (m, n):
         raise ValueError(f"matmul: out has shape {out.shape}, the product {(m, n)}")
     blas = 2.0 * m * n * k / _BLAS_RATE
@@ -190,6 +194,6 @@ def _numba() -> bool:
 def in_force(*arrays) -> bool:
     """Whether ``matmul`` runs the AVX-512 kernel for these arrays (see the module docstring)."""
     for x in arrays:
-        if type(x) is not np.ndarray or x.dtype != np.float32:
+        if not _takes(x):
             return False
     return _active()

@@ -262,8 +262,6 @@ def test_k_above_kc_accumulates_over_the_blocks_into_out_without_reading_it(monk
         _assert_product(out, a, b, f"out filled with {fill}")
 
 
-@pytest.mark.xfail(strict=True, reason="a read-only out reaches the Numba kernel, which fails to compile "
-                                       "(numba TypingError) instead of NumPy's ValueError")
 def test_a_read_only_out_is_refused_as_numpy_refuses_it(monkeypatch):
     _routed(monkeypatch, "kernel")
     a, b = _data((48, 64)), _data((64, 64))
@@ -285,8 +283,6 @@ def _with_a_byte_after_each_row(x):
     return s["x"], s
 
 
-@pytest.mark.xfail(strict=True, reason="rows not a whole number of floats apart are read and written at element "
-                                       "offsets rounded down (strides // 4): wrong values, bytes beside out written")
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("operand, route", [("a", "kernel"), ("out", "kernel"), ("b", "transposed")])
 def test_views_whose_rows_are_not_whole_floats_apart(operand, route, monkeypatch):
