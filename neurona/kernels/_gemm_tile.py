@@ -1,4 +1,11 @@
-"""The Numba half of ``neurona.kernels.gemm``: the 12 × 32 micro-kernel and the loops around it.
+"""The Numba half of ``neurona.kernels.gemm``: the micro-kernel and the loops around it.
+
+- ``_tile_of(mr)``: the micro-kernel for mr × 32 tiles (mr = 12 for products,
+  14 for convolution rows of 14 or 28 pixels), an LLVM-IR intrinsic;
+- ``_gemm``: C = A B over the tiles, B packed by ``gemm.pack_b``;
+- ``_conv_rows``, ``_conv_rows_whole``, ``_conv_weights``: stride-1
+  convolutions read from their padded input in place (forward and ∂L/∂x;
+  ∂L/∂W), used by ``conv_channels_last``.
 
 Imported by ``gemm`` on the first product it runs, so that importing the
 convolution strategies (which only call ``gemm.matmul``) never imports Numba.
@@ -122,19 +129,23 @@ def _tile_of(mr: int):
 
 
 _tile = _tile_of(MR)
-_tile14 = _tile_of(14)  # rows of 14 or 28 output pixels without a padded tile
+_tile14 = _tile_of(14)  # a row of 14 (or 28, ...) output pixels with no padding pixel computed
 
 
 @kernel
-def _gemm(a, bp, n, c, accumulate):
-    """C (m × n, rows contiguous) (+)= A B, with B packed by ``_pack_b``.
+def _gemm(a, b1, ldb, bp, n, c):
+    """C (m × n, rows contiguous) = A B.
 
     A sliver is read in place when A has a unit stride (rows or columns
     contiguous); the last, partial sliver and A of other strides are packed.
+    B's 32-column slivers are read in place from b1 (B's first element, rows
+    ldb apart) when ldb > 0, except a last, partial sliver, which bp holds
+    packed; with ldb = 0, bp holds all of B packed by ``gemm.pack_b``.
     """
     m, k = a.shape
     nsl = (n + NR - 1) // NR
     npad = nsl * NR
+    whole = n // NR if ldb > 0 else 0  # slivers of B read in place
     ldc = c.strides[0] // 4
     s0, s1 = a.strides[0] // 4, a.strides[1] // 4
     unit = a.strides[0] == 4 or a.strides[1] == 4
@@ -143,7 +154,7 @@ def _gemm(a, bp, n, c, accumulate):
     one = np.zeros(2, np.int64)  # one segment, from offset 0
     for pc in range(0, k, KC):
         kb = min(KC, k - pc)
-        acc = accumulate or pc > 0
+        acc = pc > 0  # later blocks of k add to what the first wrote
         for ic in range(0, m, MC):
             mb = min(MC, m - ic)
             msl = (mb + MR - 1) // MR
@@ -158,7 +169,12 @@ def _gemm(a, bp, n, c, accumulate):
                         abuf[base + p * MR + i] = a[ic + s * MR + i, pc + p]
             for t in range(nsl):
                 c0 = t * NR
-                boff = pc * npad + t * kb * NR
+                if t < whole:
+                    bsrc, boff, step = b1, pc * ldb + c0, ldb
+                elif ldb > 0:  # the partial sliver, packed alone
+                    bsrc, boff, step = bp, pc * NR, NR
+                else:
+                    bsrc, boff, step = bp, pc * npad + t * kb * NR, NR
                 cols = min(NR, n - c0)
                 for s in range(msl):
                     r0 = ic + s * MR
@@ -166,13 +182,14 @@ def _gemm(a, bp, n, c, accumulate):
                     full = rows == MR and cols == NR
                     if unit and rows == MR:
                         if full:
-                            _tile(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bp, boff, NR, c, r0 * ldc + c0, ldc, acc)
+                            _tile(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bsrc, boff, step, c, r0 * ldc + c0, ldc,
+                                  acc)
                         else:
-                            _tile(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bp, boff, NR, tile, 0, NR, False)
+                            _tile(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bsrc, boff, step, tile, 0, NR, False)
                     elif full:
-                        _tile(1, one, kb, abuf, s * MR * kb, 1, MR, bp, boff, NR, c, r0 * ldc + c0, ldc, acc)
+                        _tile(1, one, kb, abuf, s * MR * kb, 1, MR, bsrc, boff, step, c, r0 * ldc + c0, ldc, acc)
                     else:
-                        _tile(1, one, kb, abuf, s * MR * kb, 1, MR, bp, boff, NR, tile, 0, NR, False)
+                        _tile(1, one, kb, abuf, s * MR * kb, 1, MR, bsrc, boff, step, tile, 0, NR, False)
                     if not full:
                         for i in range(rows):
                             for j in range(cols):

@@ -8,9 +8,9 @@ time. ``matmul`` computes C = A B with its own AVX-512 micro-kernel instead, in
 the layout of Goto and van de Geijn ("Anatomy of high-performance matrix
 multiplication", 2008), which BLIS and OpenBLAS also use:
 
-- B is packed into slivers NR = 32 columns wide, KC rows at a time, each sliver
-  contiguous, so that the micro-kernel reads it as one stream (a sliver of
-  KC × 32 floats, 32 KiB, stays in the L1 cache while it is used);
+- B is cut into slivers NR = 32 columns wide, KC rows at a time (a sliver of
+  KC × 32 floats, 32 KiB, stays in the L1 cache while it is used), read where
+  they are when B's rows are contiguous, else packed, each sliver contiguous;
 - A is read in slivers of MR = 12 rows, in place when its rows or its columns
   are contiguous (else packed);
 - the micro-kernel computes one 12 × 32 tile of C over KC values of k, keeping
@@ -22,7 +22,12 @@ multiplication", 2008), which BLIS and OpenBLAS also use:
 Tiles at the right and bottom edges are computed whole into a scratch tile
 (B's padding is zeros) and only their valid part is written. A product of
 unchanged B several times (a recurrent layer's weights, once per time step)
-packs B once: ``pack(b)``.
+packs B once: ``pack(b)``. A rough cost model (``_cost``) computes a product
+transposed, Cᵀ = Bᵀ Aᵀ, when packing B would cost more than packing Aᵀ and
+copying Cᵀ back, and leaves to the BLAS a product whose tiles would be mostly
+padding or that is too small to pay for the call. The micro-kernel also sums
+over several segments of A at different places, which is how the stride-1
+convolutions read their input in place (``_gemm_tile._conv_rows``).
 
 :func:`in_force` says when ``matmul`` runs this kernel: float32 NumPy arrays,
 fast kernels on, and ``NEURONA_GEMM`` (``auto``: when the CPU has AVX-512, the
@@ -90,24 +95,59 @@ def _unit(x: np.ndarray) -> bool:
 _RATE, _BLAS_RATE, _COPY_RATE = 230.0, 120.0, 3.0  # GFLOP/s, GFLOP/s, elements per ns
 
 
-def _cost(m: int, k: int, n: int, packed: bool, transposed: bool) -> float:
+def _cost(m: int, k: int, n: int, packed: int, transposed: bool) -> float:
+    """Nanoseconds for C (m × n) = A B with ``packed`` values of B to pack first (and Cᵀ to copy back)."""
     waste = (-(-m // MR) * MR / m) * (-(-n // NR) * NR / n)
-    cost = 2.0 * m * n * k * waste / _RATE
-    if not packed:
-        cost += k * n / _COPY_RATE
+    cost = 2.0 * m * n * k * waste / _RATE + packed / _COPY_RATE
     if transposed:
         cost += m * n / _COPY_RATE
     return cost
 
 
+def _in_place(b: np.ndarray) -> bool:
+    """Whether B's 32-column slivers are read where they are: unit column stride and rows close together.
+
+    Rows more than 1 KiB apart spread a block of KC rows over more pages than the TLB holds, and rows a
+    multiple of 512 bytes apart fall into few sets of the L1 cache; a packed sliver has neither problem.
+    """
+    return b.strides[1] == 4 and 0 < b.strides[0] <= 1024 and b.strides[0] % 512 != 0 and b.shape[1] >= NR
+
+
+def _to_pack(b: np.ndarray) -> int:
+    """How many values of B the product packs: none read in place, but for a last, partial sliver."""
+    k, n = b.shape
+    if _in_place(b):
+        return k * NR if n % NR else 0
+    return k * n
+
+
+_NOTHING = np.zeros(1, np.float32)
+
+
+def _product(a: np.ndarray, b, n: int, c: np.ndarray) -> None:
+    """C = A B on the kernel: B a PackedB, or an array read in place where ``_in_place`` allows, else packed."""
+    t = _tiles()
+    if type(b) is PackedB:
+        t._gemm(a, _NOTHING, 0, b.data, n, c)
+    elif _in_place(b):
+        part = n % NR
+        bp = _NOTHING
+        if part:
+            bp = np.empty(b.shape[0] * NR, np.float32)
+            pack_b(b[:, n - part:], bp)
+        t._gemm(a, np.lib.stride_tricks.as_strided(b, (1,), (4,)), b.strides[0] // 4, bp, n, c)
+    else:
+        t._gemm(a, _NOTHING, 0, PackedB(b).data, n, c)
+
+
 def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b, out=out)``: on the AVX-512 kernel for 2-D float32 arrays when it is in force.
 
-    ``b`` may be a ``PackedB`` from :func:`pack`. Packing costs a pass over B
-    (k × n) and A is read where it is, so the product may be computed
-    transposed, Cᵀ = Bᵀ Aᵀ, and copied into place, when B is the larger
-    operand; a product whose tiles would be mostly padding (a dimension much
-    below 32) is left to the BLAS. ``_cost`` decides.
+    ``b`` may be a ``PackedB`` from :func:`pack`. A is read where it is, and
+    so is B when its rows are contiguous (else packing costs a pass over it),
+    so the product may be computed transposed, Cᵀ = Bᵀ Aᵀ, and copied into
+    place, when that packs less; a product whose tiles would be mostly padding
+    (a dimension much below 32) is left to the BLAS. ``_cost`` decides.
     """
     packed = type(b) is PackedB
     barr = b.array if packed else b
@@ -123,21 +163,21 @@ def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
     blas = 2.0 * m * n * k / _BLAS_RATE
     if blas < 300.0 and not packed:  # under a third of a microsecond: calling the kernel costs more
         return np.matmul(a, barr, out=out)
-    mine = _cost(m, k, n, packed, False) + (0.0 if _unit(a) else m * k / _COPY_RATE)
-    swap = _cost(n, k, m, False, True) if not packed and _unit(a) and _unit(barr) else np.inf
+    mine = _cost(m, k, n, 0 if packed else _to_pack(barr), False) + (0.0 if _unit(a) else m * k / _COPY_RATE)
+    swap = _cost(n, k, m, _to_pack(a.T), True) if not packed and _unit(a) and _unit(barr) else np.inf
     if min(mine, swap) >= blas:
         return np.matmul(a, barr, out=out)
     if out is None:
         out = np.empty((m, n), np.float32)
     if swap < mine:
         ct = np.empty((n, m), np.float32)
-        _tiles()._gemm(barr.T, PackedB(a.T).data, m, ct, False)
+        _product(barr.T, a.T, m, ct)
         out[...] = ct.T
         return out
     direct = out.strides[1] == 4 and out.strides[0] >= 4 * n and not (
         np.may_share_memory(out, a) or np.may_share_memory(out, barr))
     c = out if direct else np.empty((m, n), np.float32)
-    _tiles()._gemm(a, b.data if packed else PackedB(barr).data, n, c, False)
+    _product(a, b, n, c)
     if c is not out:
         out[...] = c
     return out

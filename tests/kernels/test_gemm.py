@@ -54,7 +54,7 @@ def calls(monkeypatch):
         def call(*args):
             seen.names.append(name)
             if name == "_gemm":
-                seen.append((args[0], args[3]))
+                seen.append((args[0], args[5]))  # _gemm(a, b1, ldb, bp, n, c)
             return fn(*args)
         return call
 
