@@ -122,6 +122,7 @@ def _to_pack(b: np.ndarray) -> int:
 
 
 _NOTHING = np.zeros(1, np.float32)
+_FEW = 4  # a product with fewer rows or columns (a batch of 1) is mostly padding in 12 × 32 tiles: the BLAS's
 
 
 def _product(a: np.ndarray, b, n: int, c: np.ndarray) -> None:
@@ -151,11 +152,13 @@ def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
     """
     packed = type(b) is PackedB
     barr = b.array if packed else b
-    if not (_takes(a) and _takes(barr) and a.ndim == 2 and barr.ndim == 2 and _active()):
+    if not (_takes(a) and _takes(barr) and a.ndim == 2 and barr.ndim == 2):
         return np.matmul(a, barr, out=out)
     (m, k), (k2, n) = a.shape, barr.shape
     if k != k2:
         raise ValueError(f"matmul: the inner dimensions differ: {a.shape} @ {barr.shape}")
+    if m < _FEW or n < _FEW or not _active():
+        return np.matmul(a, barr, out=out)
     if (out is not None and not (_takes(out) and out.flags.writeable)) or not (m and n and k):
         return np.matmul(a, barr, out=out)  # NumPy's own errors for a read-only or mistyped out
     if out is not None and out.shape != (m, n):

@@ -67,12 +67,14 @@ def _routed(monkeypatch, route: str) -> None:
     """Send every 2-D float32 product of nonzero size to one path of the kernel: 'kernel' (C = A B) or
     'transposed' (Cᵀ = Bᵀ Aᵀ); 'natural' leaves the choice to the cost model.
 
-    The BLAS is made to look infinitely slow and the cost model to prefer the route asked for; a product
+    The BLAS is made to look infinitely slow, the shortcut for products of very few rows or columns is
+    turned off, and the cost model made to prefer the route asked for; a product
     that cannot take it (transposed needs A and B with a unit stride, and no packed B) takes the other.
     """
     if route == "natural":
         return
     monkeypatch.setattr(gemm, "_BLAS_RATE", 1e-30)
+    monkeypatch.setattr(gemm, "_FEW", 0)  # products of a row or a column too
     monkeypatch.setattr(gemm, "_cost", lambda m, k, n, packed, transposed:
                         0.0 if transposed == (route == "transposed") else 1e30)
 
