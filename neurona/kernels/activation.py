@@ -20,7 +20,7 @@ import numpy as np
 from ..functional import activation as ref
 from ..functional.linear import Linear as _Linear
 from ._jit import kernel, sigmoid
-from .gemm import matmul
+from .gemm import products
 from ._layout import dense, empty_in_order, flat, in_order
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "LinearActivation"]
@@ -178,7 +178,7 @@ class LinearActivation(_Linear):
 
     def forward(self, x, w, b):
         x2 = x.reshape(-1, x.shape[-1])
-        z = matmul(x2, w.T)  # a fresh C-contiguous array, written over in place
+        z = products()(x2, w.T)  # a fresh C-contiguous array, written over in place
         _bias_act(z, b, self.act, self.slope)
         if self.act == TANH:
             np.tanh(z, out=z)
@@ -193,6 +193,7 @@ class LinearActivation(_Linear):
         gz = np.empty(y.shape, y.dtype)
         gb = np.empty(y.shape[1], y.dtype)
         _act_grad(g2, y, gz, gb, self.act, self.slope)
-        gx = matmul(gz, self.w).reshape(self.xshape) if self.needs[0] else None
-        gw = matmul(gz.T, self.x2) if self.needs[1] else None
+        mm = products()
+        gx = mm(gz, self.w).reshape(self.xshape) if self.needs[0] else None
+        gw = mm(gz.T, self.x2) if self.needs[1] else None
         return gx, gw, (gb if self.needs[2] else None)

@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import runtime
 
-__all__ = ["matmul", "pack", "PackedB", "in_force", "MR", "NR", "KC"]
+__all__ = ["matmul", "products", "pack", "PackedB", "in_force", "MR", "NR", "KC"]
 
 MR, NR, KC = 12, 32, 256  # the micro-kernel's tile and the rows of B per packed block (_gemm_tile)
 
@@ -191,16 +191,30 @@ _controller: list = []
 
 
 def _blas():
-    """threadpoolctl's controller of NumPy's OpenBLAS when it runs narrower kernels than the CPU has, else None."""
+    """A function giving the thread count of NumPy's OpenBLAS when it runs narrower kernels than the CPU
+    has (found through threadpoolctl), else None."""
     if not _controller:
         found = None
         if "avx512f" in runtime._cpu_flags():
             from threadpoolctl import ThreadpoolController
             for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
                 if lib.architecture in _NARROW:
-                    found = lib
+                    found = _thread_count(lib)
         _controller.append(found)
     return _controller[0]
+
+
+def _thread_count(lib):
+    """OpenBLAS's own ``openblas_get_num_threads`` (as named in this build), called directly: this is read
+    before every product, and threadpoolctl's property costs several times more; its property otherwise."""
+    dynlib = getattr(lib, "dynlib", None)
+    if getattr(lib, "threading_layer", None) != "openmp" and dynlib is not None:
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_", "_64"):
+                fn = getattr(dynlib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                if fn is not None:
+                    return fn
+    return lambda: lib.num_threads
 
 
 _loaded: list = []
@@ -220,8 +234,8 @@ def _active() -> bool:
         return False
     mode = runtime._state.gemm or runtime.gemm()
     if mode == "auto":
-        ctl = _blas()
-        return ctl is not None and ctl.num_threads == 1 and _numba()
+        threads = _blas()
+        return threads is not None and threads() == 1 and _numba()
     return mode == "neurona" and _numba()
 
 
@@ -232,6 +246,12 @@ def _numba() -> bool:
     except ImportError:
         return False
     return True
+
+
+def products():
+    """``matmul`` when the kernel is switched on, else ``np.matmul``: an op doing several products reads the
+    switch once (a batch-1 step has a few microseconds to spend on all of them)."""
+    return matmul if _active() else np.matmul
 
 
 def in_force(*arrays) -> bool:
