@@ -24,8 +24,9 @@ _W = 16  # float32 lanes of a 512-bit vector
 MC = 10 * MR  # rows of A per block: the packed part of a block fits the L2 cache
 
 
-def _tile_of(mr: int):
-    """The micro-kernel for tiles of mr rows (2·mr vector registers hold the tile)."""
+def _tile_of(mr: int, segments: bool = True):
+    """The micro-kernel for tiles of mr rows (2·mr vector registers hold the tile); ``segments=False``: one
+    segment only (nseg and segoff are not read), a single loop, which the plain products run faster."""
 
     def tile(typingctx, nseg, segoff, kseg, a, aoff, rsa, csa, b, boff, ldb, c, coff, ldc, accumulate):
         """C[i, j] (+)= Σ_p A(i, p) B(p, j) for one mr × NR tile, p over nseg·kseg values in segments of kseg.
@@ -59,24 +60,31 @@ def _tile_of(mr: int):
             total_k = builder.mul(nseg, kseg)
 
             entry = builder.block
-            head = builder.function.append_basic_block("tile.segment")
-            loop = builder.function.append_basic_block("tile.loop")
-            latch = builder.function.append_basic_block("tile.next_segment")
             done = builder.function.append_basic_block("tile.done")
-            builder.cbranch(builder.icmp_signed(">", total_k, nought), head, done)
-
-            builder.position_at_end(head)  # one segment: its start in A and in B
-            s = builder.phi(i64)
-            acc_in = [builder.phi(vec) for _ in range(2 * mr)]
-            a_seg = builder.gep(a_base, [builder.load(builder.gep(seg_ptr, [s]))])
-            b_seg = builder.gep(b_ptr, [builder.mul(builder.mul(s, kseg), ldb)])
-            builder.branch(loop)
+            if segments:
+                head = builder.function.append_basic_block("tile.segment")
+                loop = builder.function.append_basic_block("tile.loop")
+                latch = builder.function.append_basic_block("tile.next_segment")
+                builder.cbranch(builder.icmp_signed(">", total_k, nought), head, done)
+                builder.position_at_end(head)  # one segment: its start in A and in B
+                s = builder.phi(i64)
+                acc_in = [builder.phi(vec) for _ in range(2 * mr)]
+                a_seg = builder.gep(a_base, [builder.load(builder.gep(seg_ptr, [s]))])
+                b_seg = builder.gep(b_ptr, [builder.mul(builder.mul(s, kseg), ldb)])
+                builder.branch(loop)
+                start_block = head
+            else:
+                loop = builder.function.append_basic_block("tile.loop")
+                latch = loop
+                builder.cbranch(builder.icmp_signed(">", kseg, nought), loop, done)
+                acc_in = [zero] * (2 * mr)
+                a_seg, b_seg, start_block = a_base, b_ptr, entry
 
             builder.position_at_end(loop)
             p = builder.phi(i64)  # p within the segment
             ap = builder.phi(a_base.type)  # A(0, p)
-            bp = builder.phi(b_ptr.type)  # B(p, 0)
             acc = [builder.phi(vec) for _ in range(2 * mr)]
+            bp = builder.gep(b_seg, [builder.mul(p, ldb)])  # B(p, 0)
             b0 = builder.load(builder.bitcast(bp, vptr), align=4)
             b1 = builder.load(builder.bitcast(builder.gep(bp, [ir.Constant(i64, _W)]), vptr), align=4)
             # the rows in groups of four from one base each (rsa, 2·rsa, 3·rsa apart): few registers
@@ -91,23 +99,24 @@ def _tile_of(mr: int):
                 va = builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0)), undef, splat)
                 new += [builder.call(fma, [va, b0, acc[2 * i]]), builder.call(fma, [va, b1, acc[2 * i + 1]])]
             p_next = builder.add(p, one)
-            for phi, start, step in ((p, nought, p_next), (ap, a_seg, builder.gep(ap, [csa])),
-                                     (bp, b_seg, builder.gep(bp, [ldb]))):
-                phi.add_incoming(start, head)
+            for phi, start, step in ((p, nought, p_next), (ap, a_seg, builder.gep(ap, [csa]))):
+                phi.add_incoming(start, start_block)
                 phi.add_incoming(step, loop)
             for ph, start, v in zip(acc, acc_in, new):
-                ph.add_incoming(start, head)
+                ph.add_incoming(start, start_block)
                 ph.add_incoming(v, loop)
-            builder.cbranch(builder.icmp_signed("<", p_next, kseg), loop, latch)
-
-            builder.position_at_end(latch)
-            s_next = builder.add(s, one)
-            s.add_incoming(nought, entry)
-            s.add_incoming(s_next, latch)
-            for ph, v in zip(acc_in, new):
-                ph.add_incoming(zero, entry)
-                ph.add_incoming(v, latch)
-            builder.cbranch(builder.icmp_signed("<", s_next, nseg), head, done)
+            if segments:
+                builder.cbranch(builder.icmp_signed("<", p_next, kseg), loop, latch)
+                builder.position_at_end(latch)
+                s_next = builder.add(s, one)
+                s.add_incoming(nought, entry)
+                s.add_incoming(s_next, latch)
+                for ph, v in zip(acc_in, new):
+                    ph.add_incoming(zero, entry)
+                    ph.add_incoming(v, latch)
+                builder.cbranch(builder.icmp_signed("<", s_next, nseg), head, done)
+            else:
+                builder.cbranch(builder.icmp_signed("<", p_next, kseg), loop, done)
 
             builder.position_at_end(done)
             totals = []
@@ -129,6 +138,7 @@ def _tile_of(mr: int):
 
 
 _tile = _tile_of(MR)
+_tile_mm = _tile_of(MR, segments=False)  # the plain products' (one segment)
 _tile14 = _tile_of(14)  # a row of 14 (or 28, ...) output pixels with no padding pixel computed
 
 
@@ -182,14 +192,14 @@ def _gemm(a, b1, ldb, bp, n, c):
                     full = rows == MR and cols == NR
                     if unit and rows == MR:
                         if full:
-                            _tile(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bsrc, boff, step, c, r0 * ldc + c0, ldc,
+                            _tile_mm(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bsrc, boff, step, c, r0 * ldc + c0, ldc,
                                   acc)
                         else:
-                            _tile(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bsrc, boff, step, tile, 0, NR, False)
+                            _tile_mm(1, one, kb, a, r0 * s0 + pc * s1, s0, s1, bsrc, boff, step, tile, 0, NR, False)
                     elif full:
-                        _tile(1, one, kb, abuf, s * MR * kb, 1, MR, bsrc, boff, step, c, r0 * ldc + c0, ldc, acc)
+                        _tile_mm(1, one, kb, abuf, s * MR * kb, 1, MR, bsrc, boff, step, c, r0 * ldc + c0, ldc, acc)
                     else:
-                        _tile(1, one, kb, abuf, s * MR * kb, 1, MR, bsrc, boff, step, tile, 0, NR, False)
+                        _tile_mm(1, one, kb, abuf, s * MR * kb, 1, MR, bsrc, boff, step, tile, 0, NR, False)
                     if not full:
                         for i in range(rows):
                             for j in range(cols):
