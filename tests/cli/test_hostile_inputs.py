@@ -305,6 +305,9 @@ def _signal_during_epoch(monkeypatch, epoch: int, signum: int):
     def train_epoch(self, loader):
         if self.epoch + 1 == epoch:
             os.kill(os.getpid(), signum)
+            # a sleep is interrupted by the signal, so its handler runs here; without it the handler runs at
+            # whatever line comes next, which may be a finalizer, where Python drops the exception it raises
+            time.sleep(1.0)
         return original(self, loader)
 
     monkeypatch.setattr(loop.Trainer, "train_epoch", train_epoch)
