@@ -305,16 +305,22 @@ def _signal_during_epoch(monkeypatch, epoch: int, signum: int):
     def train_epoch(self, loader):
         if self.epoch + 1 == epoch:
             os.kill(os.getpid(), signum)
-            # a sleep is interrupted by the signal, so its handler runs here; without it the handler runs at
-            # whatever line comes next, which may be a finalizer, where Python drops the exception it raises
-            time.sleep(1.0)
         return original(self, loader)
 
     monkeypatch.setattr(loop.Trainer, "train_epoch", train_epoch)
     return lambda: monkeypatch.setattr(loop.Trainer, "train_epoch", original)
 
 
-def test_ctrl_c_before_the_first_checkpoint_says_nothing_was_kept(cli, tmp_path, monkeypatch):
+@pytest.fixture
+def default_sigint():
+    """SIGINT raising KeyboardInterrupt, as in a terminal. Python installs that handler only when the process
+    starts with SIGINT at its default; a test run started in the background of a shell inherits it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_nothing_was_kept(cli, tmp_path, monkeypatch, default_sigint):
     stop = _signal_during_epoch(monkeypatch, 1, signal.SIGINT)
     r = cli(*XOR[:-1], "--epochs", 3)
     assert r.code == 130 and "Traceback" not in r.err
