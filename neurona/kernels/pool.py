@@ -222,7 +222,7 @@ class AvgPool2d(_Avg):
         return y
 
     def backward(self, gy):
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.k, self.s, self.p, self.out_hw
+        (kh, kw), (sh, sw), (ph, pw) = self.k, self.s, self.p
         order = self.order
         g = in_order(gy, order)
         gx = empty_in_order(self.in_shape, gy.dtype, order)
