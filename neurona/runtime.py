@@ -222,6 +222,10 @@ def _cpu_flags() -> set:
     return set()
 
 
+# OpenBLAS core types (its ``architecture``) whose kernels stop short of AVX-512
+NARROW_OPENBLAS = ("Haswell", "Zen", "Sandybridge", "Nehalem", "Prescott", "Core2")
+
+
 def blas_hints() -> list[str]:
     """What could make NumPy's matrix products faster here, that only the environment can change.
 
@@ -238,8 +242,7 @@ def blas_hints() -> list[str]:
     flags = _cpu_flags()
     for info in threadpool_info():
         arch = info.get("architecture") or ""
-        if info.get("internal_api") == "openblas" and "avx512f" in flags and arch in (
-                "Haswell", "Zen", "Sandybridge", "Nehalem", "Prescott", "Core2"):
+        if info.get("internal_api") == "openblas" and "avx512f" in flags and arch in NARROW_OPENBLAS:
             hints.append(f"NumPy's OpenBLAS ({info.get('version')}) runs its {arch} kernels on a CPU with "
                          f"AVX-512; set OPENBLAS_CORETYPE=SkylakeX in the environment before starting Python "
                          f"for faster matrix products")

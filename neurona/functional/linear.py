@@ -11,6 +11,8 @@ into the rows, instead of the four graph nodes of ``x @ w.T + b``.
 """
 from __future__ import annotations
 
+import operator
+
 from .. import kernels
 from ..engine import Function, Tensor
 from .math import as_tensor
@@ -19,11 +21,17 @@ from .math import as_tensor
 class Linear(Function):
     """y = x Wᵀ + b over the last axis of x; leading axes are folded into rows."""
 
+    @staticmethod
+    def _products():
+        """The function the three products run on; the fast kernels' subclasses choose neurona.kernels.gemm's
+        (read once per call: a batch-1 step has microseconds for all of them)."""
+        return operator.matmul
+
     def forward(self, x, w, b=None):
         k = x.shape[-1]
         x2 = x.reshape(-1, k)
         self.x2, self.w, self.xshape = x2, w, x.shape
-        y = x2 @ w.T
+        y = self._products()(x2, w.T)
         if b is not None:
             y += b  # y is a fresh array: adding in place saves one temporary
         return y.reshape(x.shape[:-1] + (w.shape[0],))
@@ -31,8 +39,9 @@ class Linear(Function):
     def backward(self, gy):
         # ∂L/∂x = G W,  ∂L/∂W = Gᵀ x,  ∂L/∂b = Σ_rows G   (G = ∂L/∂y with batch axes as rows)
         g2 = gy.reshape(-1, gy.shape[-1])
-        gx = (g2 @ self.w).reshape(self.xshape) if self.needs[0] else None
-        gw = g2.T @ self.x2 if self.needs[1] else None
+        mm = self._products()
+        gx = mm(g2, self.w).reshape(self.xshape) if self.needs[0] else None
+        gw = mm(g2.T, self.x2) if self.needs[1] else None
         if len(self.needs) == 2:
             return gx, gw
         gb = g2.sum(axis=0) if self.needs[2] else None

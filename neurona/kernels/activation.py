@@ -172,13 +172,14 @@ class LinearActivation(_Linear):
     (slope ≥ 0), 'sigmoid' or 'tanh'. Keeps x (as rows), W and y."""
 
     CODES = {"relu": RELU, "leaky_relu": LEAKY, "sigmoid": SIGMOID, "tanh": TANH}
+    _products = staticmethod(products)  # neurona.kernels.gemm's products, where it is in force
 
     def __init__(self, act: str, slope: float = 0.0):
         self.act, self.slope = self.CODES[act], float(slope)
 
     def forward(self, x, w, b):
         x2 = x.reshape(-1, x.shape[-1])
-        z = products()(x2, w.T)  # a fresh C-contiguous array, written over in place
+        z = self._products()(x2, w.T)  # a fresh C-contiguous array, written over in place
         _bias_act(z, b, self.act, self.slope)
         if self.act == TANH:
             np.tanh(z, out=z)
@@ -193,7 +194,7 @@ class LinearActivation(_Linear):
         gz = np.empty(y.shape, y.dtype)
         gb = np.empty(y.shape[1], y.dtype)
         _act_grad(g2, y, gz, gb, self.act, self.slope)
-        mm = products()
+        mm = self._products()
         gx = mm(gz, self.w).reshape(self.xshape) if self.needs[0] else None
         gw = mm(gz.T, self.x2) if self.needs[1] else None
         return gx, gw, (gb if self.needs[2] else None)

@@ -75,6 +75,9 @@ class Conv2d(_Conv2d):
         n, c, h, wd, o, kh, kw, oh, ow = self.geom
         sh, sw = self.stride
         xp = get_array_module(x)
+        self.w, self.cols, self.xl, self.scratch, self.implicit = w, None, None, None, None
+        if kh * kw > 1 and (sh, sw) == (1, 1) and min(c, o) >= _MIN_WIDTH and gemm.in_force(x, w):
+            return self._forward_in_place(x, w)  # makes its own padded copy, with slack
         # a contiguous NHWC copy first: copying windows out of a transposed view is ~3x slower
         t, bt, l, r = self.pads
         padded = bool(t or bt or l or r)
@@ -84,9 +87,6 @@ class Conv2d(_Conv2d):
             xl[:, t:t + h, l:l + wd, :] = x.transpose(0, 2, 3, 1)
         else:
             xl = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        self.w, self.cols, self.xl, self.scratch, self.implicit = w, None, None, None, None
-        if kh * kw > 1 and (sh, sw) == (1, 1) and min(c, o) >= _MIN_WIDTH and gemm.in_force(x, w):
-            return self._forward_in_place(x, w)
         if kh == kw == 1:  # the patches are the (strided) pixels themselves
             cols = xl[:, ::sh, ::sw, :][:, :oh, :ow, :].reshape(n * oh * ow, c)
             if padded:

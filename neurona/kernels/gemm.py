@@ -122,7 +122,7 @@ def _to_pack(b: np.ndarray) -> int:
 
 
 _NOTHING = np.zeros(1, np.float32)
-_FEW = 4  # a product with fewer rows or columns (a batch of 1) is mostly padding in 12 × 32 tiles: the BLAS's
+_FEW = 4  # fewer rows or columns than this: the BLAS's product (see matmul)
 
 
 def _product(a: np.ndarray, b, n: int, c: np.ndarray) -> None:
@@ -157,15 +157,15 @@ def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
     (m, k), (k2, n) = a.shape, barr.shape
     if k != k2:
         raise ValueError(f"matmul: the inner dimensions differ: {a.shape} @ {barr.shape}")
-    if m < _FEW or n < _FEW or not _active():
+    blas = 2.0 * m * n * k / _BLAS_RATE
+    # a product of very few rows or columns (a batch of 1) is mostly padding in 12 × 32 tiles, and one under a
+    # third of a microsecond costs less than calling the kernel: both go to the BLAS before the switch is read
+    if m < _FEW or n < _FEW or (blas < 300.0 and not packed) or not _active():
         return np.matmul(a, barr, out=out)
-    if (out is not None and not (_takes(out) and out.flags.writeable)) or not (m and n and k):
+    if (out is not None and not (_takes(out) and out.flags.writeable)) or not k:
         return np.matmul(a, barr, out=out)  # NumPy's own errors for a read-only or mistyped out
     if out is not None and out.shape != (m, n):
         raise ValueError(f"matmul: out has shape {out.shape}, the product {(m, n)}")
-    blas = 2.0 * m * n * k / _BLAS_RATE
-    if blas < 300.0 and not packed:  # under a third of a microsecond: calling the kernel costs more
-        return np.matmul(a, barr, out=out)
     mine = _cost(m, k, n, 0 if packed else _to_pack(barr), False) + (0.0 if _unit(a) else m * k / _COPY_RATE)
     swap = _cost(n, k, m, _to_pack(a.T), True) if not packed and _unit(a) and _unit(barr) else np.inf
     if min(mine, swap) >= blas:
@@ -186,7 +186,6 @@ def matmul(a: np.ndarray, b, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-_NARROW = ("Haswell", "Zen", "Sandybridge", "Nehalem", "Prescott", "Core2")
 _controller: list = []
 
 
@@ -198,7 +197,7 @@ def _blas():
         if "avx512f" in runtime._cpu_flags():
             from threadpoolctl import ThreadpoolController
             for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-                if lib.architecture in _NARROW:
+                if lib.architecture in runtime.NARROW_OPENBLAS:
                     found = _thread_count(lib)
         _controller.append(found)
     return _controller[0]
@@ -249,8 +248,8 @@ def _numba() -> bool:
 
 
 def products():
-    """``matmul`` when the kernel is switched on, else ``np.matmul``: an op doing several products reads the
-    switch once (a batch-1 step has a few microseconds to spend on all of them)."""
+    """``matmul`` when the kernel is switched on, else ``np.matmul``: an op with several products reads the
+    switch once."""
     return matmul if _active() else np.matmul
 
 

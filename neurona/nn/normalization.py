@@ -27,17 +27,25 @@ def _dtype(dtype) -> np.dtype:
     return d
 
 
+def _affine(m: Module, shape, d, bias: bool = True) -> None:
+    """The affine γ (ones) and β (zeros) of a normalization, of ``shape``; None: none (registered as None)."""
+    if shape is None:
+        m.register_parameter("weight", None)
+        m.register_parameter("bias", None)
+        return
+    m.weight = Parameter(from_numpy(np.ones(shape, d)))
+    if bias:
+        m.bias = Parameter(from_numpy(np.zeros(shape, d)))
+    else:
+        m.register_parameter("bias", None)
+
+
 def _per_channel_state(m: Module, num_features, eps, momentum, affine, track_running_stats, dtype) -> None:
     """The settings, the affine γ, β (ones, zeros) and the running statistics of a per-channel normalization."""
     d = _dtype(dtype)
     m.num_features, m.eps, m.momentum = int(num_features), float(eps), momentum
     m.affine, m.track_running_stats = bool(affine), bool(track_running_stats)
-    if affine:
-        m.weight = Parameter(from_numpy(np.ones(m.num_features, d)))
-        m.bias = Parameter(from_numpy(np.zeros(m.num_features, d)))
-    else:
-        m.register_parameter("weight", None)
-        m.register_parameter("bias", None)
+    _affine(m, m.num_features if affine else None, d)
     if track_running_stats:
         m.register_buffer("running_mean", from_numpy(np.zeros(m.num_features, d)))
         m.register_buffer("running_var", from_numpy(np.ones(m.num_features, d)))
@@ -140,15 +148,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
         self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
         d = _dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(from_numpy(np.ones(self.normalized_shape, d)))
-            if bias:
-                self.bias = Parameter(from_numpy(np.zeros(self.normalized_shape, d)))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.normalized_shape if elementwise_affine else None, d, bias)
 
     def reset_parameters(self) -> None:
         if self.weight is not None:

@@ -2,15 +2,11 @@
 state_dict keys) over :mod:`neurona.functional.normalization_more`."""
 from __future__ import annotations
 
-import numpy as np
-
-from ..creation import from_numpy
 from ..engine import Tensor
 from ..functional.normalization_more import group_norm, instance_norm, local_response_norm
 from . import init
 from .module import Module
-from .normalization import _dtype, _per_channel_state
-from .parameter import Parameter
+from .normalization import _affine, _dtype, _per_channel_state
 
 __all__ = ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
 
@@ -34,12 +30,7 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = float(eps), bool(affine)
         d = _dtype(dtype)
-        if affine:
-            self.weight = Parameter(from_numpy(np.ones(self.num_channels, d)))
-            self.bias = Parameter(from_numpy(np.zeros(self.num_channels, d)))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.num_channels if affine else None, d)
 
     def reset_parameters(self) -> None:
         if self.affine:

@@ -549,7 +549,7 @@ def test_auto_on_this_machine_follows_the_rule():
     assert gemm._active() is expected
     if threads is not None:
         assert "avx512f" in runtime._cpu_flags()
-        narrow = [i for i in threadpool_info() if i["internal_api"] == "openblas" and i["architecture"] in gemm._NARROW]
+        narrow = [i for i in threadpool_info() if i["internal_api"] == "openblas" and i["architecture"] in runtime.NARROW_OPENBLAS]
         assert narrow and threads() == narrow[0]["num_threads"]
         with threadpool_limits(1, user_api="blas"):  # the count is read again for every product
             assert threads() == 1 and gemm._active()

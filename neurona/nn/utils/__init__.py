@@ -97,6 +97,17 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     return from_numpy(np.array(total, out_dtype))
 
 
+def _penalty(parameters, name: str, term) -> Tensor:
+    """Σ term(θ) over the given parameters, a differentiable scalar."""
+    ps = _params(parameters, name)
+    if not ps:
+        raise ValueError(f"{name}: no parameters given")
+    total = term(ps[0])
+    for p in ps[1:]:
+        total = total + term(p)
+    return total
+
+
 def l2_penalty(parameters) -> Tensor:
     """Σ θ² over the given parameters: a differentiable scalar for the notes' L2 regularization.
 
@@ -108,26 +119,12 @@ def l2_penalty(parameters) -> Tensor:
     for the variant scaled by the number N of training samples, L = error + λ/(2N) Σ W², write
     ``lam / (2 * N) * nn.utils.l2_penalty(...)``.
     """
-    ps = _params(parameters, "l2_penalty")
-    if not ps:
-        raise ValueError("l2_penalty: no parameters given")
-    terms = [_r.sum(p * p) for p in ps]
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
+    return _penalty(parameters, "l2_penalty", lambda p: _r.sum(p * p))
 
 
 def l1_penalty(parameters) -> Tensor:
     """Σ |θ| over the given parameters, for the notes' L1 regularization: ``loss + lam * l1_penalty(...)``."""
-    ps = _params(parameters, "l1_penalty")
-    if not ps:
-        raise ValueError("l1_penalty: no parameters given")
-    terms = [_r.sum(_m.abs(p)) for p in ps]
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
+    return _penalty(parameters, "l1_penalty", lambda p: _r.sum(_m.abs(p)))
 
 
 def parameters_to_vector(parameters) -> Tensor:
